@@ -1,0 +1,3 @@
+from hubsync.cli import main
+
+main()

@@ -1,0 +1,92 @@
+"""The command-line layer: parse arguments, call the core, render results. Nothing else."""
+
+import sys
+import traceback
+
+import click
+import typer
+
+from hubsync import __version__
+from hubsync.errors import EXIT_FAILED, EXIT_USAGE, HubsyncError
+from hubsync.redact import scrub
+from hubsync.render import emit_json, err
+
+app = typer.Typer(
+    name="hubsync",
+    help="Connect an email inbox to a local CRM log, and audit it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+_state = {"debug": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"hubsync {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+    debug: bool = typer.Option(
+        False, "--debug", help="Show tracebacks (secrets redacted) for failures."
+    ),
+) -> None:
+    """Connect an email inbox to a local CRM log, and audit it.
+
+    Exit codes: 0 success, 1 the operation failed, 2 usage error.
+    """
+    _state["debug"] = debug
+
+
+def _register_commands() -> None:
+    from hubsync.cli import probe
+
+    probe.register(app)
+
+
+_register_commands()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app and render every expected failure in one place."""
+    args = sys.argv[1:] if argv is None else argv
+    wants_json = "--json" in args
+    try:
+        code = app(args=args, prog_name="hubsync", standalone_mode=False)
+    except HubsyncError as exc:
+        _render_failure(exc, wants_json)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        err.print("Aborted.")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        err.print("Interrupted.")
+        sys.exit(130)
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE if isinstance(exc, click.UsageError) else exc.exit_code)
+    except Exception as exc:  # a bug: say so, with a redacted traceback
+        err.print(
+            f"[red]hubsync hit an internal error:[/red] {scrub(type(exc).__name__)}", markup=True
+        )
+        sys.stderr.write(scrub("".join(traceback.format_exc())))
+        sys.exit(EXIT_FAILED)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _render_failure(exc: HubsyncError, wants_json: bool) -> None:
+    if _state["debug"] or "--debug" in sys.argv:
+        sys.stderr.write(scrub("".join(traceback.format_exception(exc))))
+    err.print(f"[bold red]Error:[/bold red] {scrub(exc.message)}", markup=True)
+    if exc.fix:
+        err.print(f"[bold]Fix:[/bold] {scrub(exc.fix)}", markup=True)
+    if wants_json:
+        data = exc.to_dict()
+        emit_json({k: scrub(v) if isinstance(v, str) else v for k, v in data.items()})

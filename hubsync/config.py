@@ -1,0 +1,137 @@
+"""Accounts and settings in config.toml (read with tomllib, written with tomli-w).
+
+No secret is ever stored here: passwords live in the keyring or come from a password command.
+An unknown key is an error that names the key and the file, so typos never pass silently.
+"""
+
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import tomli_w
+
+from hubsync import paths
+from hubsync.errors import ConfigError, UsageError
+
+SECURITY_MODES = ("ssl", "starttls")
+
+
+@dataclass
+class Account:
+    name: str
+    email: str
+    username: str
+    imap_host: str
+    imap_port: int
+    imap_security: str = "ssl"
+    smtp_host: str = ""
+    smtp_port: int = 465
+    smtp_security: str = "ssl"
+    display_name: str = ""
+    cafile: str = ""
+    sent_folder: str = ""
+    sent_folder_rule: str = ""
+    sent_copy: str = "auto"
+    password_command: list[str] = field(default_factory=list)
+    credential_source: str = "keyring"
+    provider: str = ""
+    watched_folders: list[str] = field(default_factory=lambda: ["INBOX"])
+    never_log: list[str] = field(default_factory=list)
+    log_attachments: bool = True
+    attachment_limit_mb: float = 50.0
+
+    def to_toml(self) -> dict:
+        data = asdict(self)
+        data.pop("name")
+        return {k: v for k, v in data.items() if v not in ("", [], None) or k == "never_log"}
+
+    @property
+    def domain(self) -> str:
+        return self.email.rpartition("@")[2]
+
+
+ACCOUNT_KEYS = {f.name for f in fields(Account)} - {"name"}
+TOP_KEYS = {"default_account", "accounts"}
+_REQUIRED = ("email", "username", "imap_host", "imap_port")
+
+
+@dataclass
+class Config:
+    path: Path
+    default_account: str = ""
+    accounts: dict[str, Account] = field(default_factory=dict)
+
+    def account(self, name: str | None = None) -> Account:
+        """The named account, or the default one; a clear error when there is none."""
+        if not self.accounts:
+            raise UsageError(
+                "No account is connected yet.",
+                fix="Run `hubsync connect you@example.com` first.",
+                reason="no-account",
+            )
+        name = name or self.default_account or next(iter(self.accounts))
+        if name not in self.accounts:
+            known = ", ".join(sorted(self.accounts))
+            raise UsageError(f"No account named {name!r} (known: {known}).", reason="no-account")
+        return self.accounts[name]
+
+    def save(self) -> None:
+        data: dict = {}
+        if self.default_account:
+            data["default_account"] = self.default_account
+        data["accounts"] = {name: acc.to_toml() for name, acc in self.accounts.items()}
+        paths.write_private_file(self.path, tomli_w.dumps(data).encode())
+
+
+def load(path: Path | None = None) -> Config:
+    """Read config.toml; a missing file is an empty configuration."""
+    path = path or paths.config_file()
+    if not path.exists():
+        return Config(path=path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}", fix="Correct the file.") from None
+    for key in raw:
+        if key not in TOP_KEYS:
+            raise _unknown_key(key, path, "top level", TOP_KEYS)
+    config = Config(path=path, default_account=str(raw.get("default_account", "")))
+    accounts = raw.get("accounts", {})
+    if not isinstance(accounts, dict):
+        raise ConfigError(f"{path}: 'accounts' must be a table.", reason="config-invalid")
+    for name, table in accounts.items():
+        config.accounts[name] = _account_from_table(name, table, path)
+    return config
+
+
+def _account_from_table(name: str, table: object, path: Path) -> Account:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [accounts.{name}] must be a table.")
+    for key in table:
+        if key not in ACCOUNT_KEYS:
+            raise _unknown_key(key, path, f"[accounts.{name}]", ACCOUNT_KEYS)
+    missing = [k for k in _REQUIRED if k not in table]
+    if missing:
+        raise ConfigError(
+            f"{path}: [accounts.{name}] lacks {', '.join(missing)}.",
+            fix=f"Run `hubsync connect` again for {name}, or add the keys.",
+        )
+    try:
+        account = Account(name=name, **table)
+    except TypeError as exc:
+        raise ConfigError(f"{path}: [accounts.{name}]: {exc}") from None
+    for attr in ("imap_security", "smtp_security"):
+        if getattr(account, attr) not in SECURITY_MODES:
+            raise ConfigError(
+                f"{path}: [accounts.{name}] {attr} must be one of {', '.join(SECURITY_MODES)}."
+            )
+    return account
+
+
+def _unknown_key(key: str, path: Path, where: str, known: set[str]) -> ConfigError:
+    return ConfigError(
+        f"Unknown key {key!r} in {where} of {path}.",
+        fix=f"Remove or correct it. Known keys there: {', '.join(sorted(known))}.",
+        reason="config-unknown-key",
+        details={"key": key, "file": str(path)},
+    )

@@ -1,0 +1,84 @@
+"""One exception hierarchy: every expected failure has a reason code and a fix for the user.
+
+The CLI renders these in one place (``hubsync.cli.app``) as a short message, never a traceback.
+"""
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+class HubsyncError(Exception):
+    """An expected failure. ``reason`` is a stable code for scripts; ``fix`` says what to do."""
+
+    reason = "failed"
+    exit_code = EXIT_FAILED
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        fix: str | None = None,
+        reason: str | None = None,
+        details: dict | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+        if reason:
+            self.reason = reason
+        self.details = details or {}
+
+    def to_dict(self) -> dict:
+        return {"error": self.reason, "message": self.message, "fix": self.fix, **self.details}
+
+
+class UsageError(HubsyncError):
+    reason = "usage"
+    exit_code = EXIT_USAGE
+
+
+class ConfigError(HubsyncError):
+    reason = "config-invalid"
+
+
+class CredentialError(HubsyncError):
+    reason = "credentials"
+
+
+class NetworkError(HubsyncError):
+    """DNS, TCP or timeout trouble before any protocol was spoken."""
+
+    reason = "unreachable"
+
+
+class TLSFailure(HubsyncError):
+    reason = "tls-untrusted"
+
+
+class AuthFailure(HubsyncError):
+    reason = "auth-failed"
+
+
+class ProtocolFailure(HubsyncError):
+    """The server said something we cannot work with (or POP3 where IMAP is needed)."""
+
+    reason = "protocol"
+
+
+class SendFailure(HubsyncError):
+    reason = "send-failed"
+
+
+class StoreError(HubsyncError):
+    reason = "store"
+
+
+class AlreadyRunning(HubsyncError):
+    reason = "already-running"
+
+
+class MessageError(HubsyncError):
+    """Input that is not a usable mail message, or a message we refuse to build."""
+
+    reason = "bad-message"

@@ -1,0 +1,43 @@
+"""DNS look-ups through dnspython, optionally against ``HUBSYNC_DNS=HOST:PORT``.
+
+With ``HUBSYNC_DNS`` set, host names are also resolved there before connecting, so tests and
+unusual networks can use names that the system resolver does not know.
+"""
+
+import ipaddress
+import os
+
+import dns.exception
+import dns.resolver
+
+DNS_TIMEOUT = 3.0
+
+
+def resolver(timeout: float = DNS_TIMEOUT) -> dns.resolver.Resolver:
+    setting = os.environ.get("HUBSYNC_DNS", "")
+    if setting:
+        host, _, port = setting.rpartition(":")
+        res = dns.resolver.Resolver(configure=False)
+        res.nameservers = [host or setting]
+        res.port = int(port) if port.isdigit() else 53
+    else:
+        res = dns.resolver.Resolver()
+    res.lifetime = timeout
+    res.timeout = timeout
+    return res
+
+
+def address_for(host: str) -> str | None:
+    """With HUBSYNC_DNS set, the IPv4 address it gives for ``host``; otherwise None (system)."""
+    if not os.environ.get("HUBSYNC_DNS"):
+        return None
+    try:
+        ipaddress.ip_address(host)
+        return None
+    except ValueError:
+        pass
+    try:
+        answer = resolver().resolve(host, "A")
+    except (dns.exception.DNSException, OSError):
+        return None
+    return str(answer[0])

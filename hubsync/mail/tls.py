@@ -1,0 +1,93 @@
+"""TLS contexts and certificate inspection (verified by default; ``--cafile`` adds a CA)."""
+
+import datetime as dt
+import ipaddress
+import ssl
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+
+def client_context(cafile: str | None = None, verify: bool = True) -> ssl.SSLContext:
+    """A client context that verifies the chain and host name, trusting ``cafile`` too."""
+    if not verify:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+    ctx = ssl.create_default_context()
+    if cafile:
+        ctx.load_verify_locations(cafile=cafile)
+    return ctx
+
+
+@dataclass
+class CertificateInfo:
+    subject: str
+    issuer: str
+    not_before: str
+    not_after: str
+    days_left: int
+    names: list[str]
+    matches_host: bool
+    trusted: bool
+    verify_error: str = ""
+
+    @property
+    def expired(self) -> bool:
+        return self.days_left < 0
+
+
+def describe_certificate(
+    der: bytes, host: str, trusted: bool, verify_error: str = ""
+) -> CertificateInfo:
+    cert = x509.load_der_x509_certificate(der)
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        names = [str(n) for n in san.get_values_for_type(x509.DNSName)]
+        names += [str(n) for n in san.get_values_for_type(x509.IPAddress)]
+    except x509.ExtensionNotFound:
+        names = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    not_after = cert.not_valid_after_utc
+    days_left = (not_after - dt.datetime.now(dt.UTC)).days
+    return CertificateInfo(
+        subject=cert.subject.rfc4514_string(),
+        issuer=cert.issuer.rfc4514_string(),
+        not_before=cert.not_valid_before_utc.isoformat(),
+        not_after=not_after.isoformat(),
+        days_left=days_left,
+        names=names,
+        matches_host=host_matches(host, names),
+        trusted=trusted,
+        verify_error=verify_error,
+    )
+
+
+def host_matches(host: str, names: list[str]) -> bool:
+    """RFC 6125 matching: exact names, a single left-most ``*`` label, and IP addresses."""
+    host = host.rstrip(".").lower()
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        ip = None
+    for name in names:
+        name = name.rstrip(".").lower()
+        if ip is not None:
+            try:
+                if ipaddress.ip_address(name) == ip:
+                    return True
+            except ValueError:
+                pass
+            continue
+        if name == host:
+            return True
+        if name.startswith("*.") and "." in host:
+            if host.split(".", 1)[1] == name[2:]:
+                return True
+    return False
+
+
+def explain_verify_error(exc: ssl.SSLCertVerificationError) -> str:
+    """A short human reason from OpenSSL's verification error."""
+    return exc.verify_message or str(exc)

@@ -1,0 +1,45 @@
+"""Where hubsync keeps its files: ``HUBSYNC_HOME`` if set, else the platform's directories."""
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+APP = "hubsync"
+
+
+def config_dir() -> Path:
+    home = os.environ.get("HUBSYNC_HOME")
+    return Path(home) if home else Path(platformdirs.user_config_dir(APP))
+
+
+def data_dir() -> Path:
+    home = os.environ.get("HUBSYNC_HOME")
+    return Path(home) / "data" if home else Path(platformdirs.user_data_dir(APP))
+
+
+def config_file() -> Path:
+    return config_dir() / "config.toml"
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) as 0700 directories; tighten it if it exists."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+    return path
+
+
+def write_private_file(path: Path, data: bytes) -> None:
+    """Write ``data`` atomically into a 0600 file (temp file, fsync, rename)."""
+    ensure_private_dir(path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -1,0 +1,44 @@
+"""Output for people (Rich) and for scripts (JSON), shared by every command.
+
+Human-readable output goes to stdout; with ``--json`` stdout carries only JSON and every
+message goes to stderr. Rich turns colour off by itself when stdout is not a terminal or
+``NO_COLOR`` is set.
+"""
+
+import dataclasses
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+
+out = Console(highlight=False, soft_wrap=False)
+err = Console(stderr=True, highlight=False)
+
+
+def _default(value: Any) -> Any:
+    if dataclasses.is_dataclass(value):
+        return dataclasses.asdict(value)
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=_default, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def status_style(status: str) -> str:
+    return {"pass": "green", "ok": "green", "warn": "yellow", "fail": "red"}.get(status, "")
+
+
+def mark(ok: bool) -> str:
+    return "[green]✔[/green]" if ok else "[red]✘[/red]"
+
+
+def interactive() -> bool:
+    """True when a person is at a terminal (progress bars and prompts allowed)."""
+    return out.is_terminal and sys.stdin.isatty()

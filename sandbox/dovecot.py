@@ -1,0 +1,180 @@
+"""A Dovecot instance run from its own configuration directory."""
+
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sandbox.ports import free_port, wait_for_port
+
+
+@dataclass
+class DovecotPorts:
+    imap: int = 0
+    imaps: int = 0
+    pop3: int = 0
+    pop3s: int = 0
+    lmtp: int = 0
+    auth: int = 0
+
+
+@dataclass
+class Dovecot:
+    """One Dovecot server.
+
+    ``folders`` maps mailbox names to a special-use attribute (or ``None``); leaving every
+    attribute out gives a server without RFC 6154 attributes, for the name fallback.
+    """
+
+    name: str
+    directory: Path
+    cert: Path
+    key: Path
+    uid: int
+    gid: int
+    protocols: tuple[str, ...] = ("imap", "pop3", "lmtp")
+    folders: dict[str, str | None] = field(default_factory=dict)
+    ports: DovecotPorts = field(default_factory=DovecotPorts)
+
+    @property
+    def config_path(self) -> Path:
+        return self.directory / "dovecot.conf"
+
+    @property
+    def users_path(self) -> Path:
+        return self.directory / "users"
+
+    def mail_dir(self, address: str) -> Path:
+        local, _, domain = address.partition("@")
+        return self.directory / "mail" / domain / local
+
+    def start(self, users: dict[str, str]) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        (self.directory / "mail").mkdir(exist_ok=True)
+        for proto in self.protocols:
+            if proto == "imap":
+                self.ports.imap, self.ports.imaps = free_port(), free_port()
+            elif proto == "pop3":
+                self.ports.pop3, self.ports.pop3s = free_port(), free_port()
+            elif proto == "lmtp":
+                self.ports.lmtp, self.ports.auth = free_port(), free_port()
+        self.write_users(users)
+        self.config_path.write_text(self._config())
+        _run_daemon(["dovecot", "-c", str(self.config_path)], self.directory / "start.log")
+        for port in (self.ports.imap, self.ports.imaps, self.ports.pop3, self.ports.lmtp):
+            if port:
+                wait_for_port(port)
+
+    def write_users(self, users: dict[str, str]) -> None:
+        """Write the passwd-file; Dovecot re-reads it when it changes (password changes)."""
+        lines = []
+        for address, password in users.items():
+            home = self.mail_dir(address)
+            home.mkdir(parents=True, exist_ok=True)
+            subprocess.run(["chown", "-R", f"{self.uid}:{self.gid}", str(home.parent)], check=True)
+            lines.append(f"{address}:{{PLAIN}}{password}:{self.uid}:{self.gid}::{home}::")
+        tmp = self.users_path.with_suffix(".tmp")
+        tmp.write_text("\n".join(lines) + "\n")
+        tmp.replace(self.users_path)
+
+    def stop(self) -> None:
+        subprocess.run(
+            ["doveadm", "-c", str(self.config_path), "stop"], capture_output=True, check=False
+        )
+
+    def doveadm(self, *args: str) -> str:
+        """Run a doveadm command against this instance and return its output."""
+        done = subprocess.run(
+            ["doveadm", "-c", str(self.config_path), *args],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout
+
+    def _config(self) -> str:
+        d = self.directory
+        mailboxes = []
+        for folder, attr in self.folders.items():
+            mailboxes.append(f'  mailbox "{folder}" {{')
+            mailboxes.append("    auto = subscribe")
+            if attr:
+                mailboxes.append(f"    special_use = {attr}")
+            mailboxes.append("  }")
+        services = []
+        if "imap" in self.protocols:
+            services.append(f"""service imap-login {{
+  inet_listener imap {{
+    port = {self.ports.imap}
+  }}
+  inet_listener imaps {{
+    port = {self.ports.imaps}
+    ssl = yes
+  }}
+}}""")
+        if "pop3" in self.protocols:
+            services.append(f"""service pop3-login {{
+  inet_listener pop3 {{
+    port = {self.ports.pop3}
+  }}
+  inet_listener pop3s {{
+    port = {self.ports.pop3s}
+    ssl = yes
+  }}
+}}""")
+        if "lmtp" in self.protocols:
+            services.append(f"""service lmtp {{
+  inet_listener lmtp {{
+    address = 127.0.0.1
+    port = {self.ports.lmtp}
+  }}
+}}
+service auth {{
+  inet_listener {{
+    address = 127.0.0.1
+    port = {self.ports.auth}
+  }}
+}}""")
+        newline = "\n"
+        return f"""# hubsync sandbox: {self.name}
+instance_name = hubsync-{self.name}
+base_dir = {d}/run
+state_dir = {d}/state
+log_path = {d}/dovecot.log
+info_log_path = {d}/dovecot.log
+protocols = {" ".join(self.protocols)}
+listen = 127.0.0.1
+ssl = yes
+ssl_cert = <{self.cert}
+ssl_key = <{self.key}
+auth_mechanisms = plain login
+auth_failure_delay = 0
+first_valid_uid = {self.uid}
+mail_location = maildir:~/Maildir
+mail_max_userip_connections = 200
+imap_idle_notify_interval = 1 secs
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN {self.users_path}
+}}
+userdb {{
+  driver = passwd-file
+  args = {self.users_path}
+}}
+namespace inbox {{
+  inbox = yes
+  separator = /
+{newline.join(mailboxes)}
+}}
+protocol imap {{
+  mail_max_userip_connections = 200
+}}
+{newline.join(services)}
+"""
+
+
+def _run_daemon(args: list[str], log: Path) -> None:
+    """Run a command that forks a daemon; the daemon keeps our pipes open, so use a file."""
+    with open(log, "wb") as out:
+        done = subprocess.run(args, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+    if done.returncode != 0:
+        raise RuntimeError(f"{args[0]} failed to start: {log.read_text()}")

@@ -1,0 +1,198 @@
+"""The whole sandbox: a CA, three Dovecot servers, Postfix, gnome-keyring and dnsmasq."""
+
+import json
+import pwd
+import shutil
+import subprocess
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from sandbox.ca import CertAuthority
+from sandbox.dnsmasq import Dnsmasq
+from sandbox.dovecot import Dovecot
+from sandbox.keyring_session import KeyringSession
+from sandbox.postfix import Postfix
+
+MAIL_USER = "hubsync-vmail"
+DOMAINS = ("example.test", "customer.test", "partner.test")
+
+
+@dataclass
+class SandboxUser:
+    address: str
+    password: str
+    name: str
+
+
+USERS = (
+    SandboxUser("alice@example.test", "alice-sandbox-pw", "Alice Seller"),
+    SandboxUser("bob@customer.test", "bob-sandbox-pw", "Bob Buyer"),
+    SandboxUser("carol@partner.test", "carol-sandbox-pw", "Carol Partner"),
+)
+
+SPECIAL_USE_FOLDERS = {
+    "Sent": "\\Sent",
+    "Drafts": "\\Drafts",
+    "Trash": "\\Trash",
+    "Junk": "\\Junk",
+    "Sentinel reports": None,
+}
+# A server without RFC 6154 attributes, whose sent folder has a German name, beside decoys.
+LOCALIZED_FOLDERS = {
+    "Consent forms": None,
+    "Sentinel reports": None,
+    "Gesendete Elemente": None,
+    "Entwürfe": None,
+}
+
+
+class Sandbox:
+    """Start with ``Sandbox.create()``; stop with ``stop()``. ``describe()`` is JSON-ready."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.users = {u.address: u for u in USERS}
+        self.ca: CertAuthority | None = None
+        self.main: Dovecot | None = None
+        self.localized: Dovecot | None = None
+        self.pop3only: Dovecot | None = None
+        self.postfix: Postfix | None = None
+        self.keyring: KeyringSession | None = None
+        self.dns: Dnsmasq | None = None
+
+    @classmethod
+    def create(cls, root: Path | None = None) -> "Sandbox":
+        root = root or Path(tempfile.mkdtemp(prefix="hs-"))
+        root.mkdir(parents=True, exist_ok=True)
+        root.chmod(0o755)  # the mail user must traverse into its maildirs
+        box = cls(root)
+        try:
+            box.start()
+        except BaseException:
+            box.stop()
+            raise
+        return box
+
+    def start(self) -> None:
+        uid, gid = _mail_user()
+        self.ca = CertAuthority(self.root / "tls")
+        cert, key = self.ca.issue("server")
+        passwords = {u.address: u.password for u in USERS}
+        self.main = Dovecot(
+            "main", self.root / "main", cert, key, uid, gid, folders=SPECIAL_USE_FOLDERS
+        )
+        self.main.start(passwords)
+        self.localized = Dovecot(
+            "localized",
+            self.root / "loc",
+            cert,
+            key,
+            uid,
+            gid,
+            protocols=("imap",),
+            folders=LOCALIZED_FOLDERS,
+        )
+        self.localized.start(passwords)
+        self.pop3only = Dovecot(
+            "pop3only", self.root / "pop", cert, key, uid, gid, protocols=("pop3",)
+        )
+        self.pop3only.start(passwords)
+        self.postfix = Postfix(
+            self.root / "postfix", cert, key, self.main.ports.lmtp, self.main.ports.auth, DOMAINS
+        )
+        self.postfix.start()
+        self.keyring = KeyringSession(self.root / "keyring")
+        self.keyring.start()
+        self.dns = Dnsmasq(self.root / "dns", self._dns_records())
+        self.dns.start()
+
+    def _dns_records(self) -> list[str]:
+        m, p, pf = self.main.ports, self.pop3only.ports, self.postfix
+        return [
+            "--address=/mail.example.test/127.0.0.1",
+            "--address=/smtp.example.test/127.0.0.1",
+            "--address=/pop.pop3only.test/127.0.0.1",
+            f"--srv-host=_imaps._tcp.example.test,mail.example.test,{m.imaps},0,1",
+            f"--srv-host=_imap._tcp.example.test,mail.example.test,{m.imap},0,1",
+            f"--srv-host=_submissions._tcp.example.test,smtp.example.test,{pf.submissions_port},0,1",
+            f"--srv-host=_submission._tcp.example.test,smtp.example.test,{pf.submission_port},0,1",
+            "--mx-host=example.test,mail.example.test,10",
+            f"--srv-host=_pop3s._tcp.pop3only.test,pop.pop3only.test,{p.pop3s},0,1",
+            "--srv-host=_imaps._tcp.pop3only.test",  # target "." : IMAP not offered
+            "--mx-host=pop3only.test,pop.pop3only.test,10",
+            "--mx-host=bigcorp.test,bigcorp-test.mail.protection.outlook.com,10",
+        ]
+
+    def stop(self) -> None:
+        for part in (
+            self.dns,
+            self.keyring,
+            self.postfix,
+            self.pop3only,
+            self.localized,
+            self.main,
+        ):
+            if part is not None:
+                part.stop()
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def set_password(self, address: str, password: str) -> None:
+        """Change a user's password on every server (as an IT department would)."""
+        self.users[address].password = password
+        passwords = {u.address: u.password for u in self.users.values()}
+        for server in (self.main, self.localized, self.pop3only):
+            server.write_users(passwords)
+
+    def describe(self) -> dict:
+        m, loc, pop, pf = self.main.ports, self.localized.ports, self.pop3only.ports, self.postfix
+        return {
+            "root": str(self.root),
+            "cafile": str(self.ca.cert_path),
+            "host": "127.0.0.1",
+            "main_imap": {
+                "imaps": m.imaps,
+                "imap_starttls": m.imap,
+                "pop3": m.pop3,
+                "pop3s": m.pop3s,
+                "lmtp": m.lmtp,
+            },
+            "localized_imap": {"imaps": loc.imaps, "imap_starttls": loc.imap},
+            "pop3_only": {"pop3": pop.pop3, "pop3s": pop.pop3s},
+            "smtp": {"submission_starttls": pf.submission_port, "submissions": pf.submissions_port},
+            "dns": f"127.0.0.1:{self.dns.port}",
+            "dbus_session_bus_address": self.keyring.address,
+            "keyring_env": self.keyring.env(),
+            "users": [asdict(u) for u in self.users.values()],
+        }
+
+    def save_state(self) -> Path:
+        path = self.root / "sandbox.json"
+        path.write_text(json.dumps(self.describe(), indent=2))
+        return path
+
+    def deliver(self, raw: bytes, recipient: str) -> None:
+        """Deliver a message straight into a user's INBOX on the main server (LMTP path)."""
+        subprocess.run(
+            ["doveadm", "-c", str(self.main.config_path), "save", "-u", recipient],
+            input=raw,
+            check=True,
+            capture_output=True,
+        )
+
+
+def _mail_user() -> tuple[int, int]:
+    """The unprivileged owner of the maildirs (Dovecot refuses uid 0)."""
+    try:
+        entry = pwd.getpwnam(MAIL_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", MAIL_USER],
+            check=True,
+            capture_output=True,
+        )
+        entry = pwd.getpwnam(MAIL_USER)
+    return entry.pw_uid, entry.pw_gid

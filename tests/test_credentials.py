@@ -1,0 +1,75 @@
+"""Credentials: the real gnome-keyring over D-Bus, and refusal of plaintext backends."""
+
+import sys
+
+import keyring
+import keyring.core
+import pytest
+
+from hubsync import credentials
+from hubsync.errors import CredentialError
+
+
+@pytest.fixture
+def gnome_keyring(sandbox, monkeypatch):
+    for key, value in sandbox.keyring.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)
+    keyring.core.init_backend()
+    yield
+    keyring.core._keyring_backend = None
+
+
+def test_secret_round_trip_through_gnome_keyring(gnome_keyring):
+    name, usable = credentials.describe_backend()
+    assert "SecretService" in name and usable
+    credentials.store("roundtrip-account", "s3cret-värde")
+    assert credentials.from_keyring("roundtrip-account") == "s3cret-värde"
+    assert credentials.resolve("roundtrip-account").source == "keyring"
+    assert credentials.delete("roundtrip-account") is True
+    assert credentials.from_keyring("roundtrip-account") is None
+
+
+def test_plaintext_backend_is_refused(monkeypatch, tmp_path):
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
+    keyring.core.init_backend()
+    try:
+        with pytest.raises(CredentialError) as caught:
+            credentials.store("plain-account", "never-on-disk")
+        assert caught.value.reason == "keyring-unsafe"
+        assert "--password-stdin" in caught.value.fix
+        assert not any(
+            p.is_file() and "never-on-disk" in p.read_text(errors="ignore")
+            for p in tmp_path.rglob("*")
+        )
+    finally:
+        monkeypatch.delenv("PYTHON_KEYRING_BACKEND")
+        keyring.core._keyring_backend = None  # detected afresh on next use
+
+
+def test_null_backend_is_refused(monkeypatch):
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+    keyring.core.init_backend()
+    try:
+        with pytest.raises(CredentialError):
+            credentials.store("null-account", "x-secret")
+    finally:
+        monkeypatch.delenv("PYTHON_KEYRING_BACKEND")
+        keyring.core._keyring_backend = None  # detected afresh on next use
+
+
+def test_sources_in_order(monkeypatch):
+    monkeypatch.setenv("HUBSYNC_PASSWORD", "from-env")
+    assert credentials.resolve("a", stdin_value="from-stdin").source == "stdin"
+    assert credentials.resolve("a", [sys.executable, "-c", "print('cmd')"]).value == "from-env"
+    monkeypatch.delenv("HUBSYNC_PASSWORD")
+    secret = credentials.resolve("a", [sys.executable, "-c", "print('from-cmd\\nsecond')"])
+    assert (secret.value, secret.source) == ("from-cmd", "command")
+    assert "from-cmd" not in repr(secret)
+
+
+def test_failing_password_command_is_a_clear_error():
+    with pytest.raises(CredentialError, match="exited with 3"):
+        credentials.resolve("a", [sys.executable, "-c", "import sys; sys.exit(3)"])
