@@ -9,7 +9,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-HOST_NAMES = ("localhost", "mail.example.test", "imap.example.test", "smtp.example.test")
+HOST_NAMES = (
+    "localhost",
+    "mail.example.test",
+    "imap.example.test",
+    "smtp.example.test",
+    "autoconfig.autoconf.test",
+    "autoconf.test",
+)
 
 
 class CertAuthority:

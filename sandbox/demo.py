@@ -8,16 +8,15 @@ import os
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
 
 from sandbox.system import Sandbox
 
 
-def step(title: str, *args: str, env: dict, expect: tuple[int, ...] = (0,),
-         input: str | None = None) -> subprocess.CompletedProcess:
+def step(
+    title: str, *args: str, env: dict, expect: tuple[int, ...] = (0,), input: str | None = None
+) -> subprocess.CompletedProcess:
     print(f"\n\033[1m== {title}\033[0m\n$ hubsync {' '.join(args)}", flush=True)
-    done = subprocess.run([sys.executable, "-m", "hubsync", *args], env=env, input=input,
-                          text=True)
+    done = subprocess.run([sys.executable, "-m", "hubsync", *args], env=env, input=input, text=True)
     if done.returncode not in expect:
         print(f"demo: step failed with exit {done.returncode}", file=sys.stderr)
         sys.exit(1)
@@ -29,17 +28,43 @@ def run_sandbox() -> int:
         print("Starting the sandbox: Dovecot (IMAP, POP3, LMTP), Postfix, gnome-keyring, dnsmasq")
         box = Sandbox.create()
         try:
-            env = {**os.environ, **box.keyring.env(), "HUBSYNC_HOME": home,
-                   "HUBSYNC_DNS": f"127.0.0.1:{box.dns.port}"}
+            env = {
+                **os.environ,
+                **box.keyring.env(),
+                "HUBSYNC_HOME": home,
+                "HUBSYNC_DNS": f"127.0.0.1:{box.dns.port}",
+            }
             m, pop = box.main.ports, box.pop3only.ports
             ca = str(box.ca.cert_path)
-            step("Probe the main server: IMAP verdict", "probe", "localhost",
-                 "--port", str(m.imaps), "--port", str(m.imap),
-                 "--port", str(box.postfix.submissions_port),
-                 "--port", str(box.postfix.submission_port), "--cafile", ca, env=env)
-            step("Probe the POP3-only server: why hubsync needs IMAP", "probe", "localhost",
-                 "--port", str(pop.pop3s), "--port", str(pop.pop3), "--cafile", ca,
-                 env=env, expect=(1,))
+            step(
+                "Probe the main server: IMAP verdict",
+                "probe",
+                "localhost",
+                "--port",
+                str(m.imaps),
+                "--port",
+                str(m.imap),
+                "--port",
+                str(box.postfix.submissions_port),
+                "--port",
+                str(box.postfix.submission_port),
+                "--cafile",
+                ca,
+                env=env,
+            )
+            step(
+                "Probe the POP3-only server: why hubsync needs IMAP",
+                "probe",
+                "localhost",
+                "--port",
+                str(pop.pop3s),
+                "--port",
+                str(pop.pop3),
+                "--cafile",
+                ca,
+                env=env,
+                expect=(1,),
+            )
             for extra in _later_steps():
                 extra(box, env)
         finally:

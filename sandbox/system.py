@@ -113,6 +113,7 @@ class Sandbox:
             "--address=/mail.example.test/127.0.0.1",
             "--address=/smtp.example.test/127.0.0.1",
             "--address=/pop.pop3only.test/127.0.0.1",
+            "--address=/autoconf.test/127.0.0.1",  # autoconfig.autoconf.test too
             f"--srv-host=_imaps._tcp.example.test,mail.example.test,{m.imaps},0,1",
             f"--srv-host=_imap._tcp.example.test,mail.example.test,{m.imap},0,1",
             f"--srv-host=_submissions._tcp.example.test,smtp.example.test,{pf.submissions_port},0,1",

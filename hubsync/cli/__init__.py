@@ -46,9 +46,10 @@ def _root(
 
 
 def _register_commands() -> None:
-    from hubsync.cli import probe
+    from hubsync.cli import accounts, probe
 
     probe.register(app)
+    accounts.register(app)
 
 
 _register_commands()

@@ -7,7 +7,7 @@ import socket
 import ssl
 import time
 
-from hubsync.errors import NetworkError
+from hubsync.mail.failures import connection_failure
 
 
 class Silent(Exception):
@@ -28,20 +28,8 @@ class LineConnection:
         deadline = time.monotonic() + timeout
         try:
             sock = socket.create_connection((address or host, port), timeout=timeout)
-        except TimeoutError:
-            raise NetworkError(
-                f"{host}:{port} did not answer within {timeout:g}s.", reason="timeout"
-            ) from None
-        except ConnectionRefusedError:
-            raise NetworkError(
-                f"{host}:{port} refused the connection (nothing listens there).", reason="refused"
-            ) from None
-        except socket.gaierror as exc:
-            raise NetworkError(f"{host} does not resolve: {exc.strerror}.", reason="dns") from None
         except OSError as exc:
-            raise NetworkError(
-                f"{host}:{port} is unreachable: {exc.strerror or exc}.", reason="unreachable"
-            ) from None
+            raise connection_failure(exc, host, port, "", timeout) from None
         return cls(sock, deadline)
 
     def _remaining(self, limit: float | None = None) -> float:

@@ -1,0 +1,262 @@
+"""Connecting an inbox: settings from the user or discovery, then every step checked.
+
+Nothing is written (neither config.toml nor the keyring) unless every step passed; the CLI does
+the writing through ``save_connected`` afterwards.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from hubsync import config as cfg
+from hubsync import credentials
+from hubsync.errors import HubsyncError, ProtocolFailure, UsageError
+from hubsync.mail import imap, providers, smtp
+from hubsync.mail.discovery import Discovery, discover, split_address
+from hubsync.mail.probe import POP3, POP3_ONLY_EXPLANATION, probe_port
+from hubsync.mail.sent_folder import SentResolution, resolve_sent_folder
+
+
+@dataclass
+class Step:
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class ConnectRequest:
+    email: str
+    account: str | None = None
+    imap_host: str | None = None
+    imap_port: int | None = None
+    imap_security: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int | None = None
+    smtp_security: str | None = None
+    username: str | None = None
+    cafile: str | None = None
+    sent_folder: str | None = None
+    display_name: str | None = None
+
+
+@dataclass
+class ConnectResult:
+    account: cfg.Account
+    steps: list[Step] = field(default_factory=list)
+    discovery: Discovery | None = None
+    sent: SentResolution | None = None
+    capabilities: list[str] = field(default_factory=list)
+    failure: HubsyncError | None = None
+
+    def to_dict(self) -> dict:
+        a = self.account
+        return {
+            "account": a.name,
+            "email": a.email,
+            "username": a.username,
+            "imap": {"host": a.imap_host, "port": a.imap_port, "security": a.imap_security},
+            "smtp": {"host": a.smtp_host, "port": a.smtp_port, "security": a.smtp_security},
+            "sent_folder": self.sent.folder if self.sent else None,
+            "sent_folder_rule": self.sent.rule if self.sent else None,
+            "sent_folder_candidates": self.sent.candidates if self.sent else [],
+            "capabilities": self.capabilities,
+            "steps": [{"name": s.name, "ok": s.ok, "detail": s.detail} for s in self.steps],
+            "discovery": self.discovery.to_dict() if self.discovery else None,
+            "ok": self.failure is None,
+        }
+
+
+def plan(
+    request: ConnectRequest, existing: cfg.Account | None
+) -> tuple[cfg.Account, Discovery | None]:
+    """Settings for the account: given options, then the existing account, then discovery."""
+    split_address(request.email)
+    name = request.account or (existing.name if existing else request.email)
+    base = existing or cfg.Account(
+        name=name, email=request.email, username=request.email, imap_host="", imap_port=0
+    )
+    account = cfg.Account(**{**base.__dict__, "name": name, "email": request.email})
+    for attr in (
+        "imap_host",
+        "imap_port",
+        "imap_security",
+        "smtp_host",
+        "smtp_port",
+        "smtp_security",
+        "username",
+        "cafile",
+        "display_name",
+    ):
+        value = getattr(request, attr)
+        if value:
+            setattr(account, attr, value)
+    if request.sent_folder:
+        account.sent_folder, account.sent_folder_rule = request.sent_folder, "config"
+    found = None
+    if not account.imap_host or not account.smtp_host:
+        found = discover(request.email, account.cafile or None)
+        if found.provider:
+            account.provider = found.provider.key
+        if not account.imap_host:
+            if found.imap is None:
+                if found.pop3_only:
+                    raise ProtocolFailure(
+                        POP3_ONLY_EXPLANATION,
+                        reason="pop3-only",
+                        details={"discovery": found.to_dict()},
+                    )
+                raise ProtocolFailure(
+                    f"No IMAP server could be found and verified for {found.domain}.",
+                    fix="Give it with --imap-host and --imap-port (ask IT), or check the "
+                    "candidates with `hubsync discover`.",
+                    reason="imap-not-found",
+                    details={"discovery": found.to_dict()},
+                )
+            account.imap_host, account.imap_port = found.imap.host, found.imap.port
+            account.imap_security = found.imap.security
+        if not account.smtp_host and found.smtp:
+            account.smtp_host, account.smtp_port = found.smtp.host, found.smtp.port
+            account.smtp_security = found.smtp.security
+    if not account.imap_port:
+        account.imap_port = 993 if account.imap_security == "ssl" else 143
+    if not account.smtp_host:
+        raise UsageError(
+            "No SMTP server could be found.",
+            fix="Give it with --smtp-host and --smtp-port (ask IT).",
+            reason="smtp-not-found",
+        )
+    if not account.provider:
+        provider = providers.by_host(account.imap_host)
+        account.provider = provider.key if provider else ""
+    return account, found
+
+
+def verify(
+    account: cfg.Account, password: str, on_step: Callable[[Step], None] | None = None
+) -> ConnectResult:
+    """Run every connection step; stop at the first failure and record it."""
+    result = ConnectResult(account=account)
+    provider = providers.by_key(account.provider)
+    client = conn = None
+
+    def record(name: str, ok: bool, detail: str) -> None:
+        step = Step(name, ok, detail)
+        result.steps.append(step)
+        if on_step:
+            on_step(step)
+
+    current = "IMAP connect (TLS verified)"
+    try:
+        endpoint = imap.ImapEndpoint(
+            account.imap_host, account.imap_port, account.imap_security, account.cafile or None
+        )
+        try:
+            client = imap.open_session(endpoint)
+        except ProtocolFailure:
+            raise _pop3_or(endpoint) from None
+        mode = "SSL/TLS" if account.imap_security == "ssl" else "STARTTLS"
+        record(current, True, f"{account.imap_host}:{account.imap_port} {mode}")
+        current = "IMAP login"
+        imap.login(client, account.username, password, provider)
+        record(current, True, f"as {account.username}")
+        current = "Capabilities after login"
+        result.capabilities = imap.capability_names(client)
+        missing = [
+            c
+            for c in ("IDLE", "UIDPLUS", "SPECIAL-USE", "CONDSTORE")
+            if c not in result.capabilities
+        ]
+        record(
+            current,
+            True,
+            " ".join(result.capabilities[:20])
+            + (f" (missing: {', '.join(missing)})" if missing else ""),
+        )
+        current = "Sent folder"
+        configured = account.sent_folder if account.sent_folder_rule == "config" else None
+        result.sent = resolve_sent_folder(imap.list_folders(client), configured)
+        if result.sent.folder is None:
+            raise UsageError(
+                result.sent.explanation,
+                reason="sent-folder-not-found",
+                fix="Pass --sent-folder NAME with one of the folders listed.",
+            )
+        record(current, True, f"'{result.sent.folder}' by rule {result.sent.rule}")
+        current = "SMTP connect (TLS verified)"
+        conn = smtp.open_session(
+            smtp.SmtpEndpoint(
+                account.smtp_host,
+                account.smtp_port,
+                account.smtp_security,
+                account.cafile or None,
+                timeout=30,
+            )
+        )
+        mode = "SSL/TLS" if account.smtp_security == "ssl" else "STARTTLS"
+        record(current, True, f"{account.smtp_host}:{account.smtp_port} {mode}")
+        current = "SMTP authentication"
+        smtp.authenticate(conn, account.username, password, provider)
+        record(current, True, f"as {account.username}")
+    except HubsyncError as exc:
+        record(current, False, exc.message.splitlines()[0])
+        result.failure = exc
+    finally:
+        imap.close(client)
+        smtp.close(conn)
+    if result.failure is None:
+        account.sent_folder = result.sent.folder
+        account.sent_folder_rule = result.sent.rule
+    return result
+
+
+def _pop3_or(endpoint: imap.ImapEndpoint) -> HubsyncError:
+    """When an IMAP connection fails oddly, look at the greeting: a POP3 server gets the
+    explanation of why hubsync needs IMAP."""
+    report = probe_port(endpoint.host, endpoint.port, 5.0, endpoint.cafile)
+    if report.protocol == POP3:
+        return ProtocolFailure(
+            f"{endpoint.host}:{endpoint.port} is a POP3 server. " + POP3_ONLY_EXPLANATION,
+            reason="pop3-only",
+        )
+    return ProtocolFailure(
+        f"{endpoint.host}:{endpoint.port} does not speak IMAP "
+        f"(it answers as {report.protocol or 'nothing known'}).",
+        fix="Check the IMAP port (usually 993).",
+        reason="not-imap",
+    )
+
+
+def save_connected(
+    config: cfg.Config, account: cfg.Account, password: str | None, store: str
+) -> None:
+    """Store the secret (unless ``store`` is "none"), then the account; first one is default."""
+    if store == "keyring":
+        credentials.store(account.name, password or "")
+    account.credential_source = store
+    config.accounts[account.name] = account
+    if not config.default_account or config.default_account not in config.accounts:
+        config.default_account = account.name
+    try:
+        config.save()
+    except OSError:
+        if store == "keyring":
+            credentials.delete(account.name)
+        raise
+
+
+def remove(config: cfg.Config, name: str) -> bool:
+    """Remove the account and its stored secret; return whether a secret was deleted."""
+    config.account(name)
+    del config.accounts[name]
+    if config.default_account == name:
+        config.default_account = next(iter(config.accounts), "")
+    config.save()
+    return credentials.delete(name)
+
+
+def find_existing(config: cfg.Config, email: str, name: str | None) -> cfg.Account | None:
+    if name and name in config.accounts:
+        return config.accounts[name]
+    if not name:
+        return next((a for a in config.accounts.values() if a.email == email), None)
+    return None

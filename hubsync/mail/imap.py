@@ -1,0 +1,160 @@
+"""IMAP sessions over imapclient: verified TLS, bounded timeouts, diagnosed failures.
+
+Credentials are only sent after TLS is up (implicit TLS, or STARTTLS that must succeed).
+"""
+
+import contextlib
+import socket
+from dataclasses import dataclass
+
+import imapclient
+from imapclient import imap4, tls
+from imapclient.exceptions import IMAPClientError, LoginError
+
+from hubsync.errors import ProtocolFailure, TLSFailure
+from hubsync.mail import dns as maildns
+from hubsync.mail.diagnosis import diagnose_login
+from hubsync.mail.failures import connection_failure
+from hubsync.mail.providers import Provider
+from hubsync.mail.sent_folder import Folder
+from hubsync.mail.tls import client_context
+
+DEFAULT_TIMEOUT = 30.0
+
+
+@dataclass
+class ImapEndpoint:
+    host: str
+    port: int
+    security: str = "ssl"  # "ssl" | "starttls"
+    cafile: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+
+
+class _Client(imapclient.IMAPClient):
+    """IMAPClient that may connect to an address found through HUBSYNC_DNS, while TLS still
+    verifies the certificate against the host name."""
+
+    connect_address: str | None = None
+
+    def _create_IMAP4(self):  # noqa: N802 (imapclient's name)
+        timeout = getattr(self._timeout, "connect", None)
+        address = self.connect_address
+
+        if self.ssl:
+
+            class Tls(tls.IMAP4_TLS):
+                def _create_socket(self, timeout=None):
+                    sock = socket.create_connection(
+                        (address or self.host, self.port), timeout=timeout or self._timeout
+                    )
+                    return tls.wrap_socket(sock, self.ssl_context, self.host)
+
+            return Tls(self.host, self.port, self.ssl_context, timeout)
+
+        class Plain(imap4.IMAP4WithTimeout):
+            def _create_socket(self, timeout=None):
+                return socket.create_connection(
+                    (address or self.host, self.port), timeout or self._timeout
+                )
+
+        return Plain(self.host, self.port, timeout)
+
+
+def open_session(endpoint: ImapEndpoint) -> imapclient.IMAPClient:
+    """Connect and secure the connection; no credentials are sent here."""
+    context = client_context(endpoint.cafile)
+    _Client.connect_address = maildns.address_for(endpoint.host)
+    try:
+        client = _Client(
+            endpoint.host,
+            endpoint.port,
+            ssl=endpoint.security == "ssl",
+            ssl_context=context,
+            timeout=endpoint.timeout,
+        )
+        if endpoint.security == "starttls":
+            caps = {c.upper() for c in client.capabilities()}
+            if b"STARTTLS" not in caps:
+                client.shutdown()
+                raise TLSFailure(
+                    f"{endpoint.host}:{endpoint.port} does not offer STARTTLS, and hubsync "
+                    "never sends a password without TLS.",
+                    fix="Use port 993 with --imap-security ssl, or ask IT to enable TLS.",
+                    reason="tls-unavailable",
+                )
+            client.starttls(context)
+    except imapclient.exceptions.IMAPClientError as exc:
+        raise ProtocolFailure(
+            f"{endpoint.host}:{endpoint.port} did not speak IMAP: {exc}", reason="not-imap"
+        ) from None
+    except OSError as exc:
+        raise connection_failure(
+            exc,
+            endpoint.host,
+            endpoint.port,
+            "IMAP",
+            endpoint.timeout,
+            " (993 is SSL/TLS, 143 STARTTLS)",
+        ) from None
+    return client
+
+
+def login(
+    client: imapclient.IMAPClient, username: str, password: str, provider: Provider | None = None
+) -> None:
+    try:
+        client.login(username, password)
+    except LoginError as exc:
+        raise diagnose_login(_text(exc), provider) from None
+    except IMAPClientError as exc:
+        raise diagnose_login(_text(exc), provider) from None
+
+
+def list_folders(client: imapclient.IMAPClient) -> list[Folder]:
+    """Every folder with its attributes; asks ``RETURN (SPECIAL-USE)`` (RFC 6154) when both
+    SPECIAL-USE and LIST-EXTENDED are advertised, and reads attributes from a plain LIST too."""
+    caps = {c.upper() for c in client.capabilities()}
+    listing = None
+    if b"SPECIAL-USE" in caps and b"LIST-EXTENDED" in caps:
+        # imapclient has no RETURN option; reuse its LIST plumbing with the extra arguments.
+        imap = client._imap
+        typ, data = imap._simple_command("LIST", '""', '"*"', "RETURN", "(SPECIAL-USE)")
+        if typ == "OK":
+            typ, data = imap._untagged_response(typ, data, "LIST")
+            listing = client._proc_folder_list(data)
+    if listing is None:
+        listing = client.list_folders()
+    folders = []
+    for flags, delimiter, name in listing:
+        if isinstance(delimiter, bytes):
+            delimiter = delimiter.decode()
+        folders.append(
+            Folder(
+                name=str(name),
+                flags=tuple(f.decode() if isinstance(f, bytes) else str(f) for f in flags),
+                delimiter=delimiter or "",
+            )
+        )
+    return folders
+
+
+def capability_names(client: imapclient.IMAPClient) -> list[str]:
+    return [c.decode() if isinstance(c, bytes) else str(c) for c in client.capabilities()]
+
+
+def close(client: imapclient.IMAPClient | None) -> None:
+    if client is None:
+        return
+    try:
+        client.logout()
+    except Exception:  # noqa: BLE001 - the connection may already be gone
+        with contextlib.suppress(Exception):
+            client.shutdown()
+
+
+def _text(exc: Exception) -> str:
+    text = str(exc)
+    if text.startswith(("b'", 'b"')):
+        text = text[2:-1]
+    return text

@@ -1,0 +1,154 @@
+"""SMTP submission: implicit TLS (465) or STARTTLS (587), authentication only after TLS."""
+
+import contextlib
+import smtplib
+import socket
+from dataclasses import dataclass, field
+
+from hubsync.errors import NetworkError, SendFailure, TLSFailure
+from hubsync.mail import dns as maildns
+from hubsync.mail.diagnosis import diagnose_login
+from hubsync.mail.failures import connection_failure
+from hubsync.mail.providers import Provider
+from hubsync.mail.tls import client_context
+
+DEFAULT_TIMEOUT = 60.0
+
+
+@dataclass
+class SmtpEndpoint:
+    host: str
+    port: int
+    security: str = "ssl"  # "ssl" | "starttls"
+    cafile: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+
+
+@dataclass
+class Submission:
+    accepted: list[str] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)
+
+
+class _Plain(smtplib.SMTP):
+    connect_address: str | None = None
+
+    def _get_socket(self, host, port, timeout):
+        return socket.create_connection((self.connect_address or host, port), timeout)
+
+
+class _Implicit(smtplib.SMTP_SSL):
+    connect_address: str | None = None
+
+    def _get_socket(self, host, port, timeout):
+        sock = socket.create_connection((self.connect_address or host, port), timeout)
+        return self.context.wrap_socket(sock, server_hostname=self._host)
+
+
+def open_session(endpoint: SmtpEndpoint) -> smtplib.SMTP:
+    """Connect and secure the session; refuse to continue without TLS."""
+    context = client_context(endpoint.cafile)
+    address = maildns.address_for(endpoint.host)
+    try:
+        if endpoint.security == "ssl":
+            conn: smtplib.SMTP = _Implicit(context=context, timeout=endpoint.timeout)
+            conn.connect_address = address
+            conn._host = endpoint.host
+            conn.connect(endpoint.host, endpoint.port)
+            conn.ehlo()
+        else:
+            conn = _Plain(timeout=endpoint.timeout)
+            conn.connect_address = address
+            conn._host = endpoint.host  # smtplib's name for STARTTLS verification
+            conn.connect(endpoint.host, endpoint.port)
+            conn.ehlo()
+            if not conn.has_extn("starttls"):
+                conn.close()
+                raise TLSFailure(
+                    f"{endpoint.host}:{endpoint.port} does not offer STARTTLS, and hubsync "
+                    "never sends a password without TLS.",
+                    fix="Use port 465 with --smtp-security ssl, or ask IT to enable TLS.",
+                    reason="tls-unavailable",
+                )
+            conn.starttls(context=context)
+            conn.ehlo()
+    except smtplib.SMTPException as exc:
+        raise NetworkError(
+            f"SMTP {endpoint.host}:{endpoint.port}: {exc}", reason="smtp-connect-failed"
+        ) from None
+    except OSError as exc:
+        raise connection_failure(
+            exc,
+            endpoint.host,
+            endpoint.port,
+            "SMTP",
+            endpoint.timeout,
+            " (465 is SSL/TLS, 587 STARTTLS)",
+        ) from None
+    return conn
+
+
+def authenticate(
+    conn: smtplib.SMTP, username: str, password: str, provider: Provider | None = None
+) -> None:
+    try:
+        conn.login(username, password)
+    except smtplib.SMTPAuthenticationError as exc:
+        text = f"{exc.smtp_code} {exc.smtp_error.decode(errors='replace')}"
+        raise diagnose_login(text, provider, protocol="SMTP") from None
+    except smtplib.SMTPNotSupportedError:
+        raise SendFailure(
+            "The SMTP server offers no authentication on this port.",
+            fix="Use the submission port (465 or 587), not port 25.",
+            reason="smtp-no-auth",
+        ) from None
+
+
+def submit(conn: smtplib.SMTP, raw: bytes, sender: str, recipients: list[str]) -> Submission:
+    """Send once. Recipients the server refused are reported, not retried."""
+    result = Submission()
+    try:
+        refused = conn.sendmail(sender, recipients, raw)
+    except smtplib.SMTPRecipientsRefused as exc:
+        raise SendFailure(
+            "The server refused every recipient: "
+            + "; ".join(f"{r}: {_reply(c, m)}" for r, (c, m) in exc.recipients.items()),
+            fix="Check the addresses.",
+            reason="recipients-refused",
+            details={"refused": {r: _reply(c, m) for r, (c, m) in exc.recipients.items()}},
+        ) from None
+    except smtplib.SMTPSenderRefused as exc:
+        raise SendFailure(
+            f"The server refused the sender {sender}: {_reply(exc.smtp_code, exc.smtp_error)}",
+            fix="The From address must be one this account may send as.",
+            reason="sender-refused",
+        ) from None
+    except smtplib.SMTPDataError as exc:
+        text = _reply(exc.smtp_code, exc.smtp_error)
+        too_big = exc.smtp_code == 552 or "5.3.4" in text or "too large" in text.lower()
+        raise SendFailure(
+            f"The server refused the message: {text}",
+            fix="Send smaller attachments (or a link)." if too_big else None,
+            reason="message-too-large" if too_big else "data-refused",
+        ) from None
+    except (smtplib.SMTPServerDisconnected, OSError) as exc:
+        raise SendFailure(
+            f"The connection dropped while sending: {exc}",
+            fix="Check `hubsync outbox`: the message may or may not have been accepted.",
+            reason="smtp-disconnected",
+        ) from None
+    result.refused = {r: _reply(c, m) for r, (c, m) in refused.items()}
+    result.accepted = [r for r in recipients if r not in result.refused]
+    return result
+
+
+def close(conn: smtplib.SMTP | None) -> None:
+    if conn is None:
+        return
+    with contextlib.suppress(smtplib.SMTPException, OSError):
+        conn.quit()
+
+
+def _reply(code: int, message: bytes | str) -> str:
+    text = message.decode(errors="replace") if isinstance(message, bytes) else message
+    return f"{code} {text}"

@@ -1,0 +1,25 @@
+"""The sandbox demo's steps after probing: each takes (sandbox, env)."""
+
+from sandbox.demo import step
+
+
+def connect(box, env) -> None:
+    step(
+        "Connect alice's inbox (discovery through DNS SRV, password into gnome-keyring)",
+        "connect",
+        "alice@example.test",
+        "--account",
+        "alice",
+        "--name",
+        "Alice Seller",
+        "--cafile",
+        str(box.ca.cert_path),
+        "--password-stdin",
+        "--yes",
+        env=env,
+        input=box.users["alice@example.test"].password + "\n",
+    )
+    step("Accounts", "accounts", "list", env=env)
+
+
+STEPS = [connect]

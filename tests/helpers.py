@@ -1,0 +1,54 @@
+"""Shared helpers for tests that talk to the sandbox servers."""
+
+import imaplib
+import ssl
+import time
+
+
+def connect_args(sandbox, account: str, server: str = "main", security: str = "ssl") -> list[str]:
+    """`hubsync connect` arguments for alice on the main or the localized server."""
+    dovecot = sandbox.main if server == "main" else sandbox.localized
+    imap_port = dovecot.ports.imaps if security == "ssl" else dovecot.ports.imap
+    return [
+        "connect",
+        "alice@example.test",
+        "--account",
+        account,
+        "--imap-host",
+        "localhost",
+        "--imap-port",
+        str(imap_port),
+        "--imap-security",
+        security,
+        "--smtp-host",
+        "localhost",
+        "--smtp-port",
+        str(sandbox.postfix.submission_port),
+        "--smtp-security",
+        "starttls",
+        "--name",
+        "Alice Seller",
+        "--cafile",
+        str(sandbox.ca.cert_path),
+        "--password-stdin",
+    ]
+
+
+def imap_login(sandbox, address: str, server: str = "main") -> imaplib.IMAP4_SSL:
+    dovecot = sandbox.main if server == "main" else sandbox.localized
+    ctx = ssl.create_default_context(cafile=str(sandbox.ca.cert_path))
+    conn = imaplib.IMAP4_SSL("localhost", dovecot.ports.imaps, ssl_context=ctx, timeout=30)
+    conn.login(address, sandbox.users[address].password)
+    return conn
+
+
+def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1):
+    """Poll ``predicate`` until it returns something truthy, within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(interval)
