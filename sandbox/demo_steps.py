@@ -22,4 +22,21 @@ def connect(box, env) -> None:
     step("Accounts", "accounts", "list", env=env)
 
 
-STEPS = [connect]
+def send(box, env) -> None:
+    step(
+        "Send Bob a quote (submitted once; one copy filed in Sent)",
+        "send",
+        "--to",
+        "Bob Buyer <bob@customer.test>",
+        "--subject",
+        "Your quote",
+        "--body",
+        "Hi Bob,\n\nthe quote is attached.\n\nAlice",
+        "--attach",
+        str(box.ca.cert_path),
+        env=env,
+    )
+    step("Outbox (nothing owed)", "outbox", env=env)
+
+
+STEPS = [connect, send]

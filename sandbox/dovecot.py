@@ -63,6 +63,14 @@ class Dovecot:
         for port in (self.ports.imap, self.ports.imaps, self.ports.pop3, self.ports.lmtp):
             if port:
                 wait_for_port(port)
+        if "imap" in self.protocols:
+            for address in users:
+                self.create_folders(address)
+
+    def create_folders(self, address: str) -> None:
+        """Create the configured folders for a user (real mailboxes: deleting one sticks)."""
+        for folder in self.folders:
+            self.doveadm("mailbox", "create", "-s", "-u", address, folder)
 
     def write_users(self, users: dict[str, str]) -> None:
         """Write the passwd-file; Dovecot re-reads it when it changes (password changes)."""
@@ -96,7 +104,6 @@ class Dovecot:
         mailboxes = []
         for folder, attr in self.folders.items():
             mailboxes.append(f'  mailbox "{folder}" {{')
-            mailboxes.append("    auto = subscribe")
             if attr:
                 mailboxes.append(f"    special_use = {attr}")
             mailboxes.append("  }")
@@ -152,6 +159,8 @@ first_valid_uid = {self.uid}
 mail_location = maildir:~/Maildir
 mail_max_userip_connections = 200
 imap_idle_notify_interval = 1 secs
+recipient_delimiter = +
+lmtp_save_to_detail_mailbox = yes
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN {self.users_path}

@@ -52,6 +52,7 @@ class Postfix:
     domains: tuple[str, ...]
     submission_port: int = 0  # STARTTLS, like 587
     submissions_port: int = 0  # implicit TLS, like 465
+    filing_port: int = 0  # implicit TLS, and files a copy in the sender's Sent (like Gmail)
 
     def start(self) -> None:
         d = self.directory
@@ -60,6 +61,10 @@ class Postfix:
         shutil.copytree("/etc/postfix", d)
         (d / "main.cf").write_text("compatibility_level = 3.6\n")
         self.submission_port, self.submissions_port = free_port(), free_port()
+        self.filing_port = free_port()
+        # A provider that files its own copy of submitted mail: Postfix BCCs the sender's
+        # "+Sent" address, and Dovecot LMTP saves "+Sent" into the Sent folder.
+        (d / "sender_bcc").write_text("/^([^+@]+)@(.+)$/ ${1}+Sent@${2}\n")
         _register_alternate_dir(d)
         queue = d / "queue"
         data = d / "data"
@@ -105,6 +110,12 @@ class Postfix:
             f"127.0.0.1:{self.submissions_port} inet n - n - - smtpd{_SUBMISSION_OPTS}"
             " -o smtpd_tls_wrappermode=yes\n"
         )
+        master += (
+            f"127.0.0.1:{self.filing_port} inet n - n - - smtpd{_SUBMISSION_OPTS}"
+            " -o smtpd_tls_wrappermode=yes -o cleanup_service_name=filingcleanup\n"
+            "filingcleanup unix n - n - 0 cleanup"
+            f" -o sender_bcc_maps=regexp:{d / 'sender_bcc'}\n"
+        )
         (d / "master.cf").write_text(master)
         subprocess.run(
             ["postfix", "-c", str(d), "set-permissions", "create-missing"],
@@ -118,6 +129,7 @@ class Postfix:
             raise RuntimeError(f"{exc}\n{log}") from None
         wait_for_port(self.submission_port)
         wait_for_port(self.submissions_port)
+        wait_for_port(self.filing_port)
 
     def stop(self) -> None:
         subprocess.run(

@@ -163,7 +163,11 @@ class Sandbox:
             },
             "localized_imap": {"imaps": loc.imaps, "imap_starttls": loc.imap},
             "pop3_only": {"pop3": pop.pop3, "pop3s": pop.pop3s},
-            "smtp": {"submission_starttls": pf.submission_port, "submissions": pf.submissions_port},
+            "smtp": {
+                "submission_starttls": pf.submission_port,
+                "submissions": pf.submissions_port,
+                "submissions_files_sent_copy": pf.filing_port,
+            },
             "dns": f"127.0.0.1:{self.dns.port}",
             "dbus_session_bus_address": self.keyring.address,
             "keyring_env": self.keyring.env(),

@@ -52,3 +52,39 @@ def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1):
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         time.sleep(interval)
+
+
+def count_by_message_id(
+    sandbox, address: str, folder: str, message_id: str, server: str = "main"
+) -> int:
+    conn = imap_login(sandbox, address, server)
+    try:
+        typ, _ = conn.select(f'"{folder}"', readonly=True)
+        if typ != "OK":
+            return 0
+        typ, data = conn.uid("SEARCH", "HEADER", "Message-ID", message_id)
+        return len(data[0].split()) if typ == "OK" else 0
+    finally:
+        conn.logout()
+
+
+def fetch_by_message_id(
+    sandbox, address: str, folder: str, message_id: str, server: str = "main"
+) -> list[bytes]:
+    conn = imap_login(sandbox, address, server)
+    try:
+        conn.select(f'"{folder}"', readonly=True)
+        typ, data = conn.uid("SEARCH", "HEADER", "Message-ID", message_id)
+        found = []
+        for uid in data[0].split():
+            typ, parts = conn.uid("FETCH", uid, "(BODY.PEEK[])")
+            found.append(parts[0][1])
+        return found
+    finally:
+        conn.logout()
+
+
+def wait_delivered(
+    sandbox, address: str, message_id: str, folder: str = "INBOX", timeout: float = 30
+) -> int:
+    return wait_for(lambda: count_by_message_id(sandbox, address, folder, message_id), timeout)

@@ -46,10 +46,11 @@ def _root(
 
 
 def _register_commands() -> None:
-    from hubsync.cli import accounts, probe
+    from hubsync.cli import accounts, probe, send
 
     probe.register(app)
     accounts.register(app)
+    send.register(app)
 
 
 _register_commands()

@@ -158,3 +158,54 @@ def _text(exc: Exception) -> str:
     if text.startswith(("b'", 'b"')):
         text = text[2:-1]
     return text
+
+
+def find_message_id(
+    client: imapclient.IMAPClient,
+    folder: str,
+    message_id: str,
+    wait: float = 0.0,
+    interval: float = 0.3,
+) -> bool:
+    """Whether ``folder`` holds a message with ``message_id``, polling up to ``wait`` seconds."""
+    import time
+
+    deadline = time.monotonic() + wait
+    client.select_folder(folder, readonly=True)
+    while True:
+        if client.search(["HEADER", "Message-ID", message_id]):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+        client.noop()
+
+
+def append_message(client: imapclient.IMAPClient, folder: str, raw: bytes, when) -> str:
+    """APPEND with \\Seen and the message's date; returns the server's response text."""
+    try:
+        return _text(client.append(folder, raw, flags=(imapclient.SEEN,), msg_time=when))
+    except IMAPClientError as exc:
+        raise append_failure(folder, _text(exc)) from None
+
+
+def append_failure(folder: str, text: str):
+    from hubsync.errors import SendFailure
+
+    upper = text.upper()
+    if "TRYCREATE" in upper or "NONEXISTENT" in upper or "DOESN'T EXIST" in upper:
+        return SendFailure(
+            f"The Sent folder '{folder}' does not exist on the server ({text}).",
+            fix="Recreate it, or set another with `hubsync connect ... "
+            "--sent-folder NAME`; then `hubsync outbox --retry`.",
+            reason="sent-folder-missing",
+        )
+    if "TOOBIG" in upper or "APPENDLIMIT" in upper:
+        return SendFailure(
+            f"The server refused the Sent copy as too big ({text}).", reason="sent-copy-too-big"
+        )
+    if "NOPERM" in upper or "PERMISSION" in upper:
+        return SendFailure(
+            f"No permission to add to '{folder}' ({text}).", reason="sent-folder-no-permission"
+        )
+    return SendFailure(f"Filing the Sent copy in '{folder}' failed: {text}", reason="append-failed")

@@ -1,0 +1,248 @@
+"""`hubsync send`, `hubsync outbox` and `hubsync templates ...`."""
+
+import sys
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from hubsync import sending
+from hubsync import templates as tpl
+from hubsync.cli import common
+from hubsync.errors import UsageError
+from hubsync.mail import compose
+from hubsync.render import emit_json, err, out
+
+templates_app = typer.Typer(help="Message templates with {placeholders}.", no_args_is_help=True)
+SENT_COPY_MODES = ("auto", "always", "never")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("send")(send_command)
+    app.command("outbox")(outbox_command)
+    app.add_typer(templates_app, name="templates")
+
+
+def send_command(
+    to: list[str] = typer.Option(None, "--to", help="Recipient (repeatable)."),
+    cc: list[str] = typer.Option(None, "--cc", help="Copy recipient (repeatable)."),
+    bcc: list[str] = typer.Option(
+        None, "--bcc", help="Blind copy (repeatable; kept only in your Sent copy)."
+    ),
+    subject: str = typer.Option(None, "--subject", "-s"),
+    body: str = typer.Option(None, "--body", help="The text of the message."),
+    body_file: str = typer.Option(
+        None, "--body-file", help="Read the text from FILE (- for standard input)."
+    ),
+    template: str = typer.Option(None, "--template", help="Use a saved template."),
+    var: list[str] = typer.Option(None, "--var", help="KEY=VALUE for the template (repeatable)."),
+    attach: list[Path] = typer.Option(None, "--attach", help="Attach a file (repeatable)."),
+    in_reply_to: str = typer.Option(
+        None,
+        "--in-reply-to",
+        help="Message-ID this replies to; In-Reply-To and References come from the stored thread.",
+    ),
+    sent_copy: str = typer.Option(None, "--sent-copy", help="auto (default), always or never."),
+    account: str = typer.Option(None, "--account", "-a"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the message and send nothing."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON only."),
+) -> None:
+    """Send a message over SMTP, then file one copy in the Sent folder.
+
+    The message is journalled before submission: a crash never leads to a second delivery,
+    and a copy that could not be filed is retried by the next send (or `hubsync outbox
+    --retry`).
+    """
+    acc = common.account(account)
+    mode = sent_copy or acc.sent_copy or "auto"
+    if mode not in SENT_COPY_MODES:
+        raise UsageError("--sent-copy must be auto, always or never.")
+    subject, text = _content(subject, body, body_file, template, var or [])
+    store = common.store()
+    refs: list[str] = []
+    if in_reply_to:
+        in_reply_to, refs = sending.reply_headers(store, acc.name, in_reply_to.strip())
+    draft = compose.Draft(
+        sender=acc.email,
+        sender_name=acc.display_name,
+        to=to or [],
+        cc=cc or [],
+        bcc=bcc or [],
+        subject=subject,
+        body=text,
+        attachments=attach or [],
+        in_reply_to=in_reply_to,
+        references=refs,
+    )
+    if dry_run:
+        _show_dry_run(draft, acc, mode, json_out)
+        return
+    result = sending.send(store, acc, draft, common.password_for(acc), mode)
+    if json_out:
+        emit_json(result.to_dict())
+    else:
+        _show_result(result)
+    raise typer.Exit(0 if result.state == "filed" else 1)
+
+
+def _content(subject, body, body_file, template, variables) -> tuple[str, str]:
+    sources = [x for x in (body, body_file, template) if x is not None]
+    if len(sources) != 1:
+        raise UsageError("Give exactly one of --body, --body-file or --template.")
+    if template:
+        values = {}
+        for item in variables:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise UsageError(f"--var {item!r} must look like KEY=VALUE.")
+            values[key] = value
+        t_subject, text = tpl.load(template).render(values)
+        return subject or t_subject, text
+    if subject is None:
+        raise UsageError("Give a --subject.", reason="no-subject")
+    if body_file == "-":
+        return subject, sys.stdin.read()
+    if body_file:
+        try:
+            return subject, Path(body_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"Cannot read {body_file}: {exc}.") from None
+    return subject, body
+
+
+def _show_dry_run(draft, acc, mode, json_out) -> None:
+    msg = compose.build(draft, acc.domain)
+    data = compose.describe(msg)
+    data["sent_folder"] = acc.sent_folder
+    data["sent_copy_mode"] = mode
+    data["would_submit_to"] = f"{acc.smtp_host}:{acc.smtp_port} ({acc.smtp_security})"
+    data["envelope_recipients"] = draft.recipients
+    if json_out:
+        emit_json(data)
+        return
+    for key, value in data["headers"].items():
+        out.print(f"[bold]{key}:[/bold] {value}")
+    out.print("[bold]MIME structure:[/bold]")
+    for part in data["structure"]:
+        name = f" {part['filename']}" if part["filename"] else ""
+        out.print(f"{'  ' * (part['depth'] + 1)}{part['type']}{name} ({part['size']} bytes)")
+    out.print(
+        f"Would submit to {data['would_submit_to']} for {', '.join(draft.recipients)}; "
+        f"Sent copy: {mode} into '{acc.sent_folder}'. Nothing was sent."
+    )
+
+
+def _show_result(result: sending.SendResult) -> None:
+    for item in result.retried:
+        out.print(f"Earlier message {item['message_id']}: {item['state']}")
+    out.print(f"[green]Sent[/green] {result.message_id} to {', '.join(result.accepted)}")
+    for rcpt, why in result.refused.items():
+        out.print(f"[red]Refused[/red] {rcpt}: {why}")
+    copy = {
+        "appended": f"copy filed in '{result.sent_folder}'",
+        "already-present": f"the server filed its own copy in '{result.sent_folder}'",
+        "skipped": "no Sent copy (--sent-copy never)",
+    }.get(result.sent_copy)
+    if copy:
+        out.print(f"Sent folder: {copy}.")
+    else:
+        err.print(
+            f"[yellow]The message was sent once, but filing the Sent copy failed:[/yellow] "
+            f"{result.error}\nIt is listed by `hubsync outbox` and will be retried; it "
+            "will never be sent again."
+        )
+
+
+def outbox_command(
+    account: str = typer.Option(None, "--account", "-a"),
+    retry: bool = typer.Option(False, "--retry", help="Retry filing the Sent copies owed."),
+    show_all: bool = typer.Option(False, "--all", help="Also list filed and failed messages."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON only."),
+) -> None:
+    """List sent messages whose Sent copy is still owed, or whose outcome is uncertain."""
+    acc = common.account(account)
+    store = common.store()
+    retried = sending.retry_filing(store, acc, common.password_for(acc)) if retry else []
+    states = () if show_all else ("queued", "submitting", "submitted", "filing-failed", "uncertain")
+    items = store.outbox(acc.name, states)
+    if json_out:
+        emit_json({"account": acc.name, "retried": retried, "items": items})
+        return
+    for item in retried:
+        out.print(f"Retried {item['message_id']}: {item['state']}")
+    if not items:
+        out.print("The outbox is empty: every sent message has its Sent copy.")
+        return
+    table = Table(title=f"Outbox of {acc.name}")
+    for col in ("message", "subject", "state", "updated", "error"):
+        table.add_column(col)
+    for item in items:
+        table.add_row(
+            item["message_id"],
+            item["subject"] or "",
+            item["state"],
+            item["updated"],
+            item["error"] or "",
+        )
+    out.print(table)
+
+
+@templates_app.command("add")
+def templates_add(
+    name: str = typer.Argument(...),
+    file: Path = typer.Option(None, "--file", help="File: 'Subject: ...' line, blank line, body."),
+    subject: str = typer.Option(None, "--subject"),
+    body_file: Path = typer.Option(None, "--body-file"),
+) -> None:
+    """Save a template. Placeholders look like {first_name}."""
+    if file:
+        t_subject, body = tpl.parse_file(file.read_text(encoding="utf-8"))
+        subject = subject or t_subject
+    elif body_file:
+        body = body_file.read_text(encoding="utf-8")
+    else:
+        raise UsageError("Give --file FILE, or --subject S --body-file FILE.")
+    template = tpl.Template(name, subject or "", body)
+    path = tpl.save(template)
+    out.print(
+        f"Saved template {name} ({path}); variables: {', '.join(template.variables) or 'none'}"
+    )
+
+
+@templates_app.command("list")
+def templates_list(json_out: bool = typer.Option(False, "--json", help="Print JSON only.")) -> None:
+    """List templates with their variables."""
+    items = [
+        {"name": t.name, "subject": t.subject, "variables": t.variables}
+        for t in tpl.all_templates()
+    ]
+    if json_out:
+        emit_json(items)
+        return
+    for item in items:
+        out.print(
+            f"[bold]{item['name']}[/bold]: {item['subject']} "
+            f"({', '.join(item['variables']) or 'no variables'})"
+        )
+    if not items:
+        out.print("No templates yet: `hubsync templates add NAME --file FILE`.")
+
+
+@templates_app.command("show")
+def templates_show(
+    name: str = typer.Argument(...),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON only."),
+) -> None:
+    """Show a template."""
+    t = tpl.load(name)
+    if json_out:
+        emit_json({"name": t.name, "subject": t.subject, "body": t.body, "variables": t.variables})
+        return
+    out.print(f"Subject: {t.subject}\n\n{t.body}", markup=False)
+
+
+@templates_app.command("remove")
+def templates_remove(name: str = typer.Argument(...)) -> None:
+    """Delete a template."""
+    tpl.remove(name)
+    out.print(f"Removed template {name}")

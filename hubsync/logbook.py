@@ -1,0 +1,87 @@
+"""Writing a logged message into the store: message, thread, contacts and attachments at once."""
+
+from dataclasses import dataclass
+
+from hubsync.mail.parse import ParsedMessage
+from hubsync.store import Store
+from hubsync.store import attachments as files
+
+
+@dataclass
+class LogOutcome:
+    message_pk: int | None  # None: already in the log
+    thread_id: int
+    contacts_created: int
+    attachments_stored: int
+
+
+def log_message(
+    store: Store,
+    account: str,
+    parsed: ParsedMessage,
+    raw: bytes,
+    *,
+    direction: str,
+    origin: str,
+    thread_id: int | None = None,
+    match_rule: str | None = None,
+    match_ref: str | None = None,
+    folder: str | None = None,
+    uid: int | None = None,
+    keep_attachments: bool = True,
+    attachments_note: str | None = None,
+    own_addresses: tuple[str, ...] = (),
+) -> LogOutcome:
+    """Log ``parsed``; a new thread is made when ``thread_id`` is None."""
+    # Attachment bytes go to disk first (content-addressed, idempotent), rows after.
+    saved = []
+    if keep_attachments:
+        saved = [(a, files.save(a.data)) for a in parsed.attachments]
+    with store.transaction() as conn:
+        existing = store.thread_of(account, parsed.message_id)
+        if existing is not None:
+            return LogOutcome(None, existing, 0, 0)
+        if thread_id is None:
+            thread_id = store.new_thread(conn, account, parsed.subject, origin)
+        pk = store.add_message(
+            conn,
+            account=account,
+            message_id=parsed.message_id,
+            thread_id=thread_id,
+            direction=direction,
+            origin=origin,
+            match_rule=match_rule,
+            match_ref=match_ref,
+            folder=folder,
+            uid=uid,
+            date=parsed.date,
+            from_addr=parsed.from_addr,
+            from_name=parsed.from_name,
+            to_addrs=[a for _, a in parsed.to],
+            cc_addrs=[a for _, a in parsed.cc],
+            subject=parsed.subject,
+            body=parsed.body,
+            raw=raw,
+            size=len(raw),
+            in_reply_to=parsed.in_reply_to,
+            refs=parsed.references,
+            attachments_note=attachments_note,
+        )
+        created = 0
+        seen = parsed.date or None
+        people = [(parsed.from_name, parsed.from_addr), *parsed.to, *parsed.cc]
+        own = {a.lower() for a in own_addresses}
+        for name, address in people:
+            if address and address.lower() not in own:
+                created += store.add_contact(conn, account, address, name, seen or _today())
+        for attachment, digest in saved:
+            store.add_attachment(
+                conn, pk, attachment.filename, attachment.mime_type, len(attachment.data), digest
+            )
+        return LogOutcome(pk, thread_id, created, len(saved))
+
+
+def _today() -> str:
+    from hubsync.store.db import now
+
+    return now()

@@ -1,0 +1,137 @@
+"""Build outgoing messages with the standard library's email package.
+
+Refuses header injection (CR, LF or NUL in any header value or address) and malformed
+addresses before anything is sent.
+"""
+
+import email.policy
+import email.utils
+import mimetypes
+import re
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+
+from hubsync.errors import MessageError, UsageError
+
+_ADDRESS = re.compile(r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9.-]+\.[A-Za-z0-9-]{2,}$")
+_FORBIDDEN = ("\r", "\n", "\0")
+
+
+@dataclass
+class Draft:
+    sender: str
+    sender_name: str
+    to: list[str]
+    subject: str
+    body: str
+    cc: list[str] = field(default_factory=list)
+    bcc: list[str] = field(default_factory=list)
+    attachments: list[Path] = field(default_factory=list)
+    in_reply_to: str | None = None
+    references: list[str] = field(default_factory=list)
+
+    @property
+    def recipients(self) -> list[str]:
+        return [email.utils.parseaddr(a)[1] for a in (*self.to, *self.cc, *self.bcc)]
+
+
+def check_header(name: str, value: str) -> None:
+    if any(ch in value for ch in _FORBIDDEN):
+        raise MessageError(
+            f"The {name} value contains a line break or NUL; that could inject headers, so "
+            "nothing was sent.",
+            fix=f"Remove line breaks from {name}.",
+            reason="header-injection",
+        )
+
+
+def check_address(value: str, role: str) -> str:
+    check_header(role, value)
+    name, address = email.utils.parseaddr(value)
+    if not address or not _ADDRESS.match(address):
+        raise UsageError(
+            f"{role} address {value!r} is not a valid email address.", reason="bad-address"
+        )
+    return address
+
+
+def build(draft: Draft, domain: str) -> EmailMessage:
+    """The message with its own Message-ID on ``domain``; Bcc stays in (strip it to submit)."""
+    check_address(draft.sender, "From")
+    check_header("From name", draft.sender_name)
+    check_header("Subject", draft.subject)
+    if not draft.to and not draft.cc and not draft.bcc:
+        raise UsageError("Give at least one recipient with --to.", reason="no-recipient")
+    for role, values in (("To", draft.to), ("Cc", draft.cc), ("Bcc", draft.bcc)):
+        for value in values:
+            check_address(value, role)
+    for ref in [draft.in_reply_to or "", *draft.references]:
+        check_header("In-Reply-To", ref)
+    msg = EmailMessage(policy=email.policy.SMTP)
+    msg["From"] = (
+        email.utils.formataddr((draft.sender_name, draft.sender))
+        if draft.sender_name
+        else draft.sender
+    )
+    if draft.to:
+        msg["To"] = ", ".join(draft.to)
+    if draft.cc:
+        msg["Cc"] = ", ".join(draft.cc)
+    if draft.bcc:
+        msg["Bcc"] = ", ".join(draft.bcc)
+    msg["Subject"] = draft.subject
+    msg["Date"] = email.utils.formatdate(localtime=True)
+    msg["Message-ID"] = email.utils.make_msgid(idstring="hubsync", domain=domain)
+    if draft.in_reply_to:
+        msg["In-Reply-To"] = draft.in_reply_to
+        msg["References"] = " ".join(draft.references or [draft.in_reply_to])
+    msg["User-Agent"] = "hubsync"
+    msg.set_content(draft.body)
+    for path in draft.attachments:
+        _attach(msg, path)
+    return msg
+
+
+def _attach(msg: EmailMessage, path: Path) -> None:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(
+            f"Cannot read attachment {path}: {exc.strerror}.", reason="attachment-unreadable"
+        ) from None
+    mime, _ = mimetypes.guess_type(path.name)
+    maintype, subtype = (mime or "application/octet-stream").split("/", 1)
+    msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=path.name)
+
+
+def to_bytes(msg: EmailMessage) -> bytes:
+    """The message with CRLF line ends, Bcc included (the Sent copy)."""
+    return msg.as_bytes(policy=email.policy.SMTP)
+
+
+def wire_bytes(msg: EmailMessage) -> bytes:
+    """What goes to the SMTP server: the same message without its Bcc header."""
+    clone = email.message_from_bytes(to_bytes(msg), policy=email.policy.SMTP)
+    del clone["Bcc"]
+    return clone.as_bytes(policy=email.policy.SMTP)
+
+
+def describe(msg: EmailMessage) -> dict:
+    """Headers and MIME structure, for --dry-run."""
+
+    def tree(part, depth=0):
+        rows = [
+            {
+                "depth": depth,
+                "type": part.get_content_type(),
+                "filename": part.get_filename(),
+                "size": len(part.as_bytes()),
+            }
+        ]
+        if part.is_multipart():
+            for sub in part.iter_parts():
+                rows.extend(tree(sub, depth + 1))
+        return rows
+
+    return {"headers": {k: str(v) for k, v in msg.items()}, "structure": tree(msg)}

@@ -1,0 +1,169 @@
+"""Read a raw message into what the log needs, without ever failing on malformed mail.
+
+Missing or broken headers become empty values; HTML bodies become readable text.
+"""
+
+import email
+import email.policy
+import email.utils
+import hashlib
+import re
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+
+import html2text
+
+from hubsync.errors import MessageError
+
+_ID = re.compile(r"<[^<>\s]+>")
+
+
+@dataclass
+class Attachment:
+    filename: str | None
+    mime_type: str
+    data: bytes
+
+
+@dataclass
+class ParsedMessage:
+    message_id: str
+    in_reply_to: str
+    references: list[str]
+    from_addr: str
+    from_name: str
+    to: list[tuple[str, str]]  # (name, address)
+    cc: list[tuple[str, str]]
+    subject: str
+    date: str  # ISO 8601, or "" when missing/unparseable
+    body: str = ""
+    attachments: list[Attachment] = field(default_factory=list)
+    synthetic_id: bool = False
+
+
+def message_ids(value: str | None) -> list[str]:
+    """All ``<id>`` tokens of a header value, in order (tolerates junk between them)."""
+    return _ID.findall(value or "")
+
+
+def header_digest(headers: dict[str, str]) -> str:
+    """A stable stand-in Message-ID for a message that has none."""
+    basis = "\n".join(f"{k}:{headers.get(k, '')}" for k in ("from", "to", "date", "subject"))
+    return f"<sha256-{hashlib.sha256(basis.encode()).hexdigest()[:32]}@hubsync.invalid>"
+
+
+def looks_like_mail(raw: bytes) -> bool:
+    head = raw[:8192].split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0]
+    names = {
+        line.split(b":", 1)[0].strip().lower()
+        for line in head.splitlines()
+        if b":" in line and not line[:1].isspace()
+    }
+    return bool(names & {b"from", b"message-id", b"date", b"subject"}) and bool(
+        names & {b"from", b"to", b"received", b"message-id"}
+    )
+
+
+def parse(raw: bytes, with_body: bool = True) -> ParsedMessage:
+    if not looks_like_mail(raw):
+        raise MessageError(
+            "This is not a mail message (no From, Date, Subject or Message-ID header found).",
+            fix="Give an .eml file (RFC 5322 message).",
+        )
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    get = lambda name: _header(msg, name)  # noqa: E731
+    ids = message_ids(get("message-id"))
+    from_name, from_addr = _first_address(get("from"))
+    parsed = ParsedMessage(
+        message_id=ids[0] if ids else "",
+        in_reply_to=(message_ids(get("in-reply-to")) or [""])[0],
+        references=message_ids(get("references")),
+        from_addr=from_addr,
+        from_name=from_name,
+        to=_addresses(get("to")),
+        cc=_addresses(get("cc")),
+        subject=get("subject"),
+        date=_iso_date(get("date")),
+    )
+    if not parsed.message_id:
+        parsed.message_id = header_digest(
+            {"from": from_addr, "to": get("to"), "date": get("date"), "subject": parsed.subject}
+        )
+        parsed.synthetic_id = True
+    if with_body:
+        parsed.body = body_text(msg)
+        parsed.attachments = attachments(msg)
+    return parsed
+
+
+def _header(msg: EmailMessage, name: str) -> str:
+    try:
+        value = msg.get(name)
+        return str(value).strip() if value is not None else ""
+    except (ValueError, TypeError, IndexError, AttributeError):
+        raw = (
+            msg.get_all(
+                name,
+                failobj=[""],
+            )
+            if hasattr(msg, "get_all")
+            else [""]
+        )
+        return str(raw[0]) if raw else ""
+
+
+def _addresses(value: str) -> list[tuple[str, str]]:
+    pairs = email.utils.getaddresses([value]) if value else []
+    return [(name.strip(), addr.strip().lower()) for name, addr in pairs if "@" in addr]
+
+
+def _first_address(value: str) -> tuple[str, str]:
+    found = _addresses(value)
+    return found[0] if found else ("", "")
+
+
+def _iso_date(value: str) -> str:
+    if not value:
+        return ""
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return ""
+    return parsed.isoformat() if parsed else ""
+
+
+def body_text(msg: EmailMessage) -> str:
+    """text/plain preferred; otherwise the HTML part turned into readable text."""
+    try:
+        part = msg.get_body(preferencelist=("plain", "html"))
+    except (KeyError, AttributeError):
+        part = None
+    if part is None:
+        return ""
+    try:
+        content = part.get_content()
+    except (LookupError, ValueError, AssertionError):
+        payload = part.get_payload(decode=True) or b""
+        content = payload.decode("utf-8", "replace")
+    if not isinstance(content, str):
+        return ""
+    if part.get_content_subtype() == "html":
+        converter = html2text.HTML2Text()
+        converter.body_width = 0
+        converter.ignore_images = True
+        return converter.handle(content).strip()
+    return content.strip()
+
+
+def attachments(msg: EmailMessage) -> list[Attachment]:
+    found = []
+    try:
+        parts = list(msg.iter_attachments())
+    except (KeyError, AttributeError, TypeError):
+        return []
+    for part in parts:
+        data = part.get_payload(decode=True)
+        if data is None:
+            continue
+        found.append(Attachment(part.get_filename(), part.get_content_type(), data))
+    return found

@@ -1,0 +1,263 @@
+"""`hubsync send` against the real Postfix and Dovecot."""
+
+import email
+import email.policy
+import time
+
+import pytest
+from helpers import (
+    connect_args,
+    count_by_message_id,
+    fetch_by_message_id,
+    imap_login,
+    wait_delivered,
+)
+
+ALICE = "alice-sandbox-pw\n"
+
+
+@pytest.fixture
+def alice(cli, sandbox):
+    assert cli(*connect_args(sandbox, "alice"), input=ALICE).code == 0, "connect failed"
+    return cli
+
+
+def send(cli, *args):
+    result = cli("send", *args, "--json")
+    assert result.code in (0, 1), result.stderr
+    return result
+
+
+def test_message_arrives_with_headers_and_intact_attachment(alice, sandbox, tmp_path):
+    payload = bytes(range(256)) * 400  # binary, 100 KiB
+    (tmp_path / "quote.pdf").write_bytes(payload)
+    result = send(
+        alice,
+        "--to",
+        "Bob Buyer <bob@customer.test>",
+        "--subject",
+        "Angebot für Bob",
+        "--body",
+        "Hi Bob,\nhere is the quote.",
+        "--attach",
+        str(tmp_path / "quote.pdf"),
+    )
+    data = result.json()
+    assert result.code == 0 and data["state"] == "filed"
+    assert data["accepted"] == ["bob@customer.test"]
+    wait_delivered(sandbox, "bob@customer.test", data["message_id"])
+    [raw] = fetch_by_message_id(sandbox, "bob@customer.test", "INBOX", data["message_id"])
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert msg["Subject"] == "Angebot für Bob"
+    assert msg["From"].addresses[0].display_name == "Alice Seller"
+    assert msg["Message-ID"] == data["message_id"]
+    assert data["message_id"].endswith("@example.test>")
+    assert msg["Date"]
+    [part] = list(msg.iter_attachments())
+    assert part.get_filename() == "quote.pdf"
+    assert part.get_content_type() == "application/pdf"
+    assert part.get_payload(decode=True) == payload
+    assert b"\r\n" in raw and b"Hi Bob," in raw
+
+
+@pytest.mark.parametrize("server,folder", [("main", "Sent"), ("localized", "Gesendete Elemente")])
+def test_exactly_one_copy_in_sent(cli, sandbox, server, folder):
+    security = "ssl" if server == "main" else "starttls"
+    assert cli(*connect_args(sandbox, f"acct-{server}", server, security), input=ALICE).code == 0
+    data = send(
+        cli, "--to", "bob@customer.test", "--subject", f"one copy {server}", "--body", "x"
+    ).json()
+    assert data["sent_copy"] == "appended" and data["sent_folder"] == folder
+    assert (
+        count_by_message_id(sandbox, "alice@example.test", folder, data["message_id"], server) == 1
+    )
+    wait_delivered(sandbox, "bob@customer.test", data["message_id"])
+
+
+def test_provider_that_files_its_own_copy_gets_no_second_one(cli, sandbox):
+    args = connect_args(sandbox, "filing")
+    args[args.index("--smtp-port") + 1] = str(sandbox.postfix.filing_port)
+    args[args.index("--smtp-security") + 1] = "ssl"
+    assert cli(*args, input=ALICE).code == 0
+    first = send(
+        cli, "--to", "bob@customer.test", "--subject", "filed by server 1", "--body", "x"
+    ).json()
+    assert first["sent_copy"] == "already-present"
+    assert count_by_message_id(sandbox, "alice@example.test", "Sent", first["message_id"]) == 1
+    second = send(
+        cli, "--to", "bob@customer.test", "--subject", "filed by server 2", "--body", "x"
+    ).json()
+    assert second["sent_copy"] == "already-present"  # learned; waits for the server's copy
+    assert count_by_message_id(sandbox, "alice@example.test", "Sent", second["message_id"]) == 1
+
+
+def test_bcc_is_delivered_but_only_the_sent_copy_shows_it(alice, sandbox):
+    data = send(
+        alice,
+        "--to",
+        "bob@customer.test",
+        "--bcc",
+        "carol@partner.test",
+        "--subject",
+        "bcc check",
+        "--body",
+        "x",
+    ).json()
+    mid = data["message_id"]
+    wait_delivered(sandbox, "carol@partner.test", mid)
+    wait_delivered(sandbox, "bob@customer.test", mid)
+    for address in ("bob@customer.test", "carol@partner.test"):
+        [raw] = fetch_by_message_id(sandbox, address, "INBOX", mid)
+        assert b"\nBcc:" not in raw and not raw.startswith(b"Bcc:")
+        assert b"carol@partner.test" not in raw.split(b"\r\n\r\n")[0] or address == "carol"
+    [sent] = fetch_by_message_id(sandbox, "alice@example.test", "Sent", mid)
+    assert b"Bcc: carol@partner.test" in sent
+
+
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("--subject", "Hello\r\nBcc: victim@partner.test"),
+        ("--to", "bob@customer.test\nBcc: victim@partner.test"),
+        ("--cc", "Carol <carol@partner.test>\r\nX-Evil: 1"),
+    ],
+)
+def test_header_injection_is_rejected_and_nothing_sent(alice, sandbox, field, value):
+    args = {"--to": "bob@customer.test", "--subject": "inject", "--cc": None}
+    args[field] = value
+    argv = [x for k, v in args.items() if v is not None for x in (k, v)]
+    result = alice("send", *argv, "--body", "x", "--json")
+    assert result.code in (1, 2)
+    assert "line break or NUL" in result.stderr or "not a valid email" in result.stderr
+    assert alice("outbox", "--all", "--json").json()["items"] == []
+
+
+def test_injection_through_a_template_variable_is_rejected(alice):
+    alice("templates", "add", "inj", "--subject", "About {topic}", "--body-file", "/dev/null")
+    result = alice(
+        "send",
+        "--to",
+        "bob@customer.test",
+        "--template",
+        "inj",
+        "--var",
+        "topic=x\r\nBcc: victim@partner.test",
+    )
+    assert result.code == 1
+    assert "line break or NUL" in result.stderr
+    assert alice("outbox", "--all", "--json").json()["items"] == []
+
+
+def test_failed_append_is_recorded_never_resent_and_retried(cli, sandbox):
+    carol_pw = sandbox.users["carol@partner.test"].password + "\n"
+    args = connect_args(sandbox, "carol")
+    args[1] = "carol@partner.test"
+    assert cli(*args, input=carol_pw).code == 0
+    conn = imap_login(sandbox, "carol@partner.test")
+    conn.delete("Sent")
+    conn.logout()
+    result = cli(
+        "send", "--to", "bob@customer.test", "--subject", "append fails", "--body", "x", "--json"
+    )
+    assert result.code == 1
+    data = result.json()
+    assert data["state"] == "filing-failed" and data["error_reason"] == "sent-folder-missing"
+    mid = data["message_id"]
+    wait_delivered(sandbox, "bob@customer.test", mid)
+    listed = cli("outbox", "--json").json()["items"]
+    assert [i["message_id"] for i in listed] == [mid]
+    assert listed[0]["state"] == "filing-failed"
+
+    conn = imap_login(sandbox, "carol@partner.test")
+    conn.create("Sent")
+    conn.logout()
+    retried = cli("outbox", "--retry", "--json").json()
+    assert retried["retried"] == [{"message_id": mid, "state": "filed", "sent_copy": "appended"}]
+    assert retried["items"] == []
+    assert count_by_message_id(sandbox, "carol@partner.test", "Sent", mid) == 1
+    time.sleep(1)  # give a (wrong) second delivery time to arrive before counting
+    assert count_by_message_id(sandbox, "bob@customer.test", "INBOX", mid) == 1
+
+
+def test_killed_between_submission_and_filing_never_sends_twice(alice, sandbox):
+    killed = alice(
+        "send",
+        "--to",
+        "bob@customer.test",
+        "--subject",
+        "crash test",
+        "--body",
+        "x",
+        env={"HUBSYNC_FAULT": "after-submit"},
+    )
+    assert killed.code == 137
+    [item] = alice("outbox", "--json").json()["items"]
+    assert item["state"] == "submitted"
+    mid = item["message_id"]
+    wait_delivered(sandbox, "bob@customer.test", mid)
+    again = send(
+        alice, "--to", "bob@customer.test", "--subject", "after crash", "--body", "y"
+    ).json()
+    assert again["retried"] == [{"message_id": mid, "state": "filed", "sent_copy": "appended"}]
+    assert count_by_message_id(sandbox, "alice@example.test", "Sent", mid) == 1
+    wait_delivered(sandbox, "bob@customer.test", again["message_id"])
+    assert count_by_message_id(sandbox, "bob@customer.test", "INBOX", mid) == 1
+
+
+def test_template_with_missing_variable_sends_nothing(alice, tmp_path):
+    (tmp_path / "intro.txt").write_text(
+        "Subject: Hello {first_name}\n\nHi {first_name},\nabout {product} ...\n"
+    )
+    assert alice("templates", "add", "intro", "--file", str(tmp_path / "intro.txt")).code == 0
+    result = alice(
+        "send", "--to", "bob@customer.test", "--template", "intro", "--var", "first_name=Bob"
+    )
+    assert result.code == 2
+    assert "product" in result.stderr
+    assert alice("outbox", "--all", "--json").json()["items"] == []
+    listed = alice("templates", "list", "--json").json()
+    assert listed == [
+        {"name": "intro", "subject": "Hello {first_name}", "variables": ["first_name", "product"]}
+    ]
+
+
+def test_template_renders_and_dry_run_sends_nothing(alice):
+    alice("templates", "add", "t2", "--subject", "Hi {name}", "--body-file", "/dev/null")
+    dry = alice(
+        "send",
+        "--to",
+        "bob@customer.test",
+        "--template",
+        "t2",
+        "--var",
+        "name=Bob",
+        "--dry-run",
+        "--json",
+    )
+    assert dry.code == 0, dry.stderr
+    data = dry.json()
+    assert data["headers"]["Subject"] == "Hi Bob"
+    assert data["structure"][0]["type"] == "text/plain"
+    assert alice("outbox", "--all", "--json").json()["items"] == []
+
+
+def test_reply_carries_in_reply_to_and_references(alice, sandbox):
+    first = send(
+        alice, "--to", "bob@customer.test", "--subject", "thread start", "--body", "x"
+    ).json()
+    reply = send(
+        alice,
+        "--to",
+        "bob@customer.test",
+        "--subject",
+        "Re: thread start",
+        "--body",
+        "y",
+        "--in-reply-to",
+        first["message_id"],
+    ).json()
+    wait_delivered(sandbox, "bob@customer.test", reply["message_id"])
+    [raw] = fetch_by_message_id(sandbox, "bob@customer.test", "INBOX", reply["message_id"])
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert msg["In-Reply-To"] == first["message_id"]
+    assert msg["References"] == first["message_id"]
