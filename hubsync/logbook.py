@@ -85,3 +85,49 @@ def _today() -> str:
     from hubsync.store.db import now
 
     return now()
+
+
+def log_manual(
+    store: Store,
+    account: str,
+    raw: bytes,
+    own_addresses: tuple[str, ...] = (),
+    folder: str | None = None,
+    uid: int | None = None,
+) -> LogOutcome:
+    """Log a message by hand (the BCC-logging counterpart): it joins the thread it replies
+    into, or starts a tracked thread of its own, so later replies to it are logged."""
+    from hubsync.mail.parse import parse
+    from hubsync.sync.matching import match_reply
+
+    parsed = parse(raw)
+    found = match_reply(
+        [parsed.in_reply_to] if parsed.in_reply_to else [],
+        parsed.references,
+        store.tracked_ids(account),
+    )
+    own = {a.lower() for a in own_addresses}
+    direction = "sent" if parsed.from_addr in own else "received"
+    outcome = log_message(
+        store,
+        account,
+        parsed,
+        raw,
+        direction=direction,
+        origin="manual",
+        thread_id=found.thread_id if found else None,
+        match_rule="manual",
+        match_ref=found.ref if found else None,
+        folder=folder,
+        uid=uid,
+        own_addresses=own_addresses,
+    )
+    if outcome.message_pk is not None:
+        store.add_event(
+            account,
+            "logged",
+            "manual",
+            parsed.message_id,
+            f"logged by hand{' from ' + folder if folder else ''}",
+        )
+    return outcome

@@ -46,11 +46,12 @@ def _root(
 
 
 def _register_commands() -> None:
-    from hubsync.cli import accounts, probe, send
+    from hubsync.cli import accounts, probe, send, sync
 
     probe.register(app)
     accounts.register(app)
     send.register(app)
+    sync.register(app)
 
 
 _register_commands()

@@ -1,0 +1,33 @@
+"""One sync at a time per account: an advisory lock file in the data directory."""
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+
+from hubsync import paths
+from hubsync.errors import AlreadyRunning
+
+
+@contextlib.contextmanager
+def account_lock(account: str, what: str = "sync") -> Iterator[None]:
+    """Hold the account's lock, or fail at once with a clear message if another holds it."""
+    directory = paths.ensure_private_dir(paths.data_dir() / "locks")
+    safe = "".join(c if c.isalnum() or c in "@.-_" else "_" for c in account)
+    path = directory / f"{safe}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+            raise AlreadyRunning(
+                f"Another hubsync {what} is already running for account {account!r} "
+                f"(process {holder}).",
+                fix="Wait for it to finish, or stop it (Ctrl-C in its terminal).",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)

@@ -1,0 +1,91 @@
+"""Fetching what a matched message's log entry needs: all of it, or only its text.
+
+The choice is made from RFC822.SIZE before anything large is downloaded: a message over the
+attachment limit (or with attachment logging off) gets its header and text part only.
+"""
+
+import base64
+import binascii
+import quopri
+
+import html2text
+import imapclient
+
+
+def fetch_full(client: imapclient.IMAPClient, uid: int) -> bytes:
+    data = client.fetch([uid], ["BODY.PEEK[]"]).get(uid, {})
+    return data.get(b"BODY[]", b"") or b""
+
+
+def fetch_header(client: imapclient.IMAPClient, uid: int) -> bytes:
+    data = client.fetch([uid], ["BODY.PEEK[HEADER]"]).get(uid, {})
+    return data.get(b"BODY[HEADER]", b"") or b""
+
+
+def fetch_text_only(client: imapclient.IMAPClient, uid: int) -> tuple[bytes, str, int]:
+    """(header, body text, number of attachment parts) without downloading attachments."""
+    header = fetch_header(client, uid)
+    structure = client.fetch([uid], ["BODYSTRUCTURE"]).get(uid, {}).get(b"BODYSTRUCTURE")
+    if structure is None:
+        return header, "", 0
+    parts = list(_walk(structure, ""))
+    texts = [p for p in parts if p[1] == "text" and p[2] in ("plain", "html") and not p[5]]
+    attachments = len(parts) - (1 if texts else 0)
+    if not texts:
+        return header, "", attachments
+    texts.sort(key=lambda p: p[2] != "plain")  # text/plain preferred
+    number, _, subtype, encoding, charset, _ = texts[0]
+    key = f"BODY[{number}]".encode()
+    data = client.fetch([uid], [f"BODY.PEEK[{number}]"]).get(uid, {}).get(key, b"") or b""
+    text = _decode(data, encoding, charset)
+    if subtype == "html":
+        converter = html2text.HTML2Text()
+        converter.body_width = 0
+        text = converter.handle(text)
+    return header, text.strip(), attachments
+
+
+def _walk(body, prefix: str):
+    """(part number, type, subtype, encoding, charset, is_attachment) for each leaf part."""
+    if body.is_multipart:
+        for i, part in enumerate(body[0], start=1):
+            yield from _walk(part, f"{prefix}.{i}" if prefix else str(i))
+        return
+    kind = _s(body[0]).lower()
+    subtype = _s(body[1]).lower()
+    params = body[2] or ()
+    charset = "utf-8"
+    for key, value in zip(params[::2], params[1::2], strict=False):
+        if _s(key).lower() == "charset":
+            charset = _s(value)
+    encoding = _s(body[5]).lower()
+    disposition = _disposition(body)
+    number = prefix or "1"
+    yield number, kind, subtype, encoding, charset, disposition == "attachment"
+
+
+def _disposition(body) -> str:
+    for item in body[7:] if len(body) > 7 else ():
+        if isinstance(item, tuple) and item and isinstance(item[0], bytes):
+            return _s(item[0]).lower()
+    return ""
+
+
+def _decode(data: bytes, encoding: str, charset: str) -> str:
+    try:
+        if encoding == "base64":
+            data = base64.b64decode(data)
+        elif encoding == "quoted-printable":
+            data = quopri.decodestring(data)
+    except (binascii.Error, ValueError):
+        pass
+    try:
+        return data.decode(charset, "replace")
+    except LookupError:
+        return data.decode("utf-8", "replace")
+
+
+def _s(value) -> str:
+    if isinstance(value, bytes):
+        return value.decode("ascii", "replace")
+    return "" if value is None else str(value)

@@ -1,0 +1,292 @@
+"""Incremental sync: scan headers, match replies to tracked threads, log only those.
+
+Per folder: SELECT read-only (EXAMINE), compare UIDVALIDITY with the stored one (a change means
+a rescan, harmless because messages are keyed by Message-ID), fetch header fields of new UIDs in
+bounded ranges, and move the sync position after each range. An unmatched message leaves no
+trace: not its headers, not its addresses.
+"""
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import imapclient
+
+from hubsync import config as cfg
+from hubsync.errors import HubsyncError
+from hubsync.logbook import log_message
+from hubsync.mail import imap, parse, providers
+from hubsync.store import Store
+from hubsync.sync import bodies
+from hubsync.sync.fetch import fetch_headers, parse_fields, uid_ranges
+from hubsync.sync.matching import ReplyMatch, ids_in, match_reply, never_log_hit
+
+Progress = Callable[[str, int, int], None]  # folder, done, total
+
+
+@dataclass
+class FolderStats:
+    folder: str
+    scanned: int = 0
+    matched: int = 0
+    logged: int = 0
+    already_logged: int = 0
+    never_log: int = 0
+    attachments_stored: int = 0
+    attachments_skipped: int = 0
+    uidvalidity_changed: bool = False
+    last_uid: int = 0
+
+
+@dataclass
+class SyncReport:
+    account: str
+    folders: list[FolderStats] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def total(self, name: str) -> int:
+        return sum(getattr(f, name) for f in self.folders)
+
+    def to_dict(self) -> dict:
+        keys = (
+            "scanned",
+            "matched",
+            "logged",
+            "never_log",
+            "attachments_stored",
+            "attachments_skipped",
+        )
+        return {
+            "account": self.account,
+            **{k: self.total(k) for k in keys},
+            "errors": self.errors,
+            "folders": [asdict(f) for f in self.folders],
+        }
+
+
+def connect(account: cfg.Account, password: str, store: Store) -> imapclient.IMAPClient:
+    """Open and log in; a failure is recorded as an account event (doctor's history)."""
+    try:
+        client = imap.open_session(
+            imap.ImapEndpoint(
+                account.imap_host, account.imap_port, account.imap_security, account.cafile or None
+            )
+        )
+        try:
+            imap.login(client, account.username, password, providers.by_key(account.provider))
+        except HubsyncError:
+            imap.close(client)
+            raise
+    except HubsyncError as exc:
+        store.add_event(account.name, "connection", exc.reason, detail=exc.message)
+        raise
+    return client
+
+
+def watched_folders(account: cfg.Account) -> list[str]:
+    folders = list(account.watched_folders or ["INBOX"])
+    if account.sent_folder and account.sent_folder not in folders:
+        folders.append(account.sent_folder)
+    return folders
+
+
+def sync_account(
+    store: Store,
+    account: cfg.Account,
+    password: str,
+    folders: list[str] | None = None,
+    progress: Progress | None = None,
+    client: imapclient.IMAPClient | None = None,
+) -> SyncReport:
+    report = SyncReport(account.name)
+    own_client = client is None
+    client = client or connect(account, password, store)
+    try:
+        tracked = store.tracked_ids(account.name)
+        for folder in folders or watched_folders(account):
+            try:
+                report.folders.append(
+                    sync_folder(client, store, account, folder, tracked, progress)
+                )
+            except imapclient.exceptions.IMAPClientError as exc:
+                message = f"{folder}: {exc}"
+                report.errors.append(message)
+                store.add_event(account.name, "sync", "folder-failed", detail=message)
+    except HubsyncError as exc:
+        store.add_event(account.name, "connection", exc.reason, detail=exc.message)
+        raise
+    except OSError as exc:
+        store.add_event(account.name, "connection", "connection-dropped", detail=str(exc))
+        raise
+    finally:
+        if own_client:
+            imap.close(client)
+    store.add_event(
+        account.name,
+        "sync",
+        "ok" if not report.errors else "partial",
+        detail=f"scanned {report.total('scanned')}, logged {report.total('logged')}",
+    )
+    return report
+
+
+def sync_folder(
+    client: imapclient.IMAPClient,
+    store: Store,
+    account: cfg.Account,
+    folder: str,
+    tracked: dict[str, int],
+    progress: Progress | None = None,
+) -> FolderStats:
+    stats = FolderStats(folder)
+    info = client.select_folder(folder, readonly=True)
+    uidvalidity = int(info[b"UIDVALIDITY"])
+    uidnext = info.get(b"UIDNEXT")
+    modseq = info.get(b"HIGHESTMODSEQ")
+    state = store.sync_state(account.name, folder)
+    start = 1
+    if state and state["uidvalidity"] == uidvalidity:
+        start = state["last_uid"] + 1
+    elif state:
+        stats.uidvalidity_changed = True
+        store.add_event(
+            account.name,
+            "sync",
+            "uidvalidity-changed",
+            detail=f"{folder}: {state['uidvalidity']} -> {uidvalidity}; rescanning",
+        )
+    last = int(uidnext) - 1 if uidnext else _last_uid(client)
+    stats.last_uid = max(last, start - 1)
+    if start > last or int(info.get(b"EXISTS", 1)) == 0:
+        store.set_sync_state(
+            account.name, folder, uidvalidity, stats.last_uid, int(modseq) if modseq else None
+        )
+        return stats
+    total = last - start + 1
+    for first, end in uid_ranges(start, last):
+        matches: list[tuple[int, int, str, ReplyMatch]] = []
+        for record in fetch_headers(client, first, end):
+            stats.scanned += 1
+            fields = parse_fields(record.header)
+            own_id = (ids_in(fields.get(b"message-id")) or [""])[0]
+            if own_id and own_id in tracked:
+                stats.already_logged += 1
+                continue
+            found = match_reply(
+                ids_in(fields.get(b"in-reply-to")), ids_in(fields.get(b"references")), tracked
+            )
+            if found:
+                matches.append((record.uid, record.size, own_id, found))
+        for uid, size, _own_id, found in matches:
+            stats.matched += 1
+            logged_id = _log_match(client, store, account, folder, uid, size, found, stats)
+            if logged_id:
+                tracked[logged_id] = found.thread_id
+            _fault_point("mid-fetch")
+        store.set_sync_state(
+            account.name, folder, uidvalidity, end, int(modseq) if modseq else None
+        )
+        if progress:
+            progress(folder, end - start + 1, total)
+    return stats
+
+
+def _fault_point(name: str) -> None:
+    """Crash-safety tests set HUBSYNC_FAULT to kill the process here, between logging a
+    message and moving the sync position, as a power cut would."""
+    import os
+
+    if os.environ.get("HUBSYNC_FAULT") == name:
+        os._exit(137)
+
+
+def _last_uid(client: imapclient.IMAPClient) -> int:
+    data = client.fetch("*", ["UID"])
+    return max((int(v[b"UID"]) for v in data.values()), default=0)
+
+
+def _log_match(
+    client,
+    store: Store,
+    account: cfg.Account,
+    folder: str,
+    uid: int,
+    size: int,
+    found: ReplyMatch,
+    stats: FolderStats,
+) -> str | None:
+    """Fetch and log one matched message; return its Message-ID when logged."""
+    header = bodies.fetch_header(client, uid)
+    head = parse.parse(header, with_body=False) if parse.looks_like_mail(header) else None
+    people = [head.from_addr, *[a for _, a in head.to], *[a for _, a in head.cc]] if head else []
+    own = account.email.lower()
+    hit = never_log_hit([a for a in people if a and a != own], account.never_log)
+    message_id = head.message_id if head else ""
+    if hit:
+        stats.never_log += 1
+        store.add_event(
+            account.name,
+            "skip",
+            "never-log",
+            message_id,
+            f"replies into thread {found.thread_id} ({found.rule}); never_log entry {hit}",
+        )
+        return None
+    limit = int(account.attachment_limit_mb * 1024 * 1024)
+    note = None
+    if account.log_attachments and size < limit:
+        raw = bodies.fetch_full(client, uid)
+        parsed = parse.parse(raw)
+        keep = True
+    else:
+        header, text, attachment_parts = bodies.fetch_text_only(client, uid)
+        raw = header
+        parsed = parse.parse(header, with_body=False)
+        parsed.body = text
+        keep = False
+        if not account.log_attachments:
+            reason, note = "attachments-off", "attachment logging is switched off"
+        else:
+            reason = "over-limit"
+            note = (
+                f"attachments not logged: the email is {size / 1048576:.1f} MB, over the "
+                f"{account.attachment_limit_mb:g} MB limit"
+            )
+        if attachment_parts or reason == "over-limit":
+            stats.attachments_skipped += attachment_parts or 1
+            store.add_event(
+                account.name,
+                "attachments-skipped",
+                reason,
+                parsed.message_id,
+                f"{note}; {attachment_parts} attachment(s); size {size} bytes",
+            )
+    direction = "sent" if parsed.from_addr == own else "received"
+    outcome = log_message(
+        store,
+        account.name,
+        parsed,
+        raw,
+        direction=direction,
+        origin="reply",
+        thread_id=found.thread_id,
+        match_rule=found.rule,
+        match_ref=found.ref,
+        folder=folder,
+        uid=uid,
+        keep_attachments=keep,
+        attachments_note=note,
+        own_addresses=(account.email,),
+    )
+    if outcome.message_pk is None:
+        stats.already_logged += 1
+        return parsed.message_id
+    stats.logged += 1
+    stats.attachments_stored += outcome.attachments_stored
+    store.add_event(
+        account.name,
+        "logged",
+        found.rule,
+        parsed.message_id,
+        f"{folder} UID {uid}; matched {found.ref}",
+    )
+    return parsed.message_id

@@ -1,0 +1,55 @@
+"""Does a message belong to a tracked thread? A pure function of its headers and the log.
+
+A message matches when its In-Reply-To, or any of its References, is the Message-ID of a
+message already logged in a thread (RFC 5322 3.6.4). Any entry counts, not only the root:
+some relays rewrite Message-IDs, so the chain may only survive further down. A never-log
+address or domain overrides a match.
+"""
+
+import re
+from dataclasses import dataclass
+
+_ID = re.compile(rb"<[^<>\s]+>")
+
+
+@dataclass(frozen=True)
+class ReplyMatch:
+    thread_id: int
+    rule: str  # "in-reply-to" | "references"
+    ref: str  # the Message-ID that matched
+
+
+def ids_in(value: bytes | str | None) -> list[str]:
+    if not value:
+        return []
+    data = value.encode("utf-8", "replace") if isinstance(value, str) else value
+    return [m.decode("utf-8", "replace") for m in _ID.findall(data)]
+
+
+def match_reply(
+    in_reply_to: list[str], references: list[str], tracked: dict[str, int]
+) -> ReplyMatch | None:
+    """The thread this message replies into, and by which rule; None when unrelated."""
+    for ref in in_reply_to:
+        if ref in tracked:
+            return ReplyMatch(tracked[ref], "in-reply-to", ref)
+    for ref in reversed(references):  # the last entry is the parent: prefer the closest
+        if ref in tracked:
+            return ReplyMatch(tracked[ref], "references", ref)
+    return None
+
+
+def never_log_hit(addresses: list[str], never_log: list[str]) -> str | None:
+    """The never-log entry (an address, or a domain such as ``example.com`` or
+    ``@example.com``) that one of ``addresses`` hits, or None."""
+    rules = [r.strip().lower() for r in never_log if r.strip()]
+    for address in addresses:
+        address = address.lower()
+        domain = address.rpartition("@")[2]
+        for rule in rules:
+            if "@" in rule and not rule.startswith("@"):
+                if address == rule:
+                    return rule
+            elif domain == rule.lstrip("@") or domain.endswith("." + rule.lstrip("@")):
+                return rule
+    return None

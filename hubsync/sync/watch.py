@@ -1,0 +1,67 @@
+"""``sync --watch``: IMAP IDLE on INBOX, a sync on each arrival, reconnects with backoff.
+
+IDLE is renewed before 29 minutes (RFC 2177: servers may drop an idle client after 30); each
+renewal also syncs the other watched folders (IDLE only watches the selected one).
+"""
+
+import time
+from collections.abc import Callable
+
+import imapclient
+
+from hubsync import config as cfg
+from hubsync.errors import AuthFailure, CredentialError, HubsyncError, TLSFailure
+from hubsync.mail import imap
+from hubsync.store import Store
+from hubsync.sync.engine import SyncReport, connect, sync_account
+
+IDLE_RENEW = 25 * 60
+CHECK_EVERY = 5.0
+MAX_BACKOFF = 300.0
+
+
+def watch(
+    store: Store,
+    account: cfg.Account,
+    password: str,
+    folders: list[str] | None,
+    on_report: Callable[[SyncReport], None],
+    on_trouble: Callable[[str, float], None],
+    idle_renew: float = IDLE_RENEW,
+) -> None:
+    """Run until interrupted (KeyboardInterrupt propagates after a clean logout)."""
+    backoff = 1.0
+    while True:
+        client = None
+        try:
+            client = connect(account, password, store)
+            backoff = 1.0
+            on_report(sync_account(store, account, password, folders, client=client))
+            _idle_loop(client, store, account, password, folders, on_report, idle_renew)
+        except (AuthFailure, TLSFailure, CredentialError):
+            raise  # retrying a rejected password or certificate in a loop helps nobody
+        except (HubsyncError, OSError, imapclient.exceptions.IMAPClientError) as exc:
+            message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+            store.add_event(account.name, "connection", "watch-reconnect", detail=message)
+            on_trouble(message, backoff)
+            time.sleep(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF)
+        finally:
+            if client is not None:
+                imap.close(client)
+
+
+def _idle_loop(client, store, account, password, folders, on_report, idle_renew) -> None:
+    while True:
+        client.select_folder("INBOX", readonly=True)
+        client.idle()
+        started = time.monotonic()
+        try:
+            # Wake on new mail, or renew IDLE in time; either way sync every watched folder.
+            while time.monotonic() - started < idle_renew:
+                responses = client.idle_check(timeout=CHECK_EVERY)
+                if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
+                    break
+        finally:
+            client.idle_done()
+        on_report(sync_account(store, account, password, folders, client=client))
