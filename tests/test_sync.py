@@ -12,7 +12,6 @@ import time
 from email.message import EmailMessage
 
 import pytest
-
 from helpers import connect_args, imap_login, wait_delivered, wait_for
 
 ALICE = "alice-sandbox-pw\n"
