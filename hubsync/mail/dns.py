@@ -7,13 +7,13 @@ unusual networks can use names that the system resolver does not know.
 import ipaddress
 import os
 
-import dns.exception
-import dns.resolver
-
 DNS_TIMEOUT = 3.0
 
 
-def resolver(timeout: float = DNS_TIMEOUT) -> dns.resolver.Resolver:
+def resolver(timeout: float = DNS_TIMEOUT):
+    """A dnspython resolver (imported lazily: most commands never query DNS)."""
+    import dns.resolver
+
     setting = os.environ.get("HUBSYNC_DNS", "")
     if setting:
         host, _, port = setting.rpartition(":")
@@ -36,6 +36,8 @@ def address_for(host: str) -> str | None:
         return None
     except ValueError:
         pass
+    import dns.exception
+
     try:
         answer = resolver().resolve(host, "A")
     except (dns.exception.DNSException, OSError):

@@ -5,9 +5,6 @@ import ipaddress
 import ssl
 from dataclasses import dataclass
 
-from cryptography import x509
-from cryptography.x509.oid import NameOID
-
 
 def client_context(cafile: str | None = None, verify: bool = True) -> ssl.SSLContext:
     """A client context that verifies the chain and host name, trusting ``cafile`` too."""
@@ -42,6 +39,9 @@ class CertificateInfo:
 def describe_certificate(
     der: bytes, host: str, trusted: bool, verify_error: str = ""
 ) -> CertificateInfo:
+    from cryptography import x509  # only probes need it: keep other commands' start fast
+    from cryptography.x509.oid import NameOID
+
     cert = x509.load_der_x509_certificate(der)
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value

@@ -6,6 +6,8 @@ bounded ranges, and move the sync position after each range. An unmatched messag
 trace: not its headers, not its addresses.
 """
 
+import re
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
@@ -17,8 +19,10 @@ from hubsync.logbook import log_message
 from hubsync.mail import imap, parse, providers
 from hubsync.store import Store
 from hubsync.sync import bodies
-from hubsync.sync.fetch import fetch_headers, parse_fields, uid_ranges
+from hubsync.sync.fetch import parse_fields, scan_headers, uid_ranges
 from hubsync.sync.matching import ReplyMatch, ids_in, match_reply, never_log_hit
+
+_ID_BYTES = re.compile(rb"<[^<>\s]+>")
 
 Progress = Callable[[str, int, int], None]  # folder, done, total
 
@@ -35,6 +39,7 @@ class FolderStats:
     attachments_skipped: int = 0
     uidvalidity_changed: bool = False
     last_uid: int = 0
+    seconds: float = 0.0  # wall time of this folder's sync (SELECT to last position)
 
 
 @dataclass
@@ -138,6 +143,23 @@ def sync_folder(
     progress: Progress | None = None,
 ) -> FolderStats:
     stats = FolderStats(folder)
+    started = time.perf_counter()
+    try:
+        _sync_into(stats, client, store, account, folder, tracked, progress)
+    finally:
+        stats.seconds = round(time.perf_counter() - started, 3)
+    return stats
+
+
+def _sync_into(
+    stats: FolderStats,
+    client: imapclient.IMAPClient,
+    store: Store,
+    account: cfg.Account,
+    folder: str,
+    tracked: dict[str, int],
+    progress: Progress | None,
+) -> None:
     info = client.select_folder(folder, readonly=True)
     uidvalidity = int(info[b"UIDVALIDITY"])
     uidnext = info.get(b"UIDNEXT")
@@ -162,11 +184,19 @@ def sync_folder(
         )
         return stats
     total = last - start + 1
+    # Hot path: most messages are unrelated. One regex pass finds every <id> in the three
+    # fields; only when one of them is tracked is the header parsed exactly.
+    tracked_bytes = {k.encode() for k in tracked}
+    find_ids = _ID_BYTES.findall
+
+    def candidate(header: bytes) -> bool:
+        return not tracked_bytes.isdisjoint(find_ids(header))
+
     for first, end in uid_ranges(start, last):
-        matches: list[tuple[int, int, str, ReplyMatch]] = []
-        for record in fetch_headers(client, first, end):
-            stats.scanned += 1
-            fields = parse_fields(record.header)
+        matches: list[tuple[int, ReplyMatch]] = []
+        seen = [0]
+        for uid, header in scan_headers(client, first, end, candidate, seen):
+            fields = parse_fields(header)
             own_id = (ids_in(fields.get(b"message-id")) or [""])[0]
             if own_id and own_id in tracked:
                 stats.already_logged += 1
@@ -175,19 +205,17 @@ def sync_folder(
                 ids_in(fields.get(b"in-reply-to")), ids_in(fields.get(b"references")), tracked
             )
             if found:
-                matches.append((record.uid, record.size, own_id, found))
-        for uid, size, _own_id, found in matches:
-            stats.matched += 1
-            logged_id = _log_match(client, store, account, folder, uid, size, found, stats)
-            if logged_id:
-                tracked[logged_id] = found.thread_id
+                matches.append((uid, found))
+        stats.scanned += seen[0]
+        for message_id, thread_id in _log_matches(client, store, account, folder, matches, stats):
+            tracked[message_id] = thread_id
+            tracked_bytes.add(message_id.encode())
             _fault_point("mid-fetch")
         store.set_sync_state(
             account.name, folder, uidvalidity, end, int(modseq) if modseq else None
         )
         if progress:
             progress(folder, end - start + 1, total)
-    return stats
 
 
 def _fault_point(name: str) -> None:
@@ -204,7 +232,82 @@ def _last_uid(client: imapclient.IMAPClient) -> int:
     return max((int(v[b"UID"]) for v in data.values()), default=0)
 
 
-def _log_match(
+FULL_FETCH_BYTES = 64 * 1024 * 1024  # bound memory: full messages fetched per round trip
+
+
+def _log_matches(
+    client,
+    store: Store,
+    account: cfg.Account,
+    folder: str,
+    matches: list[tuple[int, ReplyMatch]],
+    stats: FolderStats,
+):
+    """Fetch and log matched messages, a few round trips for the whole batch; yield
+    (Message-ID, thread) for each one logged."""
+    if not matches:
+        return
+    stats.matched += len(matches)
+    found_by_uid = dict(matches)
+    # RFC822.SIZE first (from the server's index): decide before downloading anything big.
+    sizes = client.fetch(list(found_by_uid), ["RFC822.SIZE"])
+    limit = int(account.attachment_limit_mb * 1024 * 1024)
+    full: list[tuple[int, int]] = []
+    for uid, found in matches:
+        size = int(sizes.get(uid, {}).get(b"RFC822.SIZE") or 0)
+        if account.log_attachments and size < limit:
+            full.append((uid, size))
+        else:
+            logged = _log_text_only(client, store, account, folder, uid, size, found, stats)
+            if logged:
+                yield logged, found.thread_id
+    for group in _groups(full, FULL_FETCH_BYTES):
+        bodies_by_uid = client.fetch(group, ["BODY.PEEK[]"])
+        for uid in group:
+            raw = bodies_by_uid.get(uid, {}).get(b"BODY[]") or b""
+            found = found_by_uid[uid]
+            parsed = parse.parse(raw)
+            if _never_log(store, account, parsed, found, stats):
+                continue
+            logged = _log(store, account, folder, uid, found, parsed, raw, True, None, stats)
+            if logged:
+                yield logged, found.thread_id
+
+
+def _never_log(
+    store: Store, account: cfg.Account, parsed, found: ReplyMatch, stats: FolderStats
+) -> bool:
+    """A never-log address or domain among the participants overrides the match; the
+    message is dropped (only an event with its Message-ID says it was skipped)."""
+    own = account.email.lower()
+    people = [parsed.from_addr, *[a for _, a in parsed.to], *[a for _, a in parsed.cc]]
+    hit = never_log_hit([a for a in people if a and a != own], account.never_log)
+    if hit:
+        stats.never_log += 1
+        store.add_event(
+            account.name,
+            "skip",
+            "never-log",
+            parsed.message_id,
+            f"replies into thread {found.thread_id} ({found.rule}); never_log entry {hit}",
+        )
+    return bool(hit)
+
+
+def _groups(items: list[tuple[int, int]], budget: int) -> list[list[int]]:
+    groups, current, used = [], [], 0
+    for uid, size in items:
+        if current and used + size > budget:
+            groups.append(current)
+            current, used = [], 0
+        current.append(uid)
+        used += size
+    if current:
+        groups.append(current)
+    return groups
+
+
+def _log_text_only(
     client,
     store: Store,
     account: cfg.Account,
@@ -214,53 +317,45 @@ def _log_match(
     found: ReplyMatch,
     stats: FolderStats,
 ) -> str | None:
-    """Fetch and log one matched message; return its Message-ID when logged."""
-    header = bodies.fetch_header(client, uid)
-    head = parse.parse(header, with_body=False) if parse.looks_like_mail(header) else None
-    people = [head.from_addr, *[a for _, a in head.to], *[a for _, a in head.cc]] if head else []
-    own = account.email.lower()
-    hit = never_log_hit([a for a in people if a and a != own], account.never_log)
-    message_id = head.message_id if head else ""
-    if hit:
-        stats.never_log += 1
+    """Over the size limit, or attachment logging off: header and text only, and say why."""
+    header, text, attachment_parts = bodies.fetch_text_only(client, uid)
+    parsed = parse.parse(header, with_body=False)
+    parsed.body = text
+    if _never_log(store, account, parsed, found, stats):
+        return None
+    if not account.log_attachments:
+        reason, note = "attachments-off", "attachment logging is switched off"
+    else:
+        reason = "over-limit"
+        note = (
+            f"attachments not logged: the email is {size / 1048576:.1f} MB, over the "
+            f"{account.attachment_limit_mb:g} MB limit"
+        )
+    if attachment_parts or reason == "over-limit":
+        stats.attachments_skipped += attachment_parts or 1
         store.add_event(
             account.name,
-            "skip",
-            "never-log",
-            message_id,
-            f"replies into thread {found.thread_id} ({found.rule}); never_log entry {hit}",
+            "attachments-skipped",
+            reason,
+            parsed.message_id,
+            f"{note}; {attachment_parts} attachment(s); size {size} bytes",
         )
-        return None
-    limit = int(account.attachment_limit_mb * 1024 * 1024)
-    note = None
-    if account.log_attachments and size < limit:
-        raw = bodies.fetch_full(client, uid)
-        parsed = parse.parse(raw)
-        keep = True
-    else:
-        header, text, attachment_parts = bodies.fetch_text_only(client, uid)
-        raw = header
-        parsed = parse.parse(header, with_body=False)
-        parsed.body = text
-        keep = False
-        if not account.log_attachments:
-            reason, note = "attachments-off", "attachment logging is switched off"
-        else:
-            reason = "over-limit"
-            note = (
-                f"attachments not logged: the email is {size / 1048576:.1f} MB, over the "
-                f"{account.attachment_limit_mb:g} MB limit"
-            )
-        if attachment_parts or reason == "over-limit":
-            stats.attachments_skipped += attachment_parts or 1
-            store.add_event(
-                account.name,
-                "attachments-skipped",
-                reason,
-                parsed.message_id,
-                f"{note}; {attachment_parts} attachment(s); size {size} bytes",
-            )
-    direction = "sent" if parsed.from_addr == own else "received"
+    return _log(store, account, folder, uid, found, parsed, header, False, note, stats)
+
+
+def _log(
+    store: Store,
+    account: cfg.Account,
+    folder: str,
+    uid: int,
+    found: ReplyMatch,
+    parsed,
+    raw: bytes,
+    keep: bool,
+    note: str | None,
+    stats: FolderStats,
+) -> str | None:
+    direction = "sent" if parsed.from_addr == account.email.lower() else "received"
     outcome = log_message(
         store,
         account.name,

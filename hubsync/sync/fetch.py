@@ -9,8 +9,7 @@ Mail is only ever read with BODY.PEEK, so nothing is marked as read (RFC 3501 6.
 """
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 
 import imapclient
 
@@ -27,14 +26,6 @@ _LITERAL = re.compile(rb"\{(\d+)\}\r\n$")
 _TAG = b"HSF"
 
 
-@dataclass(slots=True)
-class HeaderRecord:
-    uid: int
-    size: int
-    flags: bytes
-    header: bytes  # the requested header fields, raw
-
-
 def uid_ranges(first: int, last: int, batch: int = BATCH) -> Iterator[tuple[int, int]]:
     """Bounded UID ranges (never one unbounded list: Dovecot refuses over-long commands)."""
     start = first
@@ -45,53 +36,127 @@ def uid_ranges(first: int, last: int, batch: int = BATCH) -> Iterator[tuple[int,
 
 
 def fetch_headers(
-    client: imapclient.IMAPClient, first: int, last: int, fields: tuple[str, ...] = MATCH_FIELDS
-) -> Iterator[HeaderRecord]:
-    """Yield one record per message with a UID in first..last, in server order.
+    client: imapclient.IMAPClient,
+    first: int,
+    last: int,
+    fields: tuple[str, ...] = MATCH_FIELDS,
+    items: str = "UID",
+) -> Iterator[tuple[int, bytes, bytes]]:
+    """Yield (uid, the FETCH line, the header-fields literal) per message in first..last.
 
-    The folder must already be selected. The generator must be consumed to the end before the
-    client is used again (the tagged OK is read last).
+    ``items`` are extra FETCH items (e.g. "UID RFC822.SIZE FLAGS"); the line carries them for
+    the caller to read. The folder must already be selected, and the generator must be consumed
+    to the end before the client is used again (the tagged OK is read last).
     """
     imap = client._imap  # imaplib.IMAP4: .send() writes, .file is its buffered reader
-    command = b"%s UID FETCH %d:%d (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (%s)])\r\n" % (
+    command = b"%s UID FETCH %d:%d (%s BODY.PEEK[HEADER.FIELDS (%s)])\r\n" % (
         _TAG,
         first,
         last,
+        items.encode(),
         " ".join(fields).encode(),
     )
     imap.send(command)
     readline, read = imap.file.readline, imap.file.read
+    uid_search, literal_search = _UID.search, _LITERAL.search
     while True:
         line = readline()
-        if not line:
-            raise ProtocolFailure(
-                "The IMAP server closed the connection during a fetch.", reason="connection-dropped"
-            )
+        if line.startswith(b"* "):
+            literal = literal_search(line)
+            if literal:
+                header = read(int(literal.group(1)))
+                line += readline()  # the closing ")" (late items such as UID may precede it)
+            else:
+                header = b""
+                if b"FETCH" not in line[:40]:
+                    continue  # EXISTS, EXPUNGE, ... arrive untagged; not ours to handle
+            uid = uid_search(line)
+            if uid is not None:
+                yield int(uid.group(1)), line, header
+            continue
         if line.startswith(_TAG):
             if not line.startswith(_TAG + b" OK"):
                 raise ProtocolFailure(
                     f"UID FETCH failed: {line.decode(errors='replace')}", reason="fetch-failed"
                 )
             return
-        if not line.startswith(b"* ") or b"FETCH" not in line[:40]:
-            continue  # EXISTS, EXPUNGE, ... arrive untagged; not ours to handle here
-        header = b""
-        literal = _LITERAL.search(line)
-        if literal:
-            header = read(int(literal.group(1)))
-            rest = readline()  # the closing ")" and maybe late items such as UID
-            line = line + rest
-        uid = _UID.search(line)
-        if uid is None:
+        if not line:
+            raise ProtocolFailure(
+                "The IMAP server closed the connection during a fetch.", reason="connection-dropped"
+            )
+
+
+def scan_headers(
+    client: imapclient.IMAPClient,
+    first: int,
+    last: int,
+    candidate: Callable[[bytes], bool],
+    counter: list[int],
+    fields: tuple[str, ...] = MATCH_FIELDS,
+) -> Iterator[tuple[int, bytes]]:
+    """Like ``fetch_headers``, for the sync hot path: yield (uid, header) only for messages
+    whose header block passes ``candidate``; ``counter[0]`` counts every message seen.
+
+    Reads the response in large chunks and slices it in place, so the per-message cost is a
+    few byte operations (most messages are unrelated and never leave this loop).
+    """
+    imap = client._imap
+    imap.send(
+        b"%s UID FETCH %d:%d (UID BODY.PEEK[HEADER.FIELDS (%s)])\r\n"
+        % (_TAG, first, last, " ".join(fields).encode())
+    )
+    read1 = imap.file.read1
+    buf, pos = b"", 0
+    uid_search = _UID.search
+    while True:
+        nl = buf.find(b"\n", pos)
+        if nl < 0:
+            buf, pos = _more(buf, pos, read1)
             continue
-        size = _SIZE.search(line)
-        flags = _FLAGS.search(line)
-        yield HeaderRecord(
-            int(uid.group(1)),
-            int(size.group(1)) if size else 0,
-            flags.group(1) if flags else b"",
-            header,
+        if buf.startswith(b"* ", pos):
+            if buf[nl - 1 : nl] == b"\r" and buf[nl - 2 : nl - 1] == b"}":
+                brace = buf.rfind(b"{", pos, nl)
+                start = nl + 1
+                end = start + int(buf[brace + 1 : nl - 2])
+                close = buf.find(b"\n", end) if len(buf) >= end else -1
+                if close < 0:
+                    buf, pos = _more(buf, pos, read1)
+                    continue
+                header = buf[start:end]
+                counter[0] += 1
+                if candidate(header):
+                    uid = uid_search(buf, pos, nl) or uid_search(buf, end, close)
+                    if uid is not None:
+                        yield int(uid.group(1)), header
+                pos = close + 1
+            else:
+                pos = nl + 1  # EXISTS, EXPUNGE, or a FETCH without a literal (NIL header)
+            continue
+        if buf.startswith(_TAG, pos):
+            if not buf.startswith(_TAG + b" OK", pos):
+                text = buf[pos:nl].decode(errors="replace")
+                raise ProtocolFailure(f"UID FETCH failed: {text}", reason="fetch-failed")
+            return
+        pos = nl + 1
+
+
+def _more(buf: bytes, pos: int, read1) -> tuple[bytes, int]:
+    chunk = read1(1 << 20)
+    if not chunk:
+        raise ProtocolFailure(
+            "The IMAP server closed the connection during a fetch.", reason="connection-dropped"
         )
+    return buf[pos:] + chunk, 0
+
+
+def line_size(line: bytes) -> int:
+    found = _SIZE.search(line)
+    return int(found.group(1)) if found else 0
+
+
+def line_flags(line: bytes) -> bytes:
+    found = _FLAGS.search(line)
+    return found.group(1) if found else b""
 
 
 def parse_fields(header: bytes) -> dict[bytes, bytes]:

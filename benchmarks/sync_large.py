@@ -1,0 +1,211 @@
+"""Sync performance on large folders, against the real sandbox Dovecot (over TLS).
+
+Fills a folder by writing Maildir files directly (about a third of the messages reply to earlier
+ones; a few hundred reply into threads hubsync tracks), then measures in one run:
+
+1. the server-side limit: a minimal socket reader timing
+   UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID IN-REPLY-TO
+   REFERENCES FROM TO CC SUBJECT DATE)]) until the tagged OK;
+2. `hubsync sync`, first run on that folder (whole command, and the scan inside it);
+3. `hubsync sync` again with nothing new (wall time including interpreter start);
+4. peak memory (max RSS) of 2.
+
+Usage: python -m benchmarks.sync_large [--sizes 100000,300000]
+Prints each figure and the ratios; record results in docs/performance.md.
+"""
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sandbox import Sandbox
+
+USER = "alice@example.test"
+FIELDS = "MESSAGE-ID IN-REPLY-TO REFERENCES FROM TO CC SUBJECT DATE"
+TRACKED_ROOTS = 20
+
+
+def fill(box: Sandbox, folder: str, count: int) -> list[bytes]:
+    """Write ``count`` messages into ``folder``; return the tracked roots (for `hubsync log`)."""
+    box.main.doveadm("mailbox", "create", "-u", USER, folder)
+    cur = box.main.mail_dir(USER) / "Maildir" / f".{folder}" / "cur"
+    cur.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(7)
+    roots = []
+    started = time.time()
+    for i in range(count):
+        mid = f"<bench-{folder}-{i}@bench.test>"
+        headers = [
+            f"From: Person {i % 997} <p{i % 997}@customers.test>",
+            f"To: {USER}",
+            f"Subject: Topic {i // 3}",
+            "Date: Thu, 26 Nov 2026 10:00:00 +0000",
+            f"Message-ID: {mid}",
+        ]
+        if i < TRACKED_ROOTS:
+            roots.append(("\r\n".join(headers) + "\r\n\r\nroot\r\n").encode())
+        elif i % 3 == 2:
+            parent = rng.randrange(TRACKED_ROOTS) if i % 500 == 2 else rng.randrange(i)
+            pid = f"<bench-{folder}-{parent}@bench.test>"
+            headers += [f"In-Reply-To: {pid}", f"References: {pid}"]
+        raw = ("\r\n".join(headers) + f"\r\n\r\nHello, this is message {i}.\r\n").encode()
+        (cur / f"{int(started)}.M{i}P1.bench:2,").write_bytes(raw)
+    subprocess.run(["chown", "-R", f"{box.main.uid}:{box.main.gid}", str(cur.parent)], check=True)
+    return roots
+
+
+def raw_fetch_seconds(box: Sandbox, folder: str) -> tuple[float, int]:
+    """The minimal reader: login, EXAMINE, then time one UID FETCH 1:* to its tagged OK."""
+    ctx = ssl.create_default_context(cafile=str(box.ca.cert_path))
+    sock = ctx.wrap_socket(
+        socket.create_connection(("127.0.0.1", box.main.ports.imaps)), server_hostname="localhost"
+    )
+    f = sock.makefile("rb", buffering=1 << 20)
+
+    def command(tag: bytes, text: bytes) -> None:
+        sock.sendall(tag + b" " + text + b"\r\n")
+        while not (line := f.readline()).startswith(tag):
+            literal = re.search(rb"\{(\d+)\}\r\n$", line)
+            if literal:
+                f.read(int(literal.group(1)))
+
+    f.readline()
+    command(b"a1", f'LOGIN {USER} "{box.users[USER].password}"'.encode())
+    command(b"a2", f'EXAMINE "{folder}"'.encode())
+    started = time.perf_counter()
+    sock.sendall(
+        b"a3 UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (%s)])\r\n"
+        % FIELDS.encode()
+    )
+    count = 0
+    while True:
+        line = f.readline()
+        if line.startswith(b"a3 "):
+            break
+        literal = re.search(rb"\{(\d+)\}\r\n$", line)
+        if literal:
+            f.read(int(literal.group(1)))
+            count += 1
+    elapsed = time.perf_counter() - started
+    sock.close()
+    return elapsed, count
+
+
+def run_measured(env: dict, *args: str) -> tuple[float, int, dict]:
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hubsync", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    out = proc.stdout.read()
+    err_text = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - started
+    if status != 0:
+        raise RuntimeError(f"hubsync {' '.join(args)} failed: {err_text.decode()}")
+    return elapsed, usage.ru_maxrss, json.loads(out)
+
+
+def measure(box: Sandbox, home: Path, size: int) -> dict:
+    folder = f"Bench{size}"
+    t0 = time.perf_counter()
+    roots = fill(box, folder, size)
+    fill_s = time.perf_counter() - t0
+    env = {
+        **os.environ,
+        **box.keyring.env(),
+        "HUBSYNC_HOME": str(home / folder),
+        "HUBSYNC_PASSWORD": box.users[USER].password,
+        "NO_COLOR": "1",
+    }
+    args = [
+        "connect",
+        USER,
+        "--account",
+        "bench",
+        "--imap-host",
+        "localhost",
+        "--imap-port",
+        str(box.main.ports.imaps),
+        "--smtp-host",
+        "localhost",
+        "--smtp-port",
+        str(box.postfix.submissions_port),
+        "--store",
+        "none",
+        "--cafile",
+        str(box.ca.cert_path),
+        "--yes",
+        "--json",
+    ]
+    subprocess.run(
+        [sys.executable, "-m", "hubsync", *args], env=env, check=True, capture_output=True
+    )
+    for i, raw in enumerate(roots):
+        eml = home / f"root{i}.eml"
+        eml.write_bytes(raw)
+        subprocess.run(
+            [sys.executable, "-m", "hubsync", "log", str(eml)],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+    raw_fetch_seconds(box, folder)  # warm-up: Dovecot indexes the new files, caches fields
+    server_s, count = raw_fetch_seconds(box, folder)
+    first_s, rss_kib, report = run_measured(env, "sync", "--folder", folder, "--json")
+    second_s, _, again = run_measured(env, "sync", "--folder", folder, "--json")
+    return {
+        "messages": count,
+        "fill_seconds": round(fill_s, 2),
+        "server_fetch_seconds": round(server_s, 3),
+        "first_sync_seconds": round(first_s, 3),
+        "ratio_first_sync_to_server": round(first_s / server_s, 2),
+        "first_sync_scan_seconds": report["folders"][0]["seconds"],
+        "ratio_scan_to_server": round(report["folders"][0]["seconds"] / server_s, 2),
+        "second_sync_seconds": round(second_s, 3),
+        "peak_rss_mb": round(rss_kib / 1024, 1),
+        "scanned": report["scanned"],
+        "logged": report["logged"],
+        "second_scanned": again["scanned"],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="100000,300000")
+    sizes = [int(s) for s in parser.parse_args().sizes.split(",")]
+    home = Path(tempfile.mkdtemp(prefix="hubsync-bench-"))
+    box = Sandbox.create()
+    results = []
+    try:
+        for size in sizes:
+            result = measure(box, home, size)
+            results.append(result)
+            print(json.dumps(result), flush=True)
+    finally:
+        box.remove()
+        shutil.rmtree(home, ignore_errors=True)
+    print("\nmessages  server fetch  first sync  ratio  no-op sync  peak RSS")
+    for r in results:
+        print(
+            f"{r['messages']:>8}  {r['server_fetch_seconds']:>10.3f}s  "
+            f"{r['first_sync_seconds']:>9.3f}s  {r['ratio_first_sync_to_server']:>5.2f}  "
+            f"{r['second_sync_seconds']:>9.3f}s  {r['peak_rss_mb']:>6.1f} MB"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
