@@ -39,4 +39,39 @@ def send(box, env) -> None:
     step("Outbox (nothing owed)", "outbox", env=env)
 
 
-STEPS = [connect, send]
+def reply_and_sync(box, env) -> None:
+    """Bob answers over his own SMTP session; hubsync logs the reply."""
+    import json
+    import smtplib
+    import ssl
+    import subprocess
+    import sys
+    import time
+    from email.message import EmailMessage
+
+    listing = subprocess.run([sys.executable, "-m", "hubsync", "threads", "--json"], env=env,
+                             capture_output=True, text=True, check=True)
+    quote = json.loads(listing.stdout)["threads"][0]["messages"][0]["message_id"]
+    msg = EmailMessage()
+    msg["From"] = "Bob Buyer <bob@customer.test>"
+    msg["To"] = "alice@example.test"
+    msg["Subject"] = "Re: Your quote"
+    msg["In-Reply-To"] = quote
+    msg["References"] = quote
+    msg.set_content("Thanks Alice, signed copy attached.\n\nBob")
+    msg.add_attachment(b"%PDF-1.4 signed", maintype="application", subtype="pdf",
+                       filename="signed.pdf")
+    print("\n== Bob replies from his own mail client (SMTP submission through Postfix)")
+    ctx = ssl.create_default_context(cafile=str(box.ca.cert_path))
+    with smtplib.SMTP("localhost", box.postfix.submission_port, timeout=30) as smtp:
+        smtp.starttls(context=ctx)
+        smtp.login("bob@customer.test", box.users["bob@customer.test"].password)
+        smtp.send_message(msg)
+    time.sleep(2)  # Postfix delivers asynchronously
+    step("Sync: log the reply (nothing else is stored)", "sync", env=env)
+    step("Threads", "threads", env=env)
+    step("Logging report", "report", env=env)
+    step("Bob's contact record", "contacts", "bob@customer.test", env=env)
+
+
+STEPS = [connect, send, reply_and_sync]

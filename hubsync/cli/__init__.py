@@ -57,6 +57,10 @@ COMMAND_MODULES = {
     "templates": "send",
     "sync": "sync",
     "log": "sync",
+    "threads": "reports",
+    "report": "reports",
+    "contacts": "reports",
+    "why": "reports",
 }
 
 

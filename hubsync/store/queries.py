@@ -1,0 +1,136 @@
+"""Read-only queries behind the reports (threads, logging report, contacts, why)."""
+
+import json
+
+from hubsync.store.db import Store, now
+
+_MESSAGE_COLUMNS = (
+    "id, message_id, thread_id, direction, origin, match_rule, match_ref, folder, "
+    "uid, date, from_addr, from_name, to_addrs, cc_addrs, subject, size, "
+    "in_reply_to, refs, logged_at, attachments_note"
+)
+
+
+def messages(
+    store: Store,
+    account: str,
+    contact: str | None = None,
+    since: str | None = None,
+    with_body: bool = False,
+) -> list[dict]:
+    """Logged messages (no raw source), with their attachments, oldest first."""
+    columns = _MESSAGE_COLUMNS + (", body" if with_body else "")
+    sql, args = f"SELECT {columns} FROM messages WHERE account = ?", [account]  # noqa: S608
+    if since:
+        sql += " AND COALESCE(date, logged_at) >= ?"
+        args.append(since)
+    rows = store._all(sql + " ORDER BY COALESCE(date, logged_at), id", *args)
+    if contact:
+        contact = contact.lower()
+        rows = [r for r in rows if contact in {r["from_addr"], *r["to_addrs"], *r["cc_addrs"]}]
+    by_message = attachments_by_message(store, [r["id"] for r in rows])
+    for row in rows:
+        row["attachments"] = by_message.get(row["id"], [])
+    return rows
+
+
+def attachments_by_message(store: Store, message_pks: list[int]) -> dict[int, list[dict]]:
+    found: dict[int, list[dict]] = {}
+    for start in range(0, len(message_pks), 500):
+        chunk = message_pks[start : start + 500]
+        marks = ",".join("?" for _ in chunk)
+        for row in store._all(
+            f"SELECT * FROM attachments WHERE message_pk IN ({marks})",  # noqa: S608
+            *chunk,
+        ):
+            found.setdefault(row["message_pk"], []).append(row)
+    return found
+
+
+def threads(store: Store, account: str) -> dict[int, dict]:
+    return {r["id"]: r for r in store._all("SELECT * FROM threads WHERE account = ?", account)}
+
+
+def move_to_new_thread(
+    store: Store, account: str, message_ids: list[str], subject: str, old_thread: int
+) -> int:
+    with store.transaction() as conn:
+        new = store.new_thread(conn, account, subject, "split", split_from=old_thread)
+        for mid in message_ids:
+            conn.execute(
+                "UPDATE messages SET thread_id = ? WHERE account = ? AND message_id = ?",
+                (new, account, mid),
+            )
+        store.add_event(
+            account,
+            "split",
+            "manual-split",
+            message_ids[0],
+            f"moved {len(message_ids)} message(s) from thread {old_thread} to thread {new}",
+            conn=conn,
+        )
+    return new
+
+
+def contacts(store: Store, account: str) -> list[dict]:
+    rows = store._all(
+        "SELECT address, name, first_seen, last_seen FROM contacts "
+        "WHERE account = ? ORDER BY last_seen DESC",
+        account,
+    )
+    counts: dict[str, int] = {}
+    last: dict[str, str] = {}
+    for m in messages(store, account):
+        when = m["date"] or m["logged_at"]
+        for address in {m["from_addr"], *m["to_addrs"], *m["cc_addrs"]}:
+            counts[address] = counts.get(address, 0) + 1
+            last[address] = max(last.get(address, ""), when or "")
+    for row in rows:
+        row["messages"] = counts.get(row["address"], 0)
+        row["last_activity"] = last.get(row["address"]) or row["last_seen"]
+    return rows
+
+
+def contact(store: Store, account: str, address: str) -> dict | None:
+    return store._one(
+        "SELECT address, name, first_seen, last_seen FROM contacts "
+        "WHERE account = ? AND address = ?",
+        account,
+        address.lower(),
+    )
+
+
+def contacts_created(store: Store, account: str, since: str | None) -> int:
+    row = store._one(
+        "SELECT COUNT(*) AS n FROM contacts WHERE account = ? AND first_seen >= ?",
+        account,
+        since or "",
+    )
+    return row["n"]
+
+
+def events_for(store: Store, account: str, message_id: str) -> list[dict]:
+    return store._all(
+        "SELECT * FROM events WHERE account = ? AND message_id = ? ORDER BY id", account, message_id
+    )
+
+
+def table_counts(store: Store, account: str) -> dict:
+    """Raw counts straight from the tables (used to check the report against the store)."""
+    one = lambda sql: store._one(sql, account)["n"]  # noqa: E731
+    return {
+        "messages": one("SELECT COUNT(*) AS n FROM messages WHERE account = ?"),
+        "threads": one("SELECT COUNT(*) AS n FROM threads WHERE account = ?"),
+        "contacts": one("SELECT COUNT(*) AS n FROM contacts WHERE account = ?"),
+        "attachments": one(
+            "SELECT COUNT(*) AS n FROM attachments a JOIN messages m "
+            "ON a.message_pk = m.id WHERE m.account = ?"
+        ),
+    }
+
+
+def decode(value):
+    return json.loads(value) if isinstance(value, str) else value
+
+
+__all__ = ["messages", "threads", "contacts", "contact", "events_for", "now", "decode"]

@@ -1,0 +1,203 @@
+"""JWZ threading (jwz.org/doc/threading.html; RFC 5256 REFERENCES) and the check for unrelated
+emails chained into an old thread. Pure functions of message headers: no I/O.
+"""
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+# Re:, Fwd:, and localized reply/forward prefixes (AW, SV, VS, RV, Antw, Odp, ...), with an
+# optional [n] counter; list tags such as "[team]" at the start.
+_PREFIX = re.compile(
+    r"^\s*(?:(?:re|fw|fwd|aw|wg|sv|vs|vb|rv|tr|antw|odp|pd|fs|ynt|res|enc|r|i)"
+    r"(?:\[\d+\]|\(\d+\))?\s*:\s*|\[[^\]]{1,40}\]\s*)",
+    re.IGNORECASE,
+)
+GAP_DAYS = 30  # a reply this long after its parent strengthens the "unrelated" signal
+
+
+@dataclass
+class Message:
+    message_id: str
+    in_reply_to: str = ""
+    references: list[str] = field(default_factory=list)
+    subject: str = ""
+    date: str = ""
+    participants: frozenset[str] = frozenset()
+    data: dict | None = None  # whatever the caller wants to carry along
+
+    @property
+    def has_threading_headers(self) -> bool:
+        return bool(self.in_reply_to or self.references)
+
+
+@dataclass(eq=False)
+class Container:
+    message_id: str
+    message: Message | None = None
+    parent: "Container | None" = None
+    children: list["Container"] = field(default_factory=list)
+
+    def walk(self) -> Iterable["Container"]:
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+    def messages(self) -> list[Message]:
+        return [c.message for c in self.walk() if c.message is not None]
+
+
+@dataclass
+class Suspect:
+    message_id: str
+    parent_id: str
+    reasons: list[str]
+    gap_days: int | None
+
+
+def base_subject(subject: str) -> str:
+    """Subject without Re:/Fwd:/localized prefixes and list tags, lower-cased, spaces folded."""
+    text = " ".join((subject or "").split())
+    while True:
+        stripped = _PREFIX.sub("", text, count=1)
+        if stripped == text:
+            break
+        text = stripped
+    text = re.sub(r"\s*\((?:fwd|fw)\)\s*$", "", text, flags=re.IGNORECASE)
+    return text.strip().lower()
+
+
+def _is_ancestor(candidate: Container, node: Container) -> bool:
+    """Whether ``candidate`` is ``node`` or one of its ancestors."""
+    seen = 0
+    while node is not None:
+        if node is candidate:
+            return True
+        node = node.parent
+        seen += 1
+        if seen > 100_000:
+            return True
+    return False
+
+
+def _link(parent: Container, child: Container) -> None:
+    if child.parent is not None:
+        child.parent.children.remove(child)
+    child.parent = parent
+    parent.children.append(child)
+
+
+def thread(messages: Iterable[Message]) -> list[Container]:
+    """The root set after JWZ steps 1-5: placeholders for referenced but missing messages,
+    loops refused, empty containers pruned, and subject grouping only for messages that carry
+    no threading headers."""
+    table: dict[str, Container] = {}
+    for n, msg in enumerate(messages):
+        mid = msg.message_id or f"<synthetic-{n}@hubsync.invalid>"
+        box = table.get(mid)
+        if box is not None and box.message is not None:
+            # A second copy with the same Message-ID (e.g. the same post from two list
+            # archives) is the same message: keep it beside the first copy.
+            copy = table[f"<duplicate-{n}-{mid.strip('<>')}>"] = Container(mid, msg)
+            _link(box, copy)
+            continue
+        if box is None:
+            box = table[mid] = Container(mid)
+        box.message = msg
+        # A msg-id is id-left "@" id-right (RFC 5322 3.6.4); tools have written things like
+        # "References: <yes>" that would otherwise glue unrelated threads together.
+        # In-Reply-To counts only when References holds no valid id (RFC 5256 REFERENCES).
+        refs = [r for r in msg.references if "@" in r]
+        if not refs and "@" in msg.in_reply_to:
+            refs = [msg.in_reply_to]
+        previous = None
+        for ref in refs:
+            node = table.get(ref)
+            if node is None:
+                node = table[ref] = Container(ref)
+            if previous is not None and node.parent is None and not _is_ancestor(node, previous):
+                _link(previous, node)
+            previous = node
+        if box.parent is not None:
+            box.parent.children.remove(box)
+            box.parent = None
+        if previous is not None and not _is_ancestor(box, previous):
+            _link(previous, box)
+    roots = [c for c in table.values() if c.parent is None]
+    roots = _prune(roots)
+    return _group_by_subject(roots)
+
+
+def _prune(siblings: list[Container]) -> list[Container]:
+    kept: list[Container] = []
+    for box in siblings:
+        box.children = _prune(box.children)
+        for child in box.children:
+            child.parent = box
+        if box.message is None:
+            if not box.children:
+                continue
+            # Promote children of an empty container, but keep a placeholder that would
+            # otherwise turn several children into separate roots.
+            if box.parent is not None or len(box.children) == 1:
+                for child in box.children:
+                    child.parent = box.parent
+                kept.extend(box.children)
+                continue
+        kept.append(box)
+    return kept
+
+
+def _group_by_subject(roots: list[Container]) -> list[Container]:
+    by_subject: dict[str, Container] = {}
+    result: list[Container] = []
+    for root in roots:
+        msg = root.message
+        key = base_subject(msg.subject) if msg else ""
+        if msg is not None and not msg.has_threading_headers and key and key in by_subject:
+            _link(by_subject[key], root)
+            continue
+        if key and key not in by_subject:
+            by_subject[key] = root
+        result.append(root)
+    return result
+
+
+def unrelated_suspects(roots: list[Container], own: Iterable[str] = ()) -> list[Suspect]:
+    """Messages chained to a parent they have nothing to do with: a different base subject
+    and no participant in common (the account's own addresses aside)."""
+    own_set = {a.lower() for a in own}
+    found = []
+    for root in roots:
+        for box in root.walk():
+            parent = box.parent
+            while parent is not None and parent.message is None:
+                parent = parent.parent
+            if box.message is None or parent is None:
+                continue
+            child, mother = box.message, parent.message
+            if base_subject(child.subject) == base_subject(mother.subject):
+                continue
+            shared = (child.participants - own_set) & (mother.participants - own_set)
+            if shared:
+                continue
+            gap = _gap_days(mother.date, child.date)
+            reasons = [
+                f"subject changed from '{mother.subject}' to '{child.subject}'",
+                "no participant in common with the message it replies to",
+            ]
+            if gap is not None and gap >= GAP_DAYS:
+                reasons.append(f"written {gap} days after it")
+            found.append(Suspect(child.message_id, mother.message_id, reasons, gap))
+    return found
+
+
+def _gap_days(earlier: str, later: str) -> int | None:
+    try:
+        a, b = dt.datetime.fromisoformat(earlier), dt.datetime.fromisoformat(later)
+    except (TypeError, ValueError):
+        return None
+    if (a.tzinfo is None) != (b.tzinfo is None):
+        return None
+    return abs((b - a).days)

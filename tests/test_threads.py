@@ -1,0 +1,187 @@
+"""Threading on real-world mail (notmuch corpus fixtures) and on constructed cases."""
+
+import re
+from pathlib import Path
+
+import pytest
+from helpers import imap_login
+
+from hubsync.mail import parse
+from hubsync.threads import Message, base_subject, thread, unrelated_suspects
+
+FIXTURES = Path(__file__).parent / "fixtures" / "notmuch"
+
+
+def load(folder: str) -> list[tuple[bytes, Message]]:
+    found = []
+    for path in sorted((FIXTURES / folder).rglob("*")):
+        if path.is_file():
+            raw = path.read_bytes()
+            p = parse.parse(raw, with_body=False)
+            found.append(
+                (raw, Message(p.message_id, p.in_reply_to, p.references, p.subject, p.date))
+            )
+    return found
+
+
+def groups(roots) -> list[frozenset[str]]:
+    return [frozenset(m.message_id for m in root.messages()) for root in roots]
+
+
+def assert_loop_free(roots) -> None:
+    seen = set()
+    for root in roots:
+        for box in root.walk():
+            assert id(box) not in seen, "a container appears twice: loop"
+            seen.add(id(box))
+
+
+@pytest.mark.parametrize(
+    "subject,expected",
+    [
+        ("Re: Quote", "quote"),
+        ("AW: Angebot", "angebot"),
+        ("SV: Re: Offert", "offert"),
+        ("VS: tarjous", "tarjous"),
+        ("RV: propuesta", "propuesta"),
+        ("Antw: offerte", "offerte"),
+        ("Odp: oferta", "oferta"),
+        ("Fwd: Re[2]: Plan", "plan"),
+        ("[team] Re: Launch", "launch"),
+        ("Re:   Spaces   inside", "spaces inside"),
+        ("Regarding the plan", "regarding the plan"),
+    ],
+)
+def test_base_subject(subject, expected):
+    assert base_subject(subject) == expected
+
+
+def test_lkml_threads_are_loop_free_and_every_message_is_placed():
+    messages = [m for _, m in load("lkml")]
+    roots = thread(messages)
+    assert_loop_free(roots)
+    placed = [m.message_id for root in roots for m in root.messages()]
+    assert sorted(placed) == sorted(m.message_id for m in messages)
+    assert len(roots) < len(messages) / 3  # real threads were found
+
+
+def test_reference_loops_are_refused():
+    roots = thread([m for _, m in load("broken")])
+    assert_loop_free(roots)
+
+
+def test_ghost_root_gets_a_placeholder_and_children_stay_together():
+    messages = [m for _, m in load("threading/ghost-root")]
+    roots = thread(messages)
+    assert_loop_free(roots)
+    sizes = sorted(len(g) for g in groups(roots))
+    assert sum(sizes) == len(messages)
+    assert max(sizes) >= 5
+
+
+def test_subject_grouping_only_without_threading_headers():
+    a = Message("<a@x>", subject="Pricing")
+    b = Message("<b@x>", subject="Re: Pricing")  # no headers: joins by subject
+    c = Message(
+        "<c@x>", in_reply_to="<missing@x>", references=["<missing@x>"], subject="Re: Pricing"
+    )  # has headers: stays in its own chain
+    roots = thread([a, b, c])
+    assert {frozenset({"<a@x>", "<b@x>"}), frozenset({"<c@x>"})} == set(groups(roots))
+
+
+def test_unrelated_reply_is_flagged_with_reasons():
+    own = ["alice@example.test"]
+    root = Message(
+        "<1@x>",
+        subject="Quote",
+        date="2026-01-01T10:00:00+00:00",
+        participants=frozenset({"alice@example.test", "bob@customer.test"}),
+    )
+    answer = Message(
+        "<2@x>",
+        "<1@x>",
+        ["<1@x>"],
+        "Re: Quote",
+        "2026-01-02T10:00:00+00:00",
+        frozenset({"alice@example.test", "bob@customer.test"}),
+    )
+    hijack = Message(
+        "<3@x>",
+        "<2@x>",
+        ["<1@x>", "<2@x>"],
+        "Partnership",
+        "2026-05-01T10:00:00+00:00",
+        frozenset({"alice@example.test", "carol@partner.test"}),
+    )
+    suspects = unrelated_suspects(thread([root, answer, hijack]), own)
+    assert [s.message_id for s in suspects] == ["<3@x>"]
+    assert suspects[0].parent_id == "<2@x>"
+    assert any("days after" in r for r in suspects[0].reasons)
+
+
+def test_malformed_corpus_messages_parse_without_errors():
+    folder = Path(__file__).parent / "fixtures" / "mikel-mail"
+    for path in folder.glob("*.eml"):
+        raw = path.read_bytes()
+        if parse.looks_like_mail(raw):
+            parsed = parse.parse(raw)
+            assert parsed.message_id.startswith("<")
+
+
+def _dovecot_threads(sandbox, folder: str) -> list[frozenset[str]]:
+    conn = imap_login(sandbox, "alice@example.test")
+    try:
+        conn.select(f'"{folder}"', readonly=True)
+        typ, data = conn.uid("THREAD", "REFERENCES", "UTF-8", "ALL")
+        assert typ == "OK"
+        typ, fetched = conn.uid("FETCH", "1:*", "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+    finally:
+        conn.logout()
+    ids = {}
+    for item in fetched:
+        if isinstance(item, tuple):
+            uid = int(re.search(rb"UID (\d+)", item[0]).group(1))
+            ids[uid] = parse.message_ids(item[1].decode(errors="replace"))[0]
+    result, depth, current = [], 0, set()
+    for token in re.findall(rb"\(|\)|\d+", data[0]):
+        if token == b"(":
+            depth += 1
+        elif token == b")":
+            depth -= 1
+            if depth == 0:
+                result.append(frozenset(current))
+                current = set()
+        else:
+            current.add(ids[int(token)])
+    return result
+
+
+def test_grouping_matches_dovecot_thread_references(sandbox):
+    folder = "LkmlThreads"
+    sandbox.main.doveadm("mailbox", "create", "-u", "alice@example.test", folder)
+    loaded = load("lkml")
+    for raw, _ in loaded:
+        import subprocess
+
+        subprocess.run(
+            [
+                "doveadm",
+                "-c",
+                str(sandbox.main.config_path),
+                "save",
+                "-u",
+                "alice@example.test",
+                "-m",
+                folder,
+            ],
+            input=raw,
+            check=True,
+        )
+    ours = groups(thread([m for _, m in loaded]))
+    theirs = _dovecot_threads(sandbox, folder)
+    with_refs = {m.message_id for _, m in loaded if m.references}
+
+    def partition(gs):
+        return {frozenset(g & with_refs) for g in gs if g & with_refs}
+
+    assert partition(ours) == partition(theirs)
