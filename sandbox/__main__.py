@@ -45,7 +45,7 @@ def _stop_from_state(root: Path) -> None:
     import signal
     import subprocess
 
-    for name in ("main", "loc", "pop"):
+    for name in ("main", "loc", "pop", "exp"):
         conf = root / name / "dovecot.conf"
         if conf.exists():
             subprocess.run(["doveadm", "-c", str(conf), "stop"], capture_output=True)

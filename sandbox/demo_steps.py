@@ -49,8 +49,13 @@ def reply_and_sync(box, env) -> None:
     import time
     from email.message import EmailMessage
 
-    listing = subprocess.run([sys.executable, "-m", "hubsync", "threads", "--json"], env=env,
-                             capture_output=True, text=True, check=True)
+    listing = subprocess.run(
+        [sys.executable, "-m", "hubsync", "threads", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     quote = json.loads(listing.stdout)["threads"][0]["messages"][0]["message_id"]
     msg = EmailMessage()
     msg["From"] = "Bob Buyer <bob@customer.test>"
@@ -59,8 +64,9 @@ def reply_and_sync(box, env) -> None:
     msg["In-Reply-To"] = quote
     msg["References"] = quote
     msg.set_content("Thanks Alice, signed copy attached.\n\nBob")
-    msg.add_attachment(b"%PDF-1.4 signed", maintype="application", subtype="pdf",
-                       filename="signed.pdf")
+    msg.add_attachment(
+        b"%PDF-1.4 signed", maintype="application", subtype="pdf", filename="signed.pdf"
+    )
     print("\n== Bob replies from his own mail client (SMTP submission through Postfix)")
     ctx = ssl.create_default_context(cafile=str(box.ca.cert_path))
     with smtplib.SMTP("localhost", box.postfix.submission_port, timeout=30) as smtp:
@@ -74,4 +80,8 @@ def reply_and_sync(box, env) -> None:
     step("Bob's contact record", "contacts", "bob@customer.test", env=env)
 
 
-STEPS = [connect, send, reply_and_sync]
+def doctor(box, env) -> None:
+    step("Doctor: every check of the connection, the history and the store", "doctor", env=env)
+
+
+STEPS = [connect, send, reply_and_sync, doctor]

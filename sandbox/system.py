@@ -29,6 +29,7 @@ USERS = (
     SandboxUser("alice@example.test", "alice-sandbox-pw", "Alice Seller"),
     SandboxUser("bob@customer.test", "bob-sandbox-pw", "Bob Buyer"),
     SandboxUser("carol@partner.test", "carol-sandbox-pw", "Carol Partner"),
+    SandboxUser("dave@example.test", "dave-sandbox-pw", "Dave Archivist"),
 )
 
 SPECIAL_USE_FOLDERS = {
@@ -57,6 +58,7 @@ class Sandbox:
         self.main: Dovecot | None = None
         self.localized: Dovecot | None = None
         self.pop3only: Dovecot | None = None
+        self.expired: Dovecot | None = None
         self.postfix: Postfix | None = None
         self.keyring: KeyringSession | None = None
         self.dns: Dnsmasq | None = None
@@ -98,6 +100,18 @@ class Sandbox:
             "pop3only", self.root / "pop", cert, key, uid, gid, protocols=("pop3",)
         )
         self.pop3only.start(passwords)
+        expired_cert, expired_key = self.ca.issue("expired", expired=True)
+        self.expired = Dovecot(
+            "expired",
+            self.root / "exp",
+            expired_cert,
+            expired_key,
+            uid,
+            gid,
+            protocols=("imap",),
+            folders={"Sent": "\\Sent"},
+        )
+        self.expired.start(passwords)
         self.postfix = Postfix(
             self.root / "postfix", cert, key, self.main.ports.lmtp, self.main.ports.auth, DOMAINS
         )
@@ -145,7 +159,7 @@ class Sandbox:
         """Change a user's password on every server (as an IT department would)."""
         self.users[address].password = password
         passwords = {u.address: u.password for u in self.users.values()}
-        for server in (self.main, self.localized, self.pop3only):
+        for server in (self.main, self.localized, self.pop3only, self.expired):
             server.write_users(passwords)
 
     def describe(self) -> dict:
@@ -163,6 +177,7 @@ class Sandbox:
             },
             "localized_imap": {"imaps": loc.imaps, "imap_starttls": loc.imap},
             "pop3_only": {"pop3": pop.pop3, "pop3s": pop.pop3s},
+            "expired_certificate_imap": {"imaps": self.expired.ports.imaps},
             "smtp": {
                 "submission_starttls": pf.submission_port,
                 "submissions": pf.submissions_port,

@@ -61,6 +61,7 @@ COMMAND_MODULES = {
     "report": "reports",
     "contacts": "reports",
     "why": "reports",
+    "doctor": "doctor",
 }
 
 

@@ -278,7 +278,14 @@ def _dedupe(candidates: list[Candidate]) -> list[Candidate]:
 
 def _verify(candidates: list[Candidate], cafile: str | None) -> None:
     def check(c: Candidate) -> None:
-        report = probe_port(c.host, c.port, PROBE_TIMEOUT, cafile, maildns.address_for(c.host))
+        report = probe_port(
+            c.host,
+            c.port,
+            PROBE_TIMEOUT,
+            cafile,
+            maildns.address_for(c.host),
+            implicit_tls=c.security == "ssl",
+        )
         want_tls = "implicit" if c.security == "ssl" else "starttls"
         cert = report.certificate
         if not report.open:

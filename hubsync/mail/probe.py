@@ -113,12 +113,19 @@ def judge(host: str, reports: list[PortReport]) -> ProbeReport:
 
 
 def probe_port(
-    host: str, port: int, timeout: float, cafile: str | None = None, address: str | None = None
+    host: str,
+    port: int,
+    timeout: float,
+    cafile: str | None = None,
+    address: str | None = None,
+    implicit_tls: bool = False,
 ) -> PortReport:
+    """Probe one port. ``implicit_tls`` says TLS is expected first (e.g. 993 from settings):
+    the wait for a plaintext greeting is then cut short."""
     started = time.monotonic()
     report = PortReport(port=port, open=False)
     try:
-        _probe_into(report, host, port, timeout, cafile, address)
+        _probe_into(report, host, port, timeout, cafile, address, implicit_tls)
     except NetworkError as exc:
         report.error, report.reason = exc.message, exc.reason
     except Silent:
@@ -142,11 +149,13 @@ def _probe_into(
     timeout: float,
     cafile: str | None,
     address: str | None,
+    implicit_tls: bool = False,
 ) -> None:
     deadline = time.monotonic() + timeout
     conn = LineConnection.open(host, port, timeout, address)
     report.open = True
-    silence = min(2.0, timeout / 3)
+    # Servers speak first; a silent port is tried with TLS. How long to wait for a greeting:
+    silence = 0.3 if implicit_tls else min(2.0, timeout / 3)
     try:
         try:
             greeting = _read_greeting(conn, silence)

@@ -1,0 +1,64 @@
+"""`hubsync doctor`: why an inbox disconnected, and what to do."""
+
+import typer
+
+from hubsync import config as cfg
+from hubsync import doctor as core
+from hubsync.errors import HubsyncError
+from hubsync.render import emit_json, out, status_style
+from hubsync.store import open_store
+
+
+def register(app: typer.Typer) -> None:
+    app.command("doctor")(doctor_command)
+
+
+def doctor_command(
+    account: str = typer.Option(None, "--account", "-a"),
+    all_accounts: bool = typer.Option(False, "--all", help="Check every account."),
+    offline: bool = typer.Option(
+        False, "--offline", help="Only local checks (config, keyring, store, outbox, history)."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON only."),
+) -> None:
+    """Diagnose accounts: config, keyring, DNS, TCP, TLS, IMAP login, capabilities, Sent folder,
+    folder sizes, SMTP, sync history, outbox and store. Each check says pass, warn or fail,
+    with the evidence and the fix. Exit 0 when nothing failed (warnings allowed), 1 otherwise.
+    """
+    config_error = None
+    try:
+        config = cfg.load()
+    except HubsyncError as exc:
+        config_error, config = exc, None
+    results = []
+    if config is None:
+        results.append(("-", [core.config_check(str(cfg.paths.config_file()), config_error)]))
+    else:
+        names = list(config.accounts) if all_accounts else [config.account(account).name]
+        store = _store()
+        for name in names:
+            checks = [core.config_check(str(config.path), None)]
+            checks += core.run(config.accounts[name], store[0], offline)
+            if store[1]:
+                checks.append(store[1])
+            results.append((name, checks))
+    healthy = all(c.status != "fail" for _, checks in results for c in checks)
+    if json_out:
+        emit_json({"accounts": [core.to_dict(n, c) for n, c in results], "ok": healthy})
+    else:
+        for name, checks in results:
+            out.print(f"[bold]Account {name}[/bold]")
+            for c in checks:
+                style = status_style(c.status)
+                out.print(f"  [{style}]{c.status.upper():4}[/{style}] {c.id}: {c.evidence}")
+                if c.status != "pass" and c.fix:
+                    out.print(f"       [bold]Fix:[/bold] {c.fix}")
+        out.print("[green]Healthy.[/green]" if healthy else "[red]Problems found.[/red]")
+    raise typer.Exit(0 if healthy else 1)
+
+
+def _store():
+    try:
+        return open_store(), None
+    except HubsyncError as exc:
+        return None, core.from_error("store", exc)
