@@ -276,7 +276,7 @@ def _endpoint_checks(
         )
         return checks, False
     checks.append(
-        ok(f"{kind}-reachable", f"{host}:{port} accepted a connection in {report.elapsed_ms} ms")
+        ok(f"{kind}-reachable", f"{host}:{port} answered in {report.elapsed_ms} ms (with TLS)")
     )
     if report.protocol == POP3 and want == IMAP:
         checks.append(
