@@ -1,10 +1,15 @@
 """The command-line layer: parse arguments, call the core, render results. Nothing else."""
 
+import os
 import sys
 import traceback
 
-import click
 import typer
+
+try:  # typer >= 0.19 vendors click as typer._click; older typer uses click itself
+    from typer._click import exceptions as click_errors
+except ImportError:  # pragma: no cover
+    from click import exceptions as click_errors
 
 from hubsync import __version__
 from hubsync.errors import EXIT_FAILED, EXIT_USAGE, HubsyncError
@@ -78,21 +83,19 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app and render every expected failure in one place."""
     args = sys.argv[1:] if argv is None else argv
     wants_json = "--json" in args
+    os.umask(0o077)  # everything hubsync creates (SQLite's -wal and -shm too) is private
     _register_commands(args)
     try:
         code = app(args=args, prog_name="hubsync", standalone_mode=False)
     except HubsyncError as exc:
         _render_failure(exc, wants_json)
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        err.print("Aborted.")
-        sys.exit(130)
     except KeyboardInterrupt:
         err.print("Interrupted.")
         sys.exit(130)
-    except click.exceptions.ClickException as exc:
+    except click_errors.ClickException as exc:
         exc.show()
-        sys.exit(EXIT_USAGE if isinstance(exc, click.UsageError) else exc.exit_code)
+        sys.exit(EXIT_USAGE if isinstance(exc, click_errors.UsageError) else exc.exit_code)
     except Exception as exc:  # a bug: say so, with a redacted traceback
         err.print(
             f"[red]hubsync hit an internal error:[/red] {scrub(type(exc).__name__)}", markup=True

@@ -1,0 +1,74 @@
+"""The CLI frame: every command documented and with --help; exit codes; --json; privacy."""
+
+import re
+import stat
+from pathlib import Path
+
+import pytest
+
+from hubsync.cli import COMMAND_MODULES
+
+DOCS = (Path(__file__).parents[1] / "docs" / "commands.md").read_text()
+
+
+@pytest.mark.parametrize("command", sorted(COMMAND_MODULES))
+def test_every_command_has_help_and_a_docs_section(offline_cli, command):
+    result = offline_cli(command, "--help")
+    assert result.code == 0, result.stderr
+    assert "Usage:" in result.stdout
+    assert re.search(rf"^## hubsync {command}\b", DOCS, re.MULTILINE), command
+
+
+def test_version_and_usage_error_exit_codes(offline_cli):
+    assert offline_cli("--version").stdout.startswith("hubsync ")
+    bad = offline_cli("probe")  # HOST missing
+    assert bad.code == 2
+    assert offline_cli("no-such-command").code == 2
+
+
+def test_expected_failure_has_no_traceback_and_json_error(offline_cli):
+    result = offline_cli("send", "--to", "x@y.test", "--subject", "s", "--body", "b", "--json")
+    assert result.code == 2
+    assert "Traceback" not in result.stderr
+    assert result.json()["error"] == "no-account"
+
+
+def test_debug_shows_traceback_without_the_secret(offline_cli, tmp_path):
+    secret = "hunter2-very-secret"
+    result = offline_cli(
+        "--debug",
+        "connect",
+        "x@nowhere.invalid",
+        "--imap-host",
+        "127.0.0.1",
+        "--imap-port",
+        "1",
+        "--smtp-host",
+        "127.0.0.1",
+        "--smtp-port",
+        "1",
+        "--password-stdin",
+        "--yes",
+        input=secret + "\n",
+    )
+    assert result.code == 1
+    assert "Traceback" in result.stderr
+    assert secret not in result.stderr + result.stdout
+
+
+def test_files_created_are_private(offline_cli, tmp_path):
+    eml = tmp_path / "m.eml"
+    eml.write_bytes(
+        b"From: a@b.test\r\nTo: c@d.test\r\nSubject: x\r\nMessage-ID: <p@b.test>\r\n\r\nhi\r\n"
+    )
+    offline_cli.home.mkdir(parents=True)
+    (offline_cli.home / "config.toml").write_text(
+        '[accounts.a]\nemail = "a@b.test"\nusername = "a"\nimap_host = "h"\nimap_port = 993\n'
+    )
+    assert offline_cli("log", str(eml)).code == 0
+    for path in offline_cli.home.rglob("*"):
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if path.is_dir():
+            assert mode & 0o077 == 0, path
+        elif path.name != "config.toml":
+            assert mode & 0o077 == 0, (path, oct(mode))
