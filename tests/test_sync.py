@@ -374,3 +374,43 @@ def test_sync_never_marks_mail_as_read(alice, sandbox):
     _, after = conn.uid("SEARCH", "SEEN")
     conn.logout()
     assert after == before
+
+
+def test_watch_reconnects_after_the_server_drops_the_connection(alice, sandbox):
+    parent = sent_id(alice, "watch reconnect")
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "hubsync", "sync", "--watch"],
+        env=alice.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert "Watching INBOX" in watcher.stdout.readline()
+        sandbox.main.doveadm("kick", "alice@example.test")  # the server drops every session
+        rid = unique("after-kick")
+        submit_as(
+            sandbox,
+            "bob@customer.test",
+            reply(
+                "bob@customer.test",
+                "alice@example.test",
+                parent,
+                "Re: watch reconnect",
+                "Still there?",
+                rid,
+            ),
+        )
+        con = db(alice)
+        wait_for(
+            lambda: con.execute("SELECT 1 FROM messages WHERE message_id = ?", (rid,)).fetchone(),
+            timeout=40,
+        )
+        reconnects = con.execute(
+            "SELECT COUNT(*) FROM events WHERE reason = 'watch-reconnect'"
+        ).fetchone()[0]
+        assert reconnects >= 1
+    finally:
+        watcher.send_signal(signal.SIGINT)
+        assert watcher.wait(timeout=20) == 0
+    assert "reconnecting in" in watcher.stderr.read()

@@ -4,6 +4,7 @@ IDLE is renewed before 29 minutes (RFC 2177: servers may drop an idle client aft
 renewal also syncs the other watched folders (IDLE only watches the selected one).
 """
 
+import contextlib
 import time
 from collections.abc import Callable
 
@@ -59,9 +60,25 @@ def _idle_loop(client, store, account, password, folders, on_report, idle_renew)
         try:
             # Wake on new mail, or renew IDLE in time; either way sync every watched folder.
             while time.monotonic() - started < idle_renew:
-                responses = client.idle_check(timeout=CHECK_EVERY)
-                if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
+                if _new_mail(client):
                     break
-        finally:
-            client.idle_done()
+        except BaseException:
+            # The connection may already be gone: ending IDLE must not hide why we stopped
+            # (a dropped connection, or Ctrl-C).
+            with contextlib.suppress(Exception):
+                client.idle_done()
+            raise
+        client.idle_done()
         on_report(sync_account(store, account, password, folders, client=client))
+
+
+def _new_mail(client) -> bool:
+    """One IDLE wait; raise ConnectionError when the server said BYE or closed the socket."""
+    waited = time.monotonic()
+    responses = client.idle_check(timeout=CHECK_EVERY)
+    if any(r and r[0] == b"BYE" for r in responses):
+        raise ConnectionError(f"the server ended the session: {responses}")
+    if not responses and time.monotonic() - waited < CHECK_EVERY / 10:
+        # imapclient returns at once with nothing when the socket reached EOF.
+        raise ConnectionError("the server closed the connection")
+    return any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses)
