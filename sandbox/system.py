@@ -194,10 +194,10 @@ class Sandbox:
         path.write_text(json.dumps(self.describe(), indent=2))
         return path
 
-    def deliver(self, raw: bytes, recipient: str) -> None:
-        """Deliver a message straight into a user's INBOX on the main server (LMTP path)."""
+    def deliver(self, raw: bytes, recipient: str, folder: str = "INBOX") -> None:
+        """Store a message straight into a user's folder on the main server."""
         subprocess.run(
-            ["doveadm", "-c", str(self.main.config_path), "save", "-u", recipient],
+            ["doveadm", "-c", str(self.main.config_path), "save", "-u", recipient, "-m", folder],
             input=raw,
             check=True,
             capture_output=True,

@@ -209,27 +209,12 @@ def test_live_folder_audit_stores_nothing(alice, sandbox):
     folder = f"Audit{time.time_ns()}"
     sandbox.main.doveadm("mailbox", "create", "-u", "alice@example.test", folder)
     a, b, c = unique("a"), unique("b"), unique("c")
-    import subprocess
-
     for msg in (
         reply("bob@customer.test", "alice@example.test", "", "Plan", "1", a),
         reply("bob@customer.test", "alice@example.test", a, "Re: Plan", "2", b),
         reply("carol@partner.test", "alice@example.test", b, "Invoice 7", "3", c),
     ):
-        subprocess.run(
-            [
-                "doveadm",
-                "-c",
-                str(sandbox.main.config_path),
-                "save",
-                "-u",
-                "alice@example.test",
-                "-m",
-                folder,
-            ],
-            input=msg.as_bytes(),
-            check=True,
-        )
+        sandbox.deliver(msg.as_bytes(), "alice@example.test", folder)
     data = alice("threads", "--folder", folder, "--json").json()
     assert data["messages"] == 3 and data["threads"] == 1
     assert data["thread_list"] == [[a, b, c]]

@@ -1,5 +1,6 @@
 """`hubsync sync` and `hubsync log` against the real servers: what is logged, what is not."""
 
+import contextlib
 import email.policy
 import os
 import signal
@@ -262,20 +263,7 @@ def test_changed_uidvalidity_rescans_without_duplicates(alice, sandbox):
 
     def fill():
         for raw in msgs:
-            subprocess.run(
-                [
-                    "doveadm",
-                    "-c",
-                    str(sandbox.main.config_path),
-                    "save",
-                    "-u",
-                    "alice@example.test",
-                    "-m",
-                    folder,
-                ],
-                input=raw,
-                check=True,
-            )
+            sandbox.deliver(raw, "alice@example.test", folder)
 
     sandbox.main.doveadm("mailbox", "create", "-u", "alice@example.test", folder)
     fill()
@@ -318,11 +306,12 @@ def test_sync_killed_mid_fetch_logs_every_match_exactly_once(alice, sandbox):
     assert sorted(r[0] for r in rows) == sorted(ids)
 
 
-def test_watch_logs_a_reply_while_idling_and_a_second_sync_is_refused(alice, sandbox):
-    parent = sent_id(alice, "watch me")
+@contextlib.contextmanager
+def watching(cli):
+    """Run `hubsync sync --watch` until the block ends, then stop it with Ctrl-C (SIGINT)."""
     watcher = subprocess.Popen(
         [sys.executable, "-m", "hubsync", "sync", "--watch"],
-        env=alice.env,
+        env=cli.env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -330,33 +319,48 @@ def test_watch_logs_a_reply_while_idling_and_a_second_sync_is_refused(alice, san
     try:
         line = watcher.stdout.readline()
         assert "Watching INBOX" in line, line + watcher.stderr.read(2000)
+        yield watcher
+    finally:
+        watcher.send_signal(signal.SIGINT)
+        assert watcher.wait(timeout=20) == 0  # a clean exit on Ctrl-C
+
+
+def reply_arrives_and_is_logged(cli, sandbox, parent: str, tag: str, timeout: float) -> None:
+    rid = unique(tag)
+    submit_as(
+        sandbox,
+        "bob@customer.test",
+        reply("bob@customer.test", "alice@example.test", parent, "Re: watched", "hi", rid),
+    )
+    con = db(cli)
+    wait_for(
+        lambda: con.execute("SELECT 1 FROM messages WHERE message_id = ?", (rid,)).fetchone(),
+        timeout=timeout,
+    )
+
+
+def test_watch_logs_a_reply_while_idling_and_a_second_sync_is_refused(alice, sandbox):
+    parent = sent_id(alice, "watch me")
+    with watching(alice) as watcher:
         second = alice("sync")
         assert second.code == 1
         assert "already running" in second.stderr
-
-        rid = unique("watched")
-        submit_as(
-            sandbox,
-            "bob@customer.test",
-            reply(
-                "bob@customer.test",
-                "alice@example.test",
-                parent,
-                "Re: watch me",
-                "Seen while idling",
-                rid,
-            ),
-        )
-        con = db(alice)
-        wait_for(
-            lambda: con.execute("SELECT 1 FROM messages WHERE message_id = ?", (rid,)).fetchone(),
-            timeout=30,
-        )
-    finally:
-        watcher.send_signal(signal.SIGINT)
-        code = watcher.wait(timeout=20)
-    assert code == 0
+        reply_arrives_and_is_logged(alice, sandbox, parent, "watched", timeout=30)
     assert "Stopped watching" in watcher.stderr.read()
+
+
+def test_watch_reconnects_after_the_server_drops_the_connection(alice, sandbox):
+    parent = sent_id(alice, "watch reconnect")
+    with watching(alice) as watcher:
+        sandbox.main.doveadm("kick", "alice@example.test")  # the server drops every session
+        reply_arrives_and_is_logged(alice, sandbox, parent, "after-kick", timeout=40)
+        reconnects = (
+            db(alice)
+            .execute("SELECT COUNT(*) FROM events WHERE reason = 'watch-reconnect'")
+            .fetchone()[0]
+        )
+        assert reconnects >= 1
+    assert "reconnecting in" in watcher.stderr.read()
 
 
 def test_sync_never_marks_mail_as_read(alice, sandbox):
@@ -374,43 +378,3 @@ def test_sync_never_marks_mail_as_read(alice, sandbox):
     _, after = conn.uid("SEARCH", "SEEN")
     conn.logout()
     assert after == before
-
-
-def test_watch_reconnects_after_the_server_drops_the_connection(alice, sandbox):
-    parent = sent_id(alice, "watch reconnect")
-    watcher = subprocess.Popen(
-        [sys.executable, "-m", "hubsync", "sync", "--watch"],
-        env=alice.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert "Watching INBOX" in watcher.stdout.readline()
-        sandbox.main.doveadm("kick", "alice@example.test")  # the server drops every session
-        rid = unique("after-kick")
-        submit_as(
-            sandbox,
-            "bob@customer.test",
-            reply(
-                "bob@customer.test",
-                "alice@example.test",
-                parent,
-                "Re: watch reconnect",
-                "Still there?",
-                rid,
-            ),
-        )
-        con = db(alice)
-        wait_for(
-            lambda: con.execute("SELECT 1 FROM messages WHERE message_id = ?", (rid,)).fetchone(),
-            timeout=40,
-        )
-        reconnects = con.execute(
-            "SELECT COUNT(*) FROM events WHERE reason = 'watch-reconnect'"
-        ).fetchone()[0]
-        assert reconnects >= 1
-    finally:
-        watcher.send_signal(signal.SIGINT)
-        assert watcher.wait(timeout=20) == 0
-    assert "reconnecting in" in watcher.stderr.read()

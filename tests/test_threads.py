@@ -161,22 +161,7 @@ def test_grouping_matches_dovecot_thread_references(sandbox):
     sandbox.main.doveadm("mailbox", "create", "-u", "alice@example.test", folder)
     loaded = load("lkml")
     for raw, _ in loaded:
-        import subprocess
-
-        subprocess.run(
-            [
-                "doveadm",
-                "-c",
-                str(sandbox.main.config_path),
-                "save",
-                "-u",
-                "alice@example.test",
-                "-m",
-                folder,
-            ],
-            input=raw,
-            check=True,
-        )
+        sandbox.deliver(raw, "alice@example.test", folder)
     ours = groups(thread([m for _, m in loaded]))
     theirs = _dovecot_threads(sandbox, folder)
     with_refs = {m.message_id for _, m in loaded if m.references}
