@@ -378,3 +378,22 @@ def test_sync_never_marks_mail_as_read(alice, sandbox):
     _, after = conn.uid("SEARCH", "SEEN")
     conn.logout()
     assert after == before
+
+
+def test_reply_to_a_reply_in_the_same_scan_is_logged(alice, sandbox):
+    parent = sent_id(alice, "chain")
+    first, second = unique("chain1"), unique("chain2")
+    sandbox.deliver(
+        reply(
+            "bob@customer.test", "alice@example.test", parent, "Re: chain", "1", first
+        ).as_bytes(),
+        "alice@example.test",
+    )
+    # this one names only its direct parent, which is not logged yet when the scan sees it
+    sandbox.deliver(
+        reply(
+            "carol@partner.test", "alice@example.test", first, "Re: chain", "2", second
+        ).as_bytes(),
+        "alice@example.test",
+    )
+    assert alice("sync", "--json").json()["logged"] == 2

@@ -192,6 +192,7 @@ def _sync_into(
     def candidate(header: bytes) -> bool:
         return not tracked_bytes.isdisjoint(find_ids(header))
 
+    provisional: list[str] = []
     for first, end in uid_ranges(start, last):
         matches: list[tuple[int, ReplyMatch]] = []
         seen = [0]
@@ -206,11 +207,22 @@ def _sync_into(
             )
             if found:
                 matches.append((uid, found))
+                if own_id:  # a reply to this one, later in the same range, matches too
+                    provisional.append(own_id)
+                    tracked[own_id] = found.thread_id
+                    tracked_bytes.add(own_id.encode())
         stats.scanned += seen[0]
+        logged = set()
         for message_id, thread_id in _log_matches(client, store, account, folder, matches, stats):
+            logged.add(message_id)
             tracked[message_id] = thread_id
             tracked_bytes.add(message_id.encode())
             _fault_point("mid-fetch")
+        for own_id in provisional:  # matched but not logged (never-log): no chain through it
+            if own_id not in logged and store.thread_of(account.name, own_id) is None:
+                tracked.pop(own_id, None)
+                tracked_bytes.discard(own_id.encode())
+        provisional.clear()
         store.set_sync_state(
             account.name, folder, uidvalidity, end, int(modseq) if modseq else None
         )
