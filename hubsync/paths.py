@@ -1,9 +1,12 @@
 """Where hubsync keeps its files: ``HUBSYNC_HOME`` if set, else the platform's directories."""
 
+import errno
 import os
 from pathlib import Path
 
 import platformdirs
+
+from hubsync.errors import StoreError
 
 APP = "hubsync"
 
@@ -33,13 +36,20 @@ def write_private_file(path: Path, data: bytes) -> None:
     """Write ``data`` atomically into a 0600 file (temp file, fsync, rename)."""
     ensure_private_dir(path.parent)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StoreError(
+                f"The disk holding {path.parent} is full; {path.name} was not "
+                "written and nothing was lost.",
+                fix="Free some space and run the command again.",
+                reason="disk-full",
+            ) from None
         raise

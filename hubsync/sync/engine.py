@@ -6,6 +6,7 @@ bounded ranges, and move the sync position after each range. An unmatched messag
 trace: not its headers, not its addresses.
 """
 
+import contextlib
 import re
 import time
 from collections.abc import Callable
@@ -14,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 import imapclient
 
 from hubsync import config as cfg
-from hubsync.errors import HubsyncError
+from hubsync.errors import HubsyncError, StoreError
 from hubsync.logbook import log_message
 from hubsync.mail import imap, parse, providers
 from hubsync.store import Store
@@ -116,11 +117,13 @@ def sync_account(
                 message = f"{folder}: {exc}"
                 report.errors.append(message)
                 store.add_event(account.name, "sync", "folder-failed", detail=message)
+    except StoreError:
+        raise  # a full disk or damaged store: nothing more can be written, say why
     except HubsyncError as exc:
-        store.add_event(account.name, "connection", exc.reason, detail=exc.message)
+        _record(store, account.name, exc.reason, exc.message)
         raise
     except OSError as exc:
-        store.add_event(account.name, "connection", "connection-dropped", detail=str(exc))
+        _record(store, account.name, "connection-dropped", str(exc))
         raise
     finally:
         if own_client:
@@ -132,6 +135,12 @@ def sync_account(
         detail=f"scanned {report.total('scanned')}, logged {report.total('logged')}",
     )
     return report
+
+
+def _record(store: Store, account: str, reason: str, detail: str) -> None:
+    """Record a connection failure; if even that cannot be written, the original error wins."""
+    with contextlib.suppress(StoreError):
+        store.add_event(account, "connection", reason, detail=detail)
 
 
 def sync_folder(
