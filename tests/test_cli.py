@@ -72,3 +72,22 @@ def test_files_created_are_private(offline_cli, tmp_path):
             assert mode & 0o077 == 0, path
         elif path.name != "config.toml":
             assert mode & 0o077 == 0, (path, oct(mode))
+
+
+def test_log_from_standard_input_and_contact_filter(offline_cli):
+    offline_cli.home.mkdir(parents=True)
+    (offline_cli.home / "config.toml").write_text(
+        '[accounts.a]\nemail = "me@b.test"\nusername = "me"\nimap_host = "h"\nimap_port = 993\n'
+    )
+    for n, who in enumerate(("ann@x.test", "ben@y.test")):
+        raw = (
+            f"From: {who}\r\nTo: me@b.test\r\nSubject: hello {n}\r\n"
+            f"Message-ID: <stdin-{n}@x.test>\r\n\r\nhi\r\n"
+        )
+        result = offline_cli("log", "-", "--json", input=raw)
+        assert result.code == 0, result.stderr
+        assert result.json()["logged"][0]["new"] is True
+    threads = offline_cli("threads", "--contact", "ann@x.test", "--json").json()["threads"]
+    assert [t["messages"][0]["message_id"] for t in threads] == ["<stdin-0@x.test>"]
+    again = offline_cli("log", "-", "--json", input=raw)
+    assert again.json()["logged"][0]["new"] is False  # logging twice keeps one copy
