@@ -161,6 +161,31 @@ class Sandbox:
         passwords = {u.address: u.password for u in self.users.values()}
         for server in (self.main, self.localized, self.pop3only, self.expired):
             server.write_users(passwords)
+        self._wait_for_login(address, password)
+
+    def _wait_for_login(self, address: str, password: str, timeout: float = 15.0) -> None:
+        """Dovecot re-reads a changed passwd-file at most once a second: wait until the main
+        server accepts the new password, so a test sees the change it made."""
+        import imaplib
+        import ssl
+        import time
+
+        context = ssl.create_default_context(cafile=str(self.ca.cert_path))
+        deadline = time.monotonic() + timeout
+        while True:
+            conn = imaplib.IMAP4_SSL(
+                "localhost", self.main.ports.imaps, ssl_context=context, timeout=10
+            )
+            try:
+                conn.login(address, password)
+            except imaplib.IMAP4.error:
+                conn.shutdown()
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the new password of {address} was not taken") from None
+                time.sleep(0.2)
+                continue
+            conn.logout()
+            return
 
     def describe(self) -> dict:
         m, loc, pop, pf = self.main.ports, self.localized.ports, self.pop3only.ports, self.postfix
