@@ -15,7 +15,7 @@ from hubsync.mail import compose, imap, parse, providers, smtp
 from hubsync.store import Store
 
 FILING_WAIT_EXPECTED = 10.0  # provider known to file its own copy: wait this long for it
-FILING_WAIT_UNKNOWN = 3.0  # not yet known: a short look before appending
+FILING_WAIT_UNKNOWN = 5.0  # not yet known: a short look before appending
 FACT = "server_files_sent_copy"
 
 
