@@ -134,3 +134,11 @@ def decode(value):
 
 
 __all__ = ["messages", "threads", "contacts", "contact", "events_for", "now", "decode"]
+
+
+def attachment_files(store: Store) -> list[dict]:
+    """Every stored attachment with the message it belongs to (for the store check)."""
+    return store._all(
+        "SELECT a.sha256, a.filename, m.message_id FROM attachments a "
+        "JOIN messages m ON a.message_pk = m.id"
+    )

@@ -1,24 +1,14 @@
-"""`hubsync doctor`: every way an inbox connection breaks, found and explained.
-
-Each check returns pass, warn or fail with a stable reason code, the evidence it saw and the
-fix in plain words. Local checks read config, keyring and store; the IMAP and SMTP chains run
-concurrently with bounded timeouts, so doctor finishes in about 15 seconds even when every
-host is unreachable.
-"""
+"""Doctor's network checks: DNS, TCP, TLS, IMAP login, capabilities, folders, SMTP."""
 
 import socket
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
 
 from hubsync import config as cfg
-from hubsync import credentials
+from hubsync.doctor import Check, fail, from_error, ok, warn
 from hubsync.errors import HubsyncError
 from hubsync.mail import dns as maildns
 from hubsync.mail import imap, providers, smtp
 from hubsync.mail.probe import IMAP, POP3, POP3_ONLY_EXPLANATION, probe_port
 from hubsync.mail.sent_folder import resolve_sent_folder
-from hubsync.store import Store
-from hubsync.store import attachments as files
 
 PROBE_TIMEOUT = 6.0
 SESSION_TIMEOUT = 8.0
@@ -50,193 +40,6 @@ SERVER_QUIRKS = (
     ("zimbra", "Zimbra", "Sent is usually named 'Sent'."),
     ("icloud", "iCloud", "Needs an app-specific password."),
 )
-
-
-@dataclass
-class Check:
-    id: str
-    status: str  # "pass" | "warn" | "fail"
-    reason: str
-    evidence: str
-    fix: str = ""
-
-
-def ok(id_: str, evidence: str, reason: str = "ok") -> Check:
-    return Check(id_, "pass", reason, evidence)
-
-
-def warn(id_: str, reason: str, evidence: str, fix: str) -> Check:
-    return Check(id_, "warn", reason, evidence, fix)
-
-
-def fail(id_: str, reason: str, evidence: str, fix: str) -> Check:
-    return Check(id_, "fail", reason, evidence, fix)
-
-
-def from_error(id_: str, exc: HubsyncError) -> Check:
-    return fail(id_, exc.reason, exc.message, exc.fix or "")
-
-
-def run(account: cfg.Account, store: Store | None, offline: bool = False) -> list[Check]:
-    checks = local_checks(account, store)
-    if offline:
-        return checks
-    password = _password(account)
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        imap_chain = pool.submit(_imap_checks, account, password, store)
-        smtp_chain = pool.submit(_smtp_checks, account, password, store)
-        checks += imap_chain.result() + smtp_chain.result()
-    return checks
-
-
-def to_dict(account: str, checks: list[Check]) -> dict:
-    return {"account": account, "checks": [asdict(c) for c in checks]}
-
-
-# -- local -------------------------------------------------------------------------------------
-
-
-def config_check(path: str, error: HubsyncError | None) -> Check:
-    if error:
-        return from_error("config", error)
-    return ok("config", f"{path} is valid")
-
-
-def local_checks(account: cfg.Account, store: Store | None) -> list[Check]:
-    checks = [_keyring_check(), _secret_check(account)]
-    if store is None:
-        return checks
-    checks += [
-        _store_check(store),
-        _attachments_check(store),
-        _outbox_check(account, store),
-        _history_check(account, store),
-        _sent_copy_fact(account, store),
-    ]
-    return checks
-
-
-def _keyring_check() -> Check:
-    name, usable = credentials.describe_backend()
-    if usable:
-        return ok("keyring", f"backend {name}")
-    return warn(
-        "keyring",
-        "keyring-unsafe",
-        f"backend {name} cannot hold secrets safely",
-        "Unlock or install a Secret Service keyring, or give passwords through "
-        "HUBSYNC_PASSWORD or a password_command.",
-    )
-
-
-def _secret_check(account: cfg.Account) -> Check:
-    try:
-        secret = credentials.resolve(account.name, account.password_command or None)
-    except HubsyncError as exc:
-        return from_error("secret", exc)
-    return ok("secret", f"password available from {secret.source}")
-
-
-def _password(account: cfg.Account) -> str | None:
-    try:
-        return credentials.resolve(account.name, account.password_command or None).value
-    except HubsyncError:
-        return None
-
-
-def _store_check(store: Store) -> Check:
-    try:
-        result = store.integrity()
-    except Exception as exc:  # noqa: BLE001 - a damaged file raises many kinds
-        result = str(exc)
-    if result == "ok":
-        return ok("store", f"{store.path}: integrity check ok (schema {store.version})")
-    return fail(
-        "store",
-        "store-corrupt",
-        f"{store.path}: {result}",
-        "Restore the store from a backup; hubsync can rebuild threads from mail by "
-        "logging the roots again with `hubsync log`.",
-    )
-
-
-def _attachments_check(store: Store) -> Check:
-    rows = store._all(
-        "SELECT a.sha256, a.filename, m.message_id FROM attachments a "
-        "JOIN messages m ON a.message_pk = m.id"
-    )
-    bad = [(r, state) for r in rows if (state := files.verify(r["sha256"])) != "ok"]
-    if not bad:
-        return ok(
-            "attachments", f"{len(rows)} attachment file(s) present and matching their hashes"
-        )
-    listed = "; ".join(f"{r['filename']} of {r['message_id']}: {state}" for r, state in bad[:5])
-    return fail(
-        "attachments",
-        "attachment-corrupt",
-        f"{len(bad)} of {len(rows)} damaged or missing: {listed}",
-        "Log the message again from the server with `hubsync log "
-        "--folder F --uid N`, or restore the attachments folder from a backup.",
-    )
-
-
-def _outbox_check(account: cfg.Account, store: Store) -> Check:
-    stuck = store.outbox(account.name, ("submitting", "uncertain", "submitted", "filing-failed"))
-    if not stuck:
-        return ok("outbox", "every sent message has its Sent copy")
-    states = ", ".join(f"{i['message_id']} ({i['state']})" for i in stuck[:5])
-    return warn(
-        "outbox",
-        "outbox-stuck",
-        f"{len(stuck)} message(s) owed a Sent copy or of unknown outcome: {states}",
-        "Run `hubsync outbox --retry`; for 'uncertain' "
-        "ones check with the recipient, hubsync never resends by itself.",
-    )
-
-
-def _history_check(account: cfg.Account, store: Store) -> Check:
-    events = store.events(account.name, ("connection", "sync"))
-    last_ok = next(
-        (e for e in reversed(events) if e["kind"] == "sync" and e["reason"] == "ok"), None
-    )
-    failures = [e for e in events if e["kind"] == "connection"]
-    since_ok = [e for e in failures if last_ok is None or e["id"] > last_ok["id"]]
-    history = "; ".join(f"{e['at']} {e['reason']}" for e in failures[-5:]) or "none"
-    if since_ok:
-        return fail(
-            "history",
-            since_ok[-1]["reason"],
-            f"{len(since_ok)} failed connection(s) since the last successful sync "
-            f"({last_ok['at'] if last_ok else 'never'}): {history}",
-            "The inbox is disconnected; see the login and TLS checks for the cause.",
-        )
-    if last_ok is None:
-        return warn(
-            "history",
-            "never-synced",
-            "no sync has run yet",
-            "Run `hubsync sync` (or `hubsync sync --watch`).",
-        )
-    recovered = f"; earlier failures, recovered since: {history}" if failures else ""
-    return ok("history", f"last successful sync {last_ok['at']}{recovered}")
-
-
-def _sent_copy_fact(account: cfg.Account, store: Store) -> Check:
-    fact = store.fact(account.name, "server_files_sent_copy")
-    provider = providers.by_key(account.provider)
-    known = {
-        "yes": "the server files its own copy of sent mail; hubsync adds none",
-        "no": "the server files no copy; hubsync appends one",
-    }.get(fact)
-    if known is None and provider and provider.files_sent_copy is not None:
-        known = (
-            f"{provider.name} is known to {'file' if provider.files_sent_copy else 'not file'}"
-            " its own copy"
-        )
-    return ok("sent-copies", known or "not learned yet (the first send finds out)")
-
-
-# -- IMAP chain --------------------------------------------------------------------------------
 
 
 def _dns_check(id_: str, host: str) -> Check:
@@ -379,7 +182,7 @@ def _server_identity(kind: str, greeting: str, id_response: str = "") -> Check:
     )
 
 
-def _imap_checks(account: cfg.Account, password: str | None, store: Store | None) -> list[Check]:
+def imap_checks(account: cfg.Account, password: str | None) -> list[Check]:
     checks, usable = _endpoint_checks(
         "imap",
         account.imap_host,
@@ -517,10 +320,7 @@ def _s(value) -> str:
     return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
-# -- SMTP chain --------------------------------------------------------------------------------
-
-
-def _smtp_checks(account: cfg.Account, password: str | None, store: Store | None) -> list[Check]:
+def smtp_checks(account: cfg.Account, password: str | None) -> list[Check]:
     checks, usable = _endpoint_checks(
         "smtp",
         account.smtp_host,

@@ -1,0 +1,65 @@
+"""`hubsync doctor`: every way an inbox connection breaks, found and explained.
+
+Each check returns pass, warn or fail with a stable reason code, the evidence it saw and the
+fix in plain words. Local checks read config, keyring and store; the IMAP and SMTP chains run
+concurrently with bounded timeouts, so doctor finishes in about 15 seconds even when every
+host is unreachable.
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+
+from hubsync import config as cfg
+from hubsync.errors import HubsyncError
+from hubsync.store import Store
+
+
+@dataclass
+class Check:
+    id: str
+    status: str  # "pass" | "warn" | "fail"
+    reason: str
+    evidence: str
+    fix: str = ""
+
+
+def ok(id_: str, evidence: str, reason: str = "ok") -> Check:
+    return Check(id_, "pass", reason, evidence)
+
+
+def warn(id_: str, reason: str, evidence: str, fix: str) -> Check:
+    return Check(id_, "warn", reason, evidence, fix)
+
+
+def fail(id_: str, reason: str, evidence: str, fix: str) -> Check:
+    return Check(id_, "fail", reason, evidence, fix)
+
+
+def from_error(id_: str, exc: HubsyncError) -> Check:
+    return fail(id_, exc.reason, exc.message, exc.fix or "")
+
+
+def run(account: cfg.Account, store: Store | None, offline: bool = False) -> list[Check]:
+    """Local checks, then (unless ``offline``) the IMAP and SMTP chains concurrently."""
+    from hubsync.doctor.local import local_checks, password_for
+    from hubsync.doctor.network import imap_checks, smtp_checks
+
+    checks = local_checks(account, store)
+    if offline:
+        return checks
+    password = password_for(account)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        imap_chain = pool.submit(imap_checks, account, password)
+        smtp_chain = pool.submit(smtp_checks, account, password)
+        checks += imap_chain.result() + smtp_chain.result()
+    return checks
+
+
+def to_dict(account: str, checks: list[Check]) -> dict:
+    return {"account": account, "checks": [asdict(c) for c in checks]}
+
+
+def config_check(path: str, error: HubsyncError | None) -> Check:
+    if error:
+        return from_error("config", error)
+    return ok("config", f"{path} is valid")

@@ -1,0 +1,44 @@
+"""What a sync did, per folder and in total (the numbers behind `sync --json`)."""
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class FolderStats:
+    folder: str
+    scanned: int = 0
+    matched: int = 0
+    logged: int = 0
+    already_logged: int = 0
+    never_log: int = 0
+    attachments_stored: int = 0
+    attachments_skipped: int = 0
+    uidvalidity_changed: bool = False
+    last_uid: int = 0
+    seconds: float = 0.0  # wall time of this folder's sync (SELECT to last position)
+
+
+@dataclass
+class SyncReport:
+    account: str
+    folders: list[FolderStats] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def total(self, name: str) -> int:
+        return sum(getattr(f, name) for f in self.folders)
+
+    def to_dict(self) -> dict:
+        keys = (
+            "scanned",
+            "matched",
+            "logged",
+            "never_log",
+            "attachments_stored",
+            "attachments_skipped",
+        )
+        return {
+            "account": self.account,
+            **{k: self.total(k) for k in keys},
+            "errors": self.errors,
+            "folders": [asdict(f) for f in self.folders],
+        }
