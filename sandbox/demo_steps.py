@@ -61,6 +61,7 @@ def reply_and_sync(box, env) -> None:
     msg["From"] = "Bob Buyer <bob@customer.test>"
     msg["To"] = "alice@example.test"
     msg["Subject"] = "Re: Your quote"
+    msg["Message-ID"] = f"<demo-reply-{time.time_ns()}@customer.test>"
     msg["In-Reply-To"] = quote
     msg["References"] = quote
     msg.set_content("Thanks Alice, signed copy attached.\n\nBob")
@@ -73,11 +74,31 @@ def reply_and_sync(box, env) -> None:
         smtp.starttls(context=ctx)
         smtp.login("bob@customer.test", box.users["bob@customer.test"].password)
         smtp.send_message(msg)
-    time.sleep(2)  # Postfix delivers asynchronously
+    _wait_delivered(box, "alice@example.test", msg["Message-ID"])
     step("Sync: log the reply (nothing else is stored)", "sync", env=env)
     step("Threads", "threads", env=env)
     step("Logging report", "report", env=env)
     step("Bob's contact record", "contacts", "bob@customer.test", env=env)
+
+
+def _wait_delivered(box, address: str, message_id: str, timeout: float = 30.0) -> None:
+    """Postfix delivers asynchronously: poll the mailbox (bounded) instead of sleeping."""
+    import imaplib
+    import ssl
+    import time
+
+    context = ssl.create_default_context(cafile=str(box.ca.cert_path))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        conn = imaplib.IMAP4_SSL("localhost", box.main.ports.imaps, ssl_context=context)
+        conn.login(address, box.users[address].password)
+        conn.select("INBOX", readonly=True)
+        found = conn.uid("SEARCH", "HEADER", "Message-ID", message_id)[1][0]
+        conn.logout()
+        if found:
+            return
+        time.sleep(0.2)
+    raise SystemExit(f"demo: the reply did not arrive within {timeout:g}s")
 
 
 def doctor(box, env) -> None:
