@@ -144,6 +144,7 @@ class Sandbox:
             self.dns,
             self.keyring,
             self.postfix,
+            self.expired,
             self.pop3only,
             self.localized,
             self.main,
