@@ -8,6 +8,8 @@ import email.utils
 import os
 from dataclasses import dataclass, field
 
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
+
 from hubsync import config as cfg
 from hubsync.errors import HubsyncError, SendFailure
 from hubsync.logbook import log_message
@@ -176,21 +178,23 @@ def file_copy(
         )
     )
     try:
-        imap.login(client, account.username, password, provider)
-        try:
-            present = imap.find_message_id(client, folder, message_id, wait)
-        except Exception as exc:  # noqa: BLE001 - SELECT fails when the folder is gone
-            raise imap.append_failure(folder, str(exc)) from None
-        if present:
-            if mode == "auto" and not retry:
-                store.set_fact(account.name, FACT, "yes")
-            return "already-present"
-        if mode == "auto" and not retry and known is None:
-            store.set_fact(account.name, FACT, "no")
-        date = parse.parse(raw, with_body=False).date
-        when = _datetime(date)
-        imap.append_message(client, folder, raw, when)
-        return "appended"
+        with imap.session_guard(account.imap_host, account.imap_port):
+            imap.login(client, account.username, password, provider)
+            try:
+                present = imap.find_message_id(client, folder, message_id, wait)
+            except IMAPClientAbortError:
+                raise
+            except IMAPClientError as exc:  # SELECT fails when the folder is gone
+                raise imap.append_failure(folder, str(exc)) from None
+            learning = mode == "auto" and not retry
+            if present:
+                if learning:
+                    store.set_fact(account.name, FACT, "yes")
+                return "already-present"
+            if learning and known is None:
+                store.set_fact(account.name, FACT, "no")
+            imap.append_message(client, folder, raw, _datetime(parse.parse(raw, False).date))
+            return "appended"
     finally:
         imap.close(client)
 

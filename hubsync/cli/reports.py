@@ -6,7 +6,7 @@ from rich.tree import Tree
 
 from hubsync import reports
 from hubsync.cli import common
-from hubsync.mail import imap, parse
+from hubsync.mail import parse
 from hubsync.render import emit_json, out
 from hubsync.store import queries
 from hubsync.sync import engine
@@ -105,11 +105,8 @@ def split_command(
 
 def _audit(acc, folder: str, json_out: bool) -> None:
     store = common.store()
-    client = engine.connect(acc, common.password_for(acc), store)
-    try:
+    with engine.session(acc, common.password_for(acc), store) as client:
         records = list(folder_headers(client, folder))
-    finally:
-        imap.close(client)
     data = reports.audit(records, acc.email)
     data["folder"] = folder
     if json_out:
@@ -245,26 +242,18 @@ def why_command(
         out.print(f"Attachments: {result['attachments']}")
 
 
+_WHY_FIELDS = "HEADER.FIELDS (MESSAGE-ID IN-REPLY-TO REFERENCES FROM DATE SUBJECT)"
+
+
 def _find_live(acc, store, message_id: str) -> dict | None:
     """Read the threading headers of a message from the watched folders (not stored)."""
-    client = engine.connect(acc, common.password_for(acc), store)
-    try:
+    with engine.session(acc, common.password_for(acc), store) as client:
         for folder in engine.watched_folders(acc):
             client.select_folder(folder, readonly=True)
             uids = client.search(["HEADER", "Message-ID", message_id])
             if uids:
-                data = client.fetch(
-                    uids[:1],
-                    [
-                        "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID IN-REPLY-TO "
-                        "REFERENCES FROM DATE SUBJECT)]"
-                    ],
-                )
-                header = next(iter(data.values()))[
-                    b"BODY[HEADER.FIELDS (MESSAGE-ID IN-REPLY-TO REFERENCES FROM DATE SUBJECT)]"
-                ]
+                data = client.fetch(uids[:1], [f"BODY.PEEK[{_WHY_FIELDS}]"])
+                header = next(iter(data.values()))[f"BODY[{_WHY_FIELDS}]".encode()]
                 p = parse.parse(header, with_body=False)
                 return {"in_reply_to": p.in_reply_to, "references": p.references, "folder": folder}
-    finally:
-        imap.close(client)
     return None

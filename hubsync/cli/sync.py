@@ -11,7 +11,7 @@ from rich.table import Table
 from hubsync import locking, logbook
 from hubsync.cli import common
 from hubsync.errors import MessageError, UsageError
-from hubsync.mail import imap, parse
+from hubsync.mail import parse
 from hubsync.render import emit_json, err, interactive, out
 from hubsync.sync import bodies, engine, watch
 
@@ -164,12 +164,9 @@ def _read(name: str) -> bytes:
 
 
 def _log_from_server(store, acc, folder: str, uid: int) -> dict:
-    client = engine.connect(acc, common.password_for(acc), store)
-    try:
+    with engine.session(acc, common.password_for(acc), store) as client:
         client.select_folder(folder, readonly=True)
         raw = bodies.fetch_full(client, uid)
-    finally:
-        imap.close(client)
     if not raw:
         raise UsageError(f"No message with UID {uid} in {folder}.", reason="no-such-message")
     outcome = logbook.log_manual(store, acc.name, raw, (acc.email,), folder, uid)

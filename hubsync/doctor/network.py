@@ -204,20 +204,19 @@ def imap_checks(account: cfg.Account, password: str | None) -> list[Check]:
                 SESSION_TIMEOUT,
             )
         )
-        try:
-            imap.login(client, account.username, password, providers.by_key(account.provider))
-        except HubsyncError as exc:
-            checks.append(from_error("imap-login", exc))
-            return checks
-        checks.append(ok("imap-login", f"logged in as {account.username}"))
-        checks.append(_capabilities_check(imap.capability_names(client)))
-        checks += _folder_checks(client, account)
-        identity = _id_check(client, checks)
-        checks = [c for c in checks if c.id != "imap-server"] + [identity]
+        with imap.session_guard(account.imap_host, account.imap_port):
+            try:
+                imap.login(client, account.username, password, providers.by_key(account.provider))
+            except HubsyncError as exc:
+                checks.append(from_error("imap-login", exc))
+                return checks
+            checks.append(ok("imap-login", f"logged in as {account.username}"))
+            checks.append(_capabilities_check(imap.capability_names(client)))
+            checks += _folder_checks(client, account)
+            identity = _id_check(client, checks)
+            checks = [c for c in checks if c.id != "imap-server"] + [identity]
     except HubsyncError as exc:
         checks.append(from_error("imap-session", exc))
-    except OSError as exc:
-        checks.append(fail("imap-session", "connection-dropped", str(exc), "Try again."))
     finally:
         imap.close(client)
     return checks

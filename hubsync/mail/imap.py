@@ -5,13 +5,14 @@ Credentials are only sent after TLS is up (implicit TLS, or STARTTLS that must s
 
 import contextlib
 import socket
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import imapclient
 from imapclient import imap4, tls
 from imapclient.exceptions import IMAPClientError, LoginError
 
-from hubsync.errors import ProtocolFailure, TLSFailure
+from hubsync.errors import NetworkError, ProtocolFailure, SendFailure, TLSFailure
 from hubsync.mail import dns as maildns
 from hubsync.mail.diagnosis import diagnose_login
 from hubsync.mail.failures import connection_failure
@@ -84,6 +85,8 @@ def open_session(endpoint: ImapEndpoint) -> imapclient.IMAPClient:
                     reason="tls-unavailable",
                 )
             client.starttls(context)
+    except imapclient.exceptions.IMAPClientAbortError as exc:
+        raise dropped(endpoint.host, endpoint.port, exc) from None
     except imapclient.exceptions.IMAPClientError as exc:
         raise ProtocolFailure(
             f"{endpoint.host}:{endpoint.port} did not speak IMAP: {exc}", reason="not-imap"
@@ -98,6 +101,38 @@ def open_session(endpoint: ImapEndpoint) -> imapclient.IMAPClient:
             " (993 is SSL/TLS, 143 STARTTLS)",
         ) from None
     return client
+
+
+RETRY_FIX = (
+    "Nothing was lost: the sync position only moves after messages are logged, and a "
+    "sent message is never submitted twice. Run the command again; if it keeps "
+    "happening, `hubsync doctor` shows why."
+)
+
+
+def dropped(host: str, port: int, exc: BaseException) -> NetworkError:
+    return NetworkError(
+        f"The connection to {host}:{port} was lost: {exc}.",
+        fix=RETRY_FIX,
+        reason="connection-dropped",
+    )
+
+
+@contextlib.contextmanager
+def session_guard(host: str, port: int) -> Iterator[None]:
+    """While a session is open, the server or the network may drop it at any point: turn
+    every form that takes (a socket error, imaplib's abort, the fast reader's EOF) into one
+    NetworkError that says nothing was lost."""
+    try:
+        yield
+    except imapclient.exceptions.IMAPClientAbortError as exc:
+        raise dropped(host, port, exc) from None
+    except ProtocolFailure as exc:
+        if exc.reason != "connection-dropped":
+            raise
+        raise dropped(host, port, exc.message.rstrip(".")) from None
+    except OSError as exc:
+        raise dropped(host, port, exc) from None
 
 
 def login(
@@ -189,9 +224,7 @@ def append_message(client: imapclient.IMAPClient, folder: str, raw: bytes, when)
         raise append_failure(folder, _text(exc)) from None
 
 
-def append_failure(folder: str, text: str):
-    from hubsync.errors import SendFailure
-
+def append_failure(folder: str, text: str) -> SendFailure:
     upper = text.upper()
     if "TRYCREATE" in upper or "NONEXISTENT" in upper or "DOESN'T EXIST" in upper:
         return SendFailure(

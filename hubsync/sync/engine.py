@@ -9,7 +9,7 @@ trace: not its headers, not its addresses.
 import contextlib
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import imapclient
 
@@ -46,6 +46,18 @@ def connect(account: cfg.Account, password: str, store: Store) -> imapclient.IMA
     return client
 
 
+@contextlib.contextmanager
+def session(account: cfg.Account, password: str, store: Store) -> Iterator[imapclient.IMAPClient]:
+    """A logged-in session for one piece of work; a dropped connection becomes a clear error,
+    and the session is always closed."""
+    client = connect(account, password, store)
+    try:
+        with imap.session_guard(account.imap_host, account.imap_port):
+            yield client
+    finally:
+        imap.close(client)
+
+
 def watched_folders(account: cfg.Account) -> list[str]:
     folders = list(account.watched_folders or ["INBOX"])
     if account.sent_folder and account.sent_folder not in folders:
@@ -65,23 +77,23 @@ def sync_account(
     own_client = client is None
     client = client or connect(account, password, store)
     try:
-        tracked = store.tracked_ids(account.name)
-        for folder in folders or watched_folders(account):
-            try:
-                report.folders.append(
-                    sync_folder(client, store, account, folder, tracked, progress)
-                )
-            except imapclient.exceptions.IMAPClientError as exc:
-                message = f"{folder}: {exc}"
-                report.errors.append(message)
-                store.add_event(account.name, "sync", "folder-failed", detail=message)
+        with imap.session_guard(account.imap_host, account.imap_port):
+            tracked = store.tracked_ids(account.name)
+            for folder in folders or watched_folders(account):
+                try:
+                    report.folders.append(
+                        sync_folder(client, store, account, folder, tracked, progress)
+                    )
+                except imapclient.exceptions.IMAPClientAbortError:
+                    raise  # the connection is gone: no other folder can be synced
+                except imapclient.exceptions.IMAPClientError as exc:
+                    message = f"{folder}: {exc}"
+                    report.errors.append(message)
+                    store.add_event(account.name, "sync", "folder-failed", detail=message)
     except StoreError:
         raise  # a full disk or damaged store: nothing more can be written, say why
     except HubsyncError as exc:
         _record(store, account.name, exc.reason, exc.message)
-        raise
-    except OSError as exc:
-        _record(store, account.name, "connection-dropped", str(exc))
         raise
     finally:
         if own_client:
