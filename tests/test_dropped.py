@@ -3,6 +3,7 @@
 import socket
 import subprocess
 import threading
+import time
 
 import pytest
 from helpers import connect_args
@@ -58,7 +59,7 @@ class CuttingProxy:
 def test_connection_dropped_mid_sync_is_a_clear_error_and_loses_nothing(cli, sandbox, limit):
     assert cli(*connect_args(sandbox, "alice"), input="alice-sandbox-pw\n").code == 0
     parent = sent_id(cli, "dropped")
-    folder = f"Dropped{unique('f')[1:12]}"
+    folder = f"Dropped{time.time_ns()}"
     sandbox.main.doveadm("mailbox", "create", "-u", "alice@example.test", folder)
     cur = sandbox.main.mail_dir("alice@example.test") / "Maildir" / f".{folder}" / "cur"
     cur.mkdir(parents=True, exist_ok=True)
