@@ -2,9 +2,11 @@
 
 from dataclasses import dataclass
 
-from hubsync.mail.parse import ParsedMessage
+from hubsync.mail.parse import ParsedMessage, parse
 from hubsync.store import Store
 from hubsync.store import attachments as files
+from hubsync.store.db import now
+from hubsync.sync.matching import match_reply
 
 
 @dataclass
@@ -73,18 +75,12 @@ def log_message(
         own = {a.lower() for a in own_addresses}
         for name, address in people:
             if address and address.lower() not in own:
-                created += store.add_contact(conn, account, address, name, seen or _today())
+                created += store.add_contact(conn, account, address, name, seen or now())
         for attachment, digest in saved:
             store.add_attachment(
                 conn, pk, attachment.filename, attachment.mime_type, len(attachment.data), digest
             )
         return LogOutcome(pk, thread_id, created, len(saved))
-
-
-def _today() -> str:
-    from hubsync.store.db import now
-
-    return now()
 
 
 def log_manual(
@@ -97,9 +93,6 @@ def log_manual(
 ) -> LogOutcome:
     """Log a message by hand (the BCC-logging counterpart): it joins the thread it replies
     into, or starts a tracked thread of its own, so later replies to it are logged."""
-    from hubsync.mail.parse import parse
-    from hubsync.sync.matching import match_reply
-
     parsed = parse(raw)
     found = match_reply(
         [parsed.in_reply_to] if parsed.in_reply_to else [],

@@ -231,9 +231,7 @@ def contact_record(store: Store, account: str, address: str, full: bool = False)
     return {**person, "messages": len(rows), "timeline": timeline, "attachments": attachments}
 
 
-def why(
-    store: Store, account: str, message_id: str, live: dict | None = None, tracked_check=None
-) -> dict:
+def why(store: Store, account: str, message_id: str, live: dict | None = None) -> dict:
     """Whether and why a message was logged; ``live`` holds its headers read from the server
     when it is not in the log (nothing of it is stored)."""
     message_id = message_id.strip()

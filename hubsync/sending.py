@@ -4,6 +4,7 @@ States: queued -> submitting -> submitted -> filed | filing-failed; failed (noth
 uncertain (the process died during submission: hubsync never resubmits by itself).
 """
 
+import datetime as dt
 import email.utils
 import os
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from hubsync.errors import HubsyncError, SendFailure
 from hubsync.logbook import log_message
 from hubsync.mail import compose, imap, parse, providers, smtp
 from hubsync.store import Store
+from hubsync.store.db import now
 
 FILING_WAIT_EXPECTED = 10.0  # provider known to file its own copy: wait this long for it
 FILING_WAIT_UNKNOWN = 5.0  # not yet known: a short look before appending
@@ -127,7 +129,7 @@ def _track(store: Store, account: cfg.Account, raw: bytes, draft: compose.Draft)
     for address in draft.bcc:
         with store.transaction() as conn:
             store.add_contact(
-                conn, account.name, email.utils.parseaddr(address)[1], None, parsed.date or _now()
+                conn, account.name, email.utils.parseaddr(address)[1], None, parsed.date or now()
             )
 
 
@@ -218,19 +220,11 @@ def retry_filing(store: Store, account: cfg.Account, password: str) -> list[dict
     return done
 
 
-def _datetime(iso: str):
-    import datetime as dt
-
+def _datetime(iso: str) -> dt.datetime | None:
     try:
         return dt.datetime.fromisoformat(iso) if iso else None
     except ValueError:
         return None
-
-
-def _now() -> str:
-    from hubsync.store.db import now
-
-    return now()
 
 
 def _fault_point(name: str) -> None:

@@ -41,13 +41,12 @@ def from_error(id_: str, exc: HubsyncError) -> Check:
 
 def run(account: cfg.Account, store: Store | None, offline: bool = False) -> list[Check]:
     """Local checks, then (unless ``offline``) the IMAP and SMTP chains concurrently."""
-    from hubsync.doctor.local import local_checks, password_for
+    from hubsync.doctor.local import local_checks
     from hubsync.doctor.network import imap_checks, smtp_checks
 
-    checks = local_checks(account, store)
+    checks, password = local_checks(account, store)
     if offline:
         return checks
-    password = password_for(account)
     with ThreadPoolExecutor(max_workers=2) as pool:
         imap_chain = pool.submit(imap_checks, account, password)
         smtp_chain = pool.submit(smtp_checks, account, password)

@@ -9,10 +9,13 @@ from hubsync.store import Store, queries
 from hubsync.store import attachments as files
 
 
-def local_checks(account: cfg.Account, store: Store | None) -> list[Check]:
-    checks = [_keyring_check(), _secret_check(account)]
+def local_checks(account: cfg.Account, store: Store | None) -> tuple[list[Check], str | None]:
+    """The local checks, and the account's password when one was found (for the network
+    checks: the keyring or password_command is asked only once)."""
+    secret_check, password = _secret_check(account)
+    checks = [_keyring_check(), secret_check]
     if store is None:
-        return checks
+        return checks, password
     checks += [
         _store_check(store),
         _attachments_check(store),
@@ -20,7 +23,7 @@ def local_checks(account: cfg.Account, store: Store | None) -> list[Check]:
         _history_check(account, store),
         _sent_copy_fact(account, store),
     ]
-    return checks
+    return checks, password
 
 
 def _keyring_check() -> Check:
@@ -36,19 +39,12 @@ def _keyring_check() -> Check:
     )
 
 
-def _secret_check(account: cfg.Account) -> Check:
+def _secret_check(account: cfg.Account) -> tuple[Check, str | None]:
     try:
         secret = credentials.resolve(account.name, account.password_command or None)
     except HubsyncError as exc:
-        return from_error("secret", exc)
-    return ok("secret", f"password available from {secret.source}")
-
-
-def password_for(account: cfg.Account) -> str | None:
-    try:
-        return credentials.resolve(account.name, account.password_command or None).value
-    except HubsyncError:
-        return None
+        return from_error("secret", exc), None
+    return ok("secret", f"password available from {secret.source}"), secret.value
 
 
 def _store_check(store: Store) -> Check:

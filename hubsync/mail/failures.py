@@ -42,6 +42,15 @@ def connection_failure(
     return NetworkError(f"{where} is unreachable: {exc.strerror or exc}.", reason="unreachable")
 
 
+def no_starttls(host: str, port: int, secure_port: int, option: str) -> TLSFailure:
+    """The plaintext port offers no STARTTLS: hubsync will not send a password over it."""
+    return TLSFailure(
+        f"{host}:{port} does not offer STARTTLS, and hubsync never sends a password without TLS.",
+        fix=f"Use port {secure_port} with {option} ssl, or ask IT to enable TLS.",
+        reason="tls-unavailable",
+    )
+
+
 def tls_failure(exc: ssl.SSLCertVerificationError, host: str, port: int, what: str) -> TLSFailure:
     """A certificate problem explained: unknown CA, expired, or a name mismatch."""
     message = exc.verify_message or str(exc)

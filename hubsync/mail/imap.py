@@ -12,10 +12,10 @@ import imapclient
 from imapclient import imap4, tls
 from imapclient.exceptions import IMAPClientError, LoginError
 
-from hubsync.errors import NetworkError, ProtocolFailure, SendFailure, TLSFailure
+from hubsync.errors import NetworkError, ProtocolFailure, SendFailure
 from hubsync.mail import dns as maildns
 from hubsync.mail.diagnosis import diagnose_login
-from hubsync.mail.failures import connection_failure
+from hubsync.mail.failures import connection_failure, no_starttls
 from hubsync.mail.providers import Provider
 from hubsync.mail.sent_folder import Folder
 from hubsync.mail.tls import client_context
@@ -78,12 +78,7 @@ def open_session(endpoint: ImapEndpoint) -> imapclient.IMAPClient:
             caps = {c.upper() for c in client.capabilities()}
             if b"STARTTLS" not in caps:
                 client.shutdown()
-                raise TLSFailure(
-                    f"{endpoint.host}:{endpoint.port} does not offer STARTTLS, and hubsync "
-                    "never sends a password without TLS.",
-                    fix="Use port 993 with --imap-security ssl, or ask IT to enable TLS.",
-                    reason="tls-unavailable",
-                )
+                raise no_starttls(endpoint.host, endpoint.port, 993, "--imap-security")
             client.starttls(context)
     except imapclient.exceptions.IMAPClientAbortError as exc:
         raise dropped(endpoint.host, endpoint.port, exc) from None

@@ -16,7 +16,7 @@ from email.message import EmailMessage
 
 from hubsync.errors import MessageError
 
-_ID = re.compile(r"<[^<>\s]+>")
+MSG_ID = re.compile(rb"<[^<>\s]+>")  # RFC 5322 msg-id, tolerant of junk around it
 
 
 @dataclass
@@ -42,9 +42,12 @@ class ParsedMessage:
     synthetic_id: bool = False
 
 
-def message_ids(value: str | None) -> list[str]:
+def message_ids(value: str | bytes | None) -> list[str]:
     """All ``<id>`` tokens of a header value, in order (tolerates junk between them)."""
-    return _ID.findall(value or "")
+    if not value:
+        return []
+    data = value.encode("utf-8", "replace") if isinstance(value, str) else value
+    return [m.decode("utf-8", "replace") for m in MSG_ID.findall(data)]
 
 
 def header_digest(headers: dict[str, str]) -> str:

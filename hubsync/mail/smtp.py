@@ -5,10 +5,10 @@ import smtplib
 import socket
 from dataclasses import dataclass, field
 
-from hubsync.errors import NetworkError, SendFailure, TLSFailure
+from hubsync.errors import NetworkError, SendFailure
 from hubsync.mail import dns as maildns
 from hubsync.mail.diagnosis import diagnose_login
-from hubsync.mail.failures import connection_failure
+from hubsync.mail.failures import connection_failure, no_starttls
 from hubsync.mail.providers import Provider
 from hubsync.mail.tls import client_context
 
@@ -64,12 +64,7 @@ def open_session(endpoint: SmtpEndpoint) -> smtplib.SMTP:
             conn.ehlo()
             if not conn.has_extn("starttls"):
                 conn.close()
-                raise TLSFailure(
-                    f"{endpoint.host}:{endpoint.port} does not offer STARTTLS, and hubsync "
-                    "never sends a password without TLS.",
-                    fix="Use port 465 with --smtp-security ssl, or ask IT to enable TLS.",
-                    reason="tls-unavailable",
-                )
+                raise no_starttls(endpoint.host, endpoint.port, 465, "--smtp-security")
             conn.starttls(context=context)
             conn.ehlo()
     except smtplib.SMTPException as exc:

@@ -86,8 +86,3 @@ def host_matches(host: str, names: list[str]) -> bool:
             if host.split(".", 1)[1] == name[2:]:
                 return True
     return False
-
-
-def explain_verify_error(exc: ssl.SSLCertVerificationError) -> str:
-    """A short human reason from OpenSSL's verification error."""
-    return exc.verify_message or str(exc)

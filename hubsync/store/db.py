@@ -119,6 +119,14 @@ class Store:
         with self.transaction() as conn:
             return conn.execute(sql, args).lastrowid
 
+    def _write_in(self, conn: sqlite3.Connection | None, sql: str, args: tuple) -> None:
+        """Write inside the caller's transaction when given one, else in a transaction of its
+        own."""
+        if conn is not None:
+            conn.execute(sql, args)
+        else:
+            self._write(sql, *args)
+
     @property
     def version(self) -> int:
         return self.conn.execute("PRAGMA user_version").fetchone()[0]
@@ -242,10 +250,7 @@ class Store:
             "VALUES (?, ?, ?, ?, ?, ?)"
         )
         args = (account, now(), kind, reason, message_id, detail)
-        if conn is not None:
-            conn.execute(sql, args)
-        else:
-            self._write(sql, *args)
+        self._write_in(conn, sql, args)
 
     def events(
         self, account: str | None = None, kinds: tuple[str, ...] = (), since: str | None = None
@@ -360,7 +365,4 @@ class Store:
             "highestmodseq = excluded.highestmodseq, last_sync = excluded.last_sync"
         )
         args = (account, folder, uidvalidity, last_uid, highestmodseq, now())
-        if conn is not None:
-            conn.execute(sql, args)
-        else:
-            self._write(sql, *args)
+        self._write_in(conn, sql, args)

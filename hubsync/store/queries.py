@@ -1,8 +1,6 @@
 """Read-only queries behind the reports (threads, logging report, contacts, why)."""
 
-import json
-
-from hubsync.store.db import Store, now
+from hubsync.store.db import Store
 
 _MESSAGE_COLUMNS = (
     "id, message_id, thread_id, direction, origin, match_rule, match_ref, folder, "
@@ -127,13 +125,6 @@ def table_counts(store: Store, account: str) -> dict:
             "ON a.message_pk = m.id WHERE m.account = ?"
         ),
     }
-
-
-def decode(value):
-    return json.loads(value) if isinstance(value, str) else value
-
-
-__all__ = ["messages", "threads", "contacts", "contact", "events_for", "now", "decode"]
 
 
 def attachment_files(store: Store) -> list[dict]:

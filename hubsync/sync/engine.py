@@ -7,7 +7,7 @@ trace: not its headers, not its addresses.
 """
 
 import contextlib
-import re
+import os
 import time
 from collections.abc import Callable, Iterator
 
@@ -15,14 +15,12 @@ import imapclient
 
 from hubsync import config as cfg
 from hubsync.errors import HubsyncError, StoreError
-from hubsync.mail import imap, providers
+from hubsync.mail import imap, parse, providers
 from hubsync.store import Store
 from hubsync.sync.capture import log_matches
 from hubsync.sync.fetch import parse_fields, scan_headers, uid_ranges
 from hubsync.sync.matching import ReplyMatch, ids_in, match_reply
 from hubsync.sync.stats import FolderStats, SyncReport
-
-_ID_BYTES = re.compile(rb"<[^<>\s]+>")
 
 Progress = Callable[[str, int, int], None]  # folder, done, total
 
@@ -166,7 +164,7 @@ def _sync_into(
     # Hot path: most messages are unrelated. One regex pass finds every <id> in the three
     # fields; only when one of them is tracked is the header parsed exactly.
     tracked_bytes = {k.encode() for k in tracked}
-    find_ids = _ID_BYTES.findall
+    find_ids = parse.MSG_ID.findall
 
     def candidate(header: bytes) -> bool:
         return not tracked_bytes.isdisjoint(find_ids(header))
@@ -212,8 +210,6 @@ def _sync_into(
 def _fault_point(name: str) -> None:
     """Crash-safety tests set HUBSYNC_FAULT to kill the process here, between logging a
     message and moving the sync position, as a power cut would."""
-    import os
-
     if os.environ.get("HUBSYNC_FAULT") == name:
         os._exit(137)
 

@@ -20,8 +20,6 @@ AUDIT_FIELDS = ("MESSAGE-ID", "IN-REPLY-TO", "REFERENCES", "FROM", "TO", "CC", "
 BATCH = 5000
 
 _UID = re.compile(rb"\bUID (\d+)")
-_SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
-_FLAGS = re.compile(rb"\bFLAGS \(([^)]*)\)")
 _LITERAL = re.compile(rb"\{(\d+)\}\r\n$")
 _TAG = b"HSF"
 
@@ -149,16 +147,6 @@ def _more(buf: bytes, pos: int, read1) -> tuple[bytes, int]:
     return buf[pos:] + chunk, 0
 
 
-def line_size(line: bytes) -> int:
-    found = _SIZE.search(line)
-    return int(found.group(1)) if found else 0
-
-
-def line_flags(line: bytes) -> bytes:
-    found = _FLAGS.search(line)
-    return found.group(1) if found else b""
-
-
 def parse_fields(header: bytes) -> dict[bytes, bytes]:
     """Unfold and split a header block into {lower-case name: value} (first one wins)."""
     fields: dict[bytes, bytes] = {}
@@ -186,7 +174,7 @@ def folder_headers(client: imapclient.IMAPClient, folder: str) -> Iterator[dict]
     the same fast path as sync (for audits; nothing is stored)."""
     import email.utils
 
-    from hubsync.mail.parse import _decoded, _iso_date
+    from hubsync.mail.parse import _decoded, _iso_date, message_ids
 
     info = client.select_folder(folder, readonly=True)
     if int(info.get(b"EXISTS", 0)) == 0:
@@ -197,19 +185,15 @@ def folder_headers(client: imapclient.IMAPClient, folder: str) -> Iterator[dict]
         for uid, _line, header in fetch_headers(client, first, end, AUDIT_FIELDS):
             f = parse_fields(header)
             text = {k.decode("latin-1"): v.decode("utf-8", "replace") for k, v in f.items()}
-            ids = _ids(f.get(b"message-id"))
+            ids = message_ids(f.get(b"message-id"))
             people = email.utils.getaddresses([text.get(k, "") for k in ("from", "to", "cc")])
             yield {
                 "uid": uid,
                 "message_id": ids[0] if ids else f"<uid-{uid}@{folder}.hubsync.invalid>",
                 "had_message_id": bool(ids),
-                "in_reply_to": (_ids(f.get(b"in-reply-to")) or [""])[0],
-                "references": _ids(f.get(b"references")),
+                "in_reply_to": (message_ids(f.get(b"in-reply-to")) or [""])[0],
+                "references": message_ids(f.get(b"references")),
                 "subject": _decoded(text.get("subject", "")),
                 "date": _iso_date(text.get("date", "")),
                 "participants": [a.lower() for _, a in people if "@" in a],
             }
-
-
-def _ids(value: bytes | None) -> list[str]:
-    return [m.decode("utf-8", "replace") for m in re.findall(rb"<[^<>\s]+>", value or b"")]

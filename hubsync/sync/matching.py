@@ -6,10 +6,11 @@ some relays rewrite Message-IDs, so the chain may only survive further down. A n
 address or domain overrides a match.
 """
 
-import re
 from dataclasses import dataclass
 
-_ID = re.compile(rb"<[^<>\s]+>")
+from hubsync.mail.parse import message_ids
+
+ids_in = message_ids  # the name the sync code reads best with
 
 
 @dataclass(frozen=True)
@@ -17,13 +18,6 @@ class ReplyMatch:
     thread_id: int
     rule: str  # "in-reply-to" | "references"
     ref: str  # the Message-ID that matched
-
-
-def ids_in(value: bytes | str | None) -> list[str]:
-    if not value:
-        return []
-    data = value.encode("utf-8", "replace") if isinstance(value, str) else value
-    return [m.decode("utf-8", "replace") for m in _ID.findall(data)]
 
 
 def match_reply(
