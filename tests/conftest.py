@@ -92,3 +92,13 @@ def offline_cli(tmp_path) -> Cli:
     """A CLI with no servers, no keyring session and its own HUBSYNC_HOME."""
     home = tmp_path / "hubsync-home"
     return Cli(home, base_env(home))
+
+
+@pytest.fixture
+def alice(cli, sandbox) -> Cli:
+    """A CLI with alice's account connected to the main server (implicit TLS, STARTTLS SMTP)."""
+    from helpers import connect_args
+
+    result = cli(*connect_args(sandbox, "alice"), input="alice-sandbox-pw\n")
+    assert result.code == 0, f"connect failed: {result.stderr}"
+    return cli

@@ -4,17 +4,8 @@ import imaplib
 import sqlite3
 import time
 
-import pytest
-from helpers import connect_args, imap_login, wait_delivered
+from helpers import imap_login, wait_delivered
 from test_sync import reply, sent_id, submit_as, unique
-
-ALICE = "alice-sandbox-pw\n"
-
-
-@pytest.fixture
-def alice(cli, sandbox):
-    assert cli(*connect_args(sandbox, "alice"), input=ALICE).code == 0, "connect failed"
-    return cli
 
 
 def file_in_sent(sandbox, raw: bytes) -> None:

@@ -16,12 +16,6 @@ from helpers import (
 ALICE = "alice-sandbox-pw\n"
 
 
-@pytest.fixture
-def alice(cli, sandbox):
-    assert cli(*connect_args(sandbox, "alice"), input=ALICE).code == 0, "connect failed"
-    return cli
-
-
 def send(cli, *args):
     result = cli("send", *args, "--json")
     assert result.code in (0, 1), result.stderr

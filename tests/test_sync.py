@@ -12,16 +12,7 @@ import sys
 import time
 from email.message import EmailMessage
 
-import pytest
-from helpers import connect_args, imap_login, wait_delivered, wait_for
-
-ALICE = "alice-sandbox-pw\n"
-
-
-@pytest.fixture
-def alice(cli, sandbox):
-    assert cli(*connect_args(sandbox, "alice"), input=ALICE).code == 0, "connect failed"
-    return cli
+from helpers import imap_login, wait_delivered, wait_for
 
 
 def db(cli) -> sqlite3.Connection:
