@@ -9,11 +9,15 @@ from dataclasses import dataclass, field
 
 from hubsync import config as cfg
 from hubsync import credentials
-from hubsync.errors import HubsyncError, ProtocolFailure, UsageError
-from hubsync.mail import imap, providers, smtp
+from hubsync.errors import HubsyncError, NotImap, ProtocolFailure, UsageError
+from hubsync.mail import imap, providers
 from hubsync.mail.discovery import Discovery, discover, split_address
+from hubsync.mail.endpoint import Endpoint
 from hubsync.mail.probe import POP3, POP3_ONLY_EXPLANATION, probe_port
 from hubsync.mail.sent_folder import SentResolution, resolve_sent_folder
+from hubsync.sessions import imap_session, smtp_session
+
+WANTED_CAPABILITIES = ("IDLE", "UIDPLUS", "SPECIAL-USE", "CONDSTORE")
 
 
 @dataclass
@@ -49,6 +53,7 @@ class ConnectResult:
     failure: HubsyncError | None = None
 
     def to_dict(self) -> dict:
+        """The result as JSON-ready data (`connect --json`)."""
         a = self.account
         return {
             "account": a.name,
@@ -134,10 +139,10 @@ def plan(
 def verify(
     account: cfg.Account, password: str, on_step: Callable[[Step], None] | None = None
 ) -> ConnectResult:
-    """Run every connection step; stop at the first failure and record it."""
+    """Run every connection step; stop at the first failure and record it in the result
+    (``failure``). On success the account's Sent folder is set from what the server has."""
     result = ConnectResult(account=account)
-    provider = providers.by_key(account.provider)
-    client = conn = None
+    stage = ["IMAP connect (TLS verified)"]  # the step running now, for the failure's label
 
     def record(name: str, ok: bool, detail: str) -> None:
         step = Step(name, ok, detail)
@@ -145,84 +150,69 @@ def verify(
         if on_step:
             on_step(step)
 
-    current = "IMAP connect (TLS verified)"
+    def passed(detail: str, next_stage: str) -> None:
+        record(stage[0], True, detail)
+        stage[0] = next_stage
+
+    imap_at = account.imap_endpoint()
+    smtp_at = account.smtp_endpoint()
     try:
-        endpoint = imap.ImapEndpoint(
-            account.imap_host, account.imap_port, account.imap_security, account.cafile or None
-        )
         try:
-            client = imap.open_session(endpoint)
-        except ProtocolFailure:
-            raise _pop3_or(endpoint) from None
-        mode = "SSL/TLS" if account.imap_security == "ssl" else "STARTTLS"
-        record(current, True, f"{account.imap_host}:{account.imap_port} {mode}")
-        current = "IMAP login"
-        imap.login(client, account.username, password, provider)
-        record(current, True, f"as {account.username}")
-        current = "Capabilities after login"
-        result.capabilities = imap.capability_names(client)
-        missing = [
-            c
-            for c in ("IDLE", "UIDPLUS", "SPECIAL-USE", "CONDSTORE")
-            if c not in result.capabilities
-        ]
-        record(
-            current,
-            True,
-            " ".join(result.capabilities[:20])
-            + (f" (missing: {', '.join(missing)})" if missing else ""),
-        )
-        current = "Sent folder"
-        configured = account.sent_folder if account.sent_folder_rule == "config" else None
-        result.sent = resolve_sent_folder(imap.list_folders(client), configured)
-        if result.sent.folder is None:
-            raise UsageError(
-                result.sent.explanation,
-                reason="sent-folder-not-found",
-                fix="Pass --sent-folder NAME with one of the folders listed.",
-            )
-        record(current, True, f"'{result.sent.folder}' by rule {result.sent.rule}")
-        current = "SMTP connect (TLS verified)"
-        conn = smtp.open_session(
-            smtp.SmtpEndpoint(
-                account.smtp_host,
-                account.smtp_port,
-                account.smtp_security,
-                account.cafile or None,
-                timeout=30,
-            )
-        )
-        mode = "SSL/TLS" if account.smtp_security == "ssl" else "STARTTLS"
-        record(current, True, f"{account.smtp_host}:{account.smtp_port} {mode}")
-        current = "SMTP authentication"
-        smtp.authenticate(conn, account.username, password, provider)
-        record(current, True, f"as {account.username}")
+            with imap_session(
+                account,
+                password,
+                on_connected=lambda: passed(f"{imap_at} {imap_at.mode}", "IMAP login"),
+            ) as client:
+                passed(f"as {account.username}", "Capabilities after login")
+                result.capabilities = imap.capability_names(client)
+                missing = [c for c in WANTED_CAPABILITIES if c not in result.capabilities]
+                passed(
+                    " ".join(result.capabilities[:20])
+                    + (f" (missing: {', '.join(missing)})" if missing else ""),
+                    "Sent folder",
+                )
+                configured = account.sent_folder if account.sent_folder_rule == "config" else None
+                result.sent = resolve_sent_folder(imap.list_folders(client), configured)
+                if result.sent.folder is None:
+                    raise UsageError(
+                        result.sent.explanation,
+                        reason="sent-folder-not-found",
+                        fix="Pass --sent-folder NAME with one of the folders listed.",
+                    )
+                passed(
+                    f"'{result.sent.folder}' by rule {result.sent.rule}",
+                    "SMTP connect (TLS verified)",
+                )
+        except NotImap:
+            raise _pop3_or(imap_at) from None
+        with smtp_session(
+            account,
+            password,
+            timeout=30,
+            on_connected=lambda: passed(f"{smtp_at} {smtp_at.mode}", "SMTP authentication"),
+        ):
+            passed(f"as {account.username}", "")
     except HubsyncError as exc:
-        record(current, False, exc.message.splitlines()[0])
+        record(stage[0], False, exc.message.splitlines()[0])
         result.failure = exc
-    finally:
-        imap.close(client)
-        smtp.close(conn)
     if result.failure is None:
         account.sent_folder = result.sent.folder
         account.sent_folder_rule = result.sent.rule
     return result
 
 
-def _pop3_or(endpoint: imap.ImapEndpoint) -> HubsyncError:
+def _pop3_or(endpoint: Endpoint) -> HubsyncError:
     """When an IMAP connection fails oddly, look at the greeting: a POP3 server gets the
     explanation of why hubsync needs IMAP."""
     report = probe_port(endpoint.host, endpoint.port, 5.0, endpoint.cafile)
     if report.protocol == POP3:
         return ProtocolFailure(
-            f"{endpoint.host}:{endpoint.port} is a POP3 server. " + POP3_ONLY_EXPLANATION,
+            f"{endpoint} is a POP3 server. " + POP3_ONLY_EXPLANATION,
             reason="pop3-only",
         )
-    return ProtocolFailure(
-        f"{endpoint.host}:{endpoint.port} does not speak IMAP "
-        f"(it answers as {report.protocol or 'nothing known'}).",
+    return NotImap(
+        f"{endpoint} does not speak IMAP (it answers as {report.protocol or 'nothing known'}).",
         fix="Check the IMAP port (usually 993).",
-        reason="not-imap",
     )
 
 
@@ -245,16 +235,20 @@ def save_connected(
 
 
 def remove(config: cfg.Config, name: str) -> bool:
-    """Remove the account and its stored secret; return whether a secret was deleted."""
-    config.account(name)
+    """Remove the account and its stored secret; return whether a secret was deleted.
+    The secret goes first: a locked keyring stops the removal with a clear error, so no
+    password is left behind without an account to find it by."""
+    account = config.account(name)
+    deleted = credentials.delete(name) if account.credential_source == "keyring" else False
     del config.accounts[name]
     if config.default_account == name:
         config.default_account = next(iter(config.accounts), "")
     config.save()
-    return credentials.delete(name)
+    return deleted
 
 
 def find_existing(config: cfg.Config, email: str, name: str | None) -> cfg.Account | None:
+    """The account ``connect`` would update: the named one, else the one for ``email``."""
     if name and name in config.accounts:
         return config.accounts[name]
     if not name:

@@ -12,8 +12,7 @@ import tomli_w
 
 from hubsync import paths
 from hubsync.errors import ConfigError, UsageError
-
-SECURITY_MODES = ("ssl", "starttls")
+from hubsync.mail.endpoint import SECURITY_MODES, Endpoint
 
 
 @dataclass
@@ -41,13 +40,25 @@ class Account:
     attachment_limit_mb: float = 50.0
 
     def to_toml(self) -> dict:
+        """The account's table in config.toml (empty values left out)."""
         data = asdict(self)
         data.pop("name")
         return {k: v for k, v in data.items() if v not in ("", [], None) or k == "never_log"}
 
     @property
     def domain(self) -> str:
+        """The part of the address after the "@"."""
         return self.email.rpartition("@")[2]
+
+    def imap_endpoint(self, timeout: float | None = None) -> Endpoint:
+        """Where this account's IMAP server listens (``timeout``: per operation)."""
+        endpoint = Endpoint(self.imap_host, self.imap_port, self.imap_security, self.cafile or None)
+        return endpoint.with_timeout(timeout) if timeout else endpoint
+
+    def smtp_endpoint(self, timeout: float | None = None) -> Endpoint:
+        """Where this account submits mail (``timeout``: per operation)."""
+        endpoint = Endpoint(self.smtp_host, self.smtp_port, self.smtp_security, self.cafile or None)
+        return endpoint.with_timeout(timeout) if timeout else endpoint
 
 
 ACCOUNT_KEYS = {f.name for f in fields(Account)} - {"name"}
@@ -76,6 +87,7 @@ class Config:
         return self.accounts[name]
 
     def save(self) -> None:
+        """Write config.toml atomically, private to the user."""
         data: dict = {}
         if self.default_account:
             data["default_account"] = self.default_account

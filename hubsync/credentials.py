@@ -3,20 +3,28 @@
 1. ``--password-stdin`` (the CLI reads it and passes it in),
 2. the ``HUBSYNC_PASSWORD`` environment variable,
 3. the account's ``password_command`` (run without a shell; first line of its stdout),
-4. the OS keyring (service ``hubsync``, one entry per account).
+4. a prompt, when the caller offers one (``connect`` on a terminal),
+5. the OS keyring (service ``hubsync``, one entry per account).
+
+A keyring that is locked or unreachable is an error that says so, never "no password".
 
 Storing refuses plaintext, null and fail keyring backends: a secret is never written to a
 plain file behind the user's back.
 """
 
-import os
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from hubsync.errors import CredentialError
+from keyring.errors import KeyringError, KeyringLocked
+
+from hubsync import environment
+from hubsync.errors import CredentialError, KeyringLockedError
 
 SERVICE = "hubsync"
-ENV_VAR = "HUBSYNC_PASSWORD"
+ENV_VAR = environment.PASSWORD
+# What a keyring backend raises when D-Bus, the daemon or the collection is not there.
+_BACKEND_ERRORS = (KeyringError, OSError, RuntimeError, ImportError)
 _ALTERNATIVES = (
     "Alternatives: unlock or install a Secret Service keyring (gnome-keyring, KWallet), "
     "or give the password per run with --password-stdin, the HUBSYNC_PASSWORD environment "
@@ -27,7 +35,7 @@ _ALTERNATIVES = (
 @dataclass
 class Secret:
     value: str
-    source: str  # "stdin" | "env" | "command" | "keyring"
+    source: str  # "stdin" | "env" | "command" | "prompt" | "keyring"
 
     def __repr__(self) -> str:  # never print the secret, even in a traceback's locals
         return f"Secret(source={self.source!r}, value='***')"
@@ -52,7 +60,7 @@ def describe_backend() -> tuple[str, bool]:
     """Return (backend name, usable for secrets)."""
     try:
         backend = _backend()
-    except Exception as exc:  # keyring raises a broad set when D-Bus is missing
+    except _BACKEND_ERRORS as exc:
         return (f"unavailable ({type(exc).__name__})", False)
     return (_backend_name(backend), _backend_is_safe(backend))
 
@@ -76,7 +84,7 @@ def _backend_is_safe(backend) -> bool:
 def _safe_backend():
     try:
         backend = _backend()
-    except Exception as exc:
+    except _BACKEND_ERRORS as exc:
         raise CredentialError(
             f"No usable keyring: {exc}", fix=_ALTERNATIVES, reason="keyring-unavailable"
         ) from None
@@ -90,40 +98,72 @@ def _safe_backend():
     return backend
 
 
-def store(account: str, password: str) -> None:
-    """Save the password in the OS keyring; refuse unsafe backends."""
+def _call(action: str, reason: str, fix: str, method: str, *args: str):
+    """Call a method of the safe backend; a locked keyring raises KeyringLockedError, any
+    other backend failure a CredentialError that says what could not be done."""
     backend = _safe_backend()
     try:
-        backend.set_password(SERVICE, account, password)
-    except Exception as exc:
+        return getattr(backend, method)(SERVICE, *args)
+    except KeyringLocked:
+        raise _locked() from None
+    except _BACKEND_ERRORS as exc:
         raise CredentialError(
-            f"The keyring refused to store the password: {type(exc).__name__}",
-            fix=_ALTERNATIVES,
-            reason="keyring-write-failed",
+            f"The keyring {action}: {type(exc).__name__}", fix=fix, reason=reason
         ) from None
 
 
+def store(account: str, password: str) -> None:
+    """Save the password in the OS keyring; refuse unsafe backends."""
+    _call(
+        "refused to store the password",
+        "keyring-write-failed",
+        _ALTERNATIVES,
+        "set_password",
+        account,
+        password,
+    )
+
+
 def delete(account: str) -> bool:
-    """Remove the account's keyring entry; return whether one existed."""
-    try:
-        backend = _safe_backend()
-        if backend.get_password(SERVICE, account) is None:
-            return False
-        backend.delete_password(SERVICE, account)
-        return True
-    except CredentialError:
+    """Remove the account's keyring entry; return whether one existed. A keyring that is
+    locked or unreachable raises CredentialError (the secret may still be there)."""
+    if from_keyring(account) is None:
         return False
-    except Exception:
-        return False
+    _call(
+        "refused to delete the password",
+        "keyring-delete-failed",
+        "Delete the entry 'hubsync' / the account name with your keyring's own tool.",
+        "delete_password",
+        account,
+    )
+    return True
 
 
 def from_keyring(account: str) -> str | None:
+    """The stored password, or None when the keyring holds none for ``account``.
+
+    Raises CredentialError when the keyring is locked, unsafe or unreachable: "we could not
+    look" is never reported as "there is nothing".
+    """
+    return _call("could not be read", "keyring-unavailable", _ALTERNATIVES, "get_password", account)
+
+
+def keyring_status(account: str) -> str:
+    """ "stored", "missing", "locked" or "unavailable": what the keyring says of ``account``."""
     try:
-        return _safe_backend().get_password(SERVICE, account)
+        return "stored" if from_keyring(account) is not None else "missing"
+    except KeyringLockedError:
+        return "locked"
     except CredentialError:
-        return None
-    except Exception:
-        return None
+        return "unavailable"
+
+
+def _locked() -> KeyringLockedError:
+    return KeyringLockedError(
+        "The keyring is locked.",
+        fix="Unlock it (log in to the desktop session, or `gnome-keyring-daemon --unlock`), "
+        "or give the password with --password-stdin or HUBSYNC_PASSWORD.",
+    )
 
 
 def run_password_command(command: list[str], timeout: float = 30.0) -> str:
@@ -153,15 +193,22 @@ def run_password_command(command: list[str], timeout: float = 30.0) -> str:
 
 
 def resolve(
-    account: str, password_command: list[str] | None = None, stdin_value: str | None = None
+    account: str,
+    password_command: list[str] | None = None,
+    stdin_value: str | None = None,
+    prompt: Callable[[], str] | None = None,
 ) -> Secret:
-    """Find the password for ``account`` from the sources, in order."""
+    """The password for ``account`` from the first source that has one (see the module
+    docstring for the order); CredentialError when none does."""
     if stdin_value is not None:
         return Secret(stdin_value, "stdin")
-    if os.environ.get(ENV_VAR):
-        return Secret(os.environ[ENV_VAR], "env")
+    env_value = environment.current().password
+    if env_value:
+        return Secret(env_value, "env")
     if password_command:
         return Secret(run_password_command(password_command), "command")
+    if prompt is not None:
+        return Secret(prompt(), "prompt")
     value = from_keyring(account)
     if value is not None:
         return Secret(value, "keyring")

@@ -30,6 +30,7 @@ class HubsyncError(Exception):
         self.details = details or {}
 
     def to_dict(self) -> dict:
+        """The error as JSON (`--json`): reason code, message, fix and details."""
         return {"error": self.reason, "message": self.message, "fix": self.fix, **self.details}
 
 
@@ -46,10 +47,22 @@ class CredentialError(HubsyncError):
     reason = "credentials"
 
 
+class KeyringLockedError(CredentialError):
+    """The keyring holds the secret but will not give it out until it is unlocked."""
+
+    reason = "keyring-locked"
+
+
 class NetworkError(HubsyncError):
     """DNS, TCP or timeout trouble before any protocol was spoken."""
 
     reason = "unreachable"
+
+
+class ConnectionDropped(NetworkError):
+    """An open session was cut (socket error, EOF, BYE): nothing was lost, run again."""
+
+    reason = "connection-dropped"
 
 
 class TLSFailure(HubsyncError):
@@ -66,8 +79,21 @@ class ProtocolFailure(HubsyncError):
     reason = "protocol"
 
 
+class NotImap(ProtocolFailure):
+    """The port answered, but not as an IMAP server (POP3, SMTP, HTTP, ...)."""
+
+    reason = "not-imap"
+
+
 class SendFailure(HubsyncError):
     reason = "send-failed"
+
+
+class SmtpDisconnected(SendFailure):
+    """The SMTP connection dropped during submission: the server may or may not have accepted
+    the message, so it must never be resubmitted automatically."""
+
+    reason = "smtp-disconnected"
 
 
 class StoreError(HubsyncError):

@@ -1,16 +1,41 @@
 """Writing a logged message into the store: message, thread, contacts and attachments at once."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 
 from hubsync.mail.parse import ParsedMessage, parse
 from hubsync.store import Store
 from hubsync.store import attachments as files
 from hubsync.store.db import now
-from hubsync.sync.matching import match_reply
+from hubsync.sync.matching import MatchRule, match_reply
+
+
+class Direction(StrEnum):
+    """Who wrote a logged message: the account's owner, or someone else."""
+
+    SENT = "sent"
+    RECEIVED = "received"
+
+
+class Origin(StrEnum):
+    """How a message came into the log (the logging report counts by these)."""
+
+    SENT = "sent"  # sent by hubsync
+    REPLY = "reply"  # found by sync as a reply to a tracked thread
+    MANUAL = "manual"  # logged by hand
+
+
+def direction_of(from_addr: str, own_addresses: Iterable[str]) -> Direction:
+    """SENT when the message is from one of the account's own addresses, else RECEIVED."""
+    own = {a.lower() for a in own_addresses if a}
+    return Direction.SENT if from_addr and from_addr.lower() in own else Direction.RECEIVED
 
 
 @dataclass
 class LogOutcome:
+    """What logging one message did."""
+
     message_pk: int | None  # None: already in the log
     thread_id: int
     contacts_created: int
@@ -23,10 +48,10 @@ def log_message(
     parsed: ParsedMessage,
     raw: bytes,
     *,
-    direction: str,
-    origin: str,
+    direction: Direction,
+    origin: Origin,
     thread_id: int | None = None,
-    match_rule: str | None = None,
+    match_rule: MatchRule | None = None,
     match_ref: str | None = None,
     folder: str | None = None,
     uid: int | None = None,
@@ -34,7 +59,9 @@ def log_message(
     attachments_note: str | None = None,
     own_addresses: tuple[str, ...] = (),
 ) -> LogOutcome:
-    """Log ``parsed``; a new thread is made when ``thread_id`` is None."""
+    """Log ``parsed`` with its contacts and attachments in one transaction; a new thread is
+    made when ``thread_id`` is None. Returns what was done (``message_pk`` None when the
+    Message-ID was already in the log: nothing is written twice)."""
     # Attachment bytes go to disk first (content-addressed, idempotent), rows after.
     saved = []
     if keep_attachments:
@@ -92,24 +119,23 @@ def log_manual(
     uid: int | None = None,
 ) -> LogOutcome:
     """Log a message by hand (the BCC-logging counterpart): it joins the thread it replies
-    into, or starts a tracked thread of its own, so later replies to it are logged."""
+    into, or starts a tracked thread of its own, so later replies to it are logged.
+    Returns what was done; raises MessageError for input that is not a mail message."""
     parsed = parse(raw)
     found = match_reply(
         [parsed.in_reply_to] if parsed.in_reply_to else [],
         parsed.references,
         store.tracked_ids(account),
     )
-    own = {a.lower() for a in own_addresses}
-    direction = "sent" if parsed.from_addr in own else "received"
     outcome = log_message(
         store,
         account,
         parsed,
         raw,
-        direction=direction,
-        origin="manual",
+        direction=direction_of(parsed.from_addr, own_addresses),
+        origin=Origin.MANUAL,
         thread_id=found.thread_id if found else None,
-        match_rule="manual",
+        match_rule=MatchRule.MANUAL,
         match_ref=found.ref if found else None,
         folder=folder,
         uid=uid,
@@ -119,7 +145,7 @@ def log_manual(
         store.add_event(
             account,
             "logged",
-            "manual",
+            MatchRule.MANUAL,
             parsed.message_id,
             f"logged by hand{' from ' + folder if folder else ''}",
         )

@@ -6,22 +6,26 @@ from pathlib import Path
 
 import platformdirs
 
+from hubsync import environment
 from hubsync.errors import StoreError
 
 APP = "hubsync"
 
 
 def config_dir() -> Path:
-    home = os.environ.get("HUBSYNC_HOME")
-    return Path(home) if home else Path(platformdirs.user_config_dir(APP))
+    """The folder of config.toml."""
+    home = environment.current().home
+    return home if home else Path(platformdirs.user_config_dir(APP))
 
 
 def data_dir() -> Path:
-    home = os.environ.get("HUBSYNC_HOME")
-    return Path(home) / "data" if home else Path(platformdirs.user_data_dir(APP))
+    """The folder of the store and the attachment files."""
+    home = environment.current().home
+    return home / "data" if home else Path(platformdirs.user_data_dir(APP))
 
 
 def config_file() -> Path:
+    """The path of config.toml."""
     return config_dir() / "config.toml"
 
 

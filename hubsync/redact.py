@@ -10,6 +10,7 @@ def register(secret: str | None) -> None:
 
 
 def scrub(text: str) -> str:
+    """``text`` with every registered secret replaced by ***."""
     for secret in sorted(_SECRETS, key=len, reverse=True):
         text = text.replace(secret, "***")
     return text

@@ -27,15 +27,18 @@ def _default(value: Any) -> Any:
 
 
 def emit_json(data: Any) -> None:
+    """Print ``data`` as JSON on stdout (the only thing there under --json)."""
     sys.stdout.write(json.dumps(data, indent=2, default=_default, ensure_ascii=False) + "\n")
     sys.stdout.flush()
 
 
 def status_style(status: str) -> str:
+    """The Rich colour for a check status (pass, warn, fail)."""
     return {"pass": "green", "ok": "green", "warn": "yellow", "fail": "red"}.get(status, "")
 
 
 def mark(ok: bool) -> str:
+    """A green tick or a red cross."""
     return "[green]✔[/green]" if ok else "[red]✘[/red]"
 
 

@@ -1,22 +1,68 @@
 """Send a message once, then file one copy in Sent; crash-safe through the outbox journal.
 
-States: queued -> submitting -> submitted -> filed | filing-failed; failed (nothing was sent);
-uncertain (the process died during submission: hubsync never resubmits by itself).
+States (``OutboxState``): queued -> submitting -> submitted -> filed | filing-failed; failed
+(nothing was sent); uncertain (the connection or the process died during submission: the
+server may have the message, so hubsync never resubmits by itself).
 """
 
 import datetime as dt
 import email.utils
-import os
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
 from hubsync import config as cfg
-from hubsync.errors import HubsyncError, SendFailure
-from hubsync.logbook import log_message
+from hubsync.environment import fault_point
+from hubsync.errors import HubsyncError, SendFailure, SmtpDisconnected
+from hubsync.logbook import Direction, Origin, log_message
 from hubsync.mail import compose, imap, parse, providers, smtp
+from hubsync.sessions import imap_session, smtp_session
 from hubsync.store import Store
 from hubsync.store.db import now
+from hubsync.sync.matching import MatchRule
+
+
+class OutboxState(StrEnum):
+    """Where a message stands in the outbox journal (the store keeps these values)."""
+
+    QUEUED = "queued"
+    SUBMITTING = "submitting"
+    SUBMITTED = "submitted"
+    FILED = "filed"
+    FILING_FAILED = "filing-failed"
+    FAILED = "failed"
+    UNCERTAIN = "uncertain"
+
+
+# Not finished: `hubsync outbox` lists these; OWED_A_COPY are filed by `outbox --retry`.
+PENDING = (
+    OutboxState.QUEUED,
+    OutboxState.SUBMITTING,
+    OutboxState.SUBMITTED,
+    OutboxState.FILING_FAILED,
+    OutboxState.UNCERTAIN,
+)
+OWED_A_COPY = (OutboxState.SUBMITTED, OutboxState.FILING_FAILED)
+
+
+class SentCopy(StrEnum):
+    """What happened to the copy in the Sent folder."""
+
+    APPENDED = "appended"  # hubsync filed it
+    ALREADY_PRESENT = "already-present"  # the server filed its own
+    SKIPPED = "skipped"  # --sent-copy never
+    FAILED = "failed"  # filing failed; `outbox --retry` files it later
+
+
+class SentCopyMode(StrEnum):
+    """``--sent-copy``: file a copy unless the server does (auto), always look and file, or
+    never."""
+
+    AUTO = "auto"
+    ALWAYS = "always"
+    NEVER = "never"
+
 
 FILING_WAIT_EXPECTED = 10.0  # provider known to file its own copy: wait this long for it
 FILING_WAIT_UNKNOWN = 5.0  # not yet known: a short look before appending
@@ -29,13 +75,14 @@ class SendResult:
     accepted: list[str] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)
     sent_folder: str | None = None
-    sent_copy: str = "skipped"  # appended | already-present | skipped | failed
-    state: str = "queued"
+    sent_copy: SentCopy = SentCopy.SKIPPED
+    state: OutboxState = OutboxState.QUEUED
     error: str | None = None
     error_reason: str | None = None
     retried: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
+        """The result as JSON-ready data (`send --json`)."""
         return {
             k: getattr(self, k)
             for k in (
@@ -66,8 +113,15 @@ def send(
     account: cfg.Account,
     draft: compose.Draft,
     password: str,
-    sent_copy_mode: str = "auto",
+    sent_copy_mode: str = SentCopyMode.AUTO,
 ) -> SendResult:
+    """Submit ``draft`` exactly once, track its thread, then file one Sent copy.
+
+    Returns the result with the final outbox state (``filed``, or ``filing-failed`` when the
+    message went out but its copy could not be filed: never resubmitted). Raises SendFailure
+    (or a connection error) when nothing was submitted; SmtpDisconnected when the connection
+    dropped mid-submission (the entry is then ``uncertain``).
+    """
     msg = compose.build(draft, account.domain)
     message_id = str(msg["Message-ID"])
     full, wire = compose.to_bytes(msg), compose.wire_bytes(msg)
@@ -82,30 +136,26 @@ def send(
         draft.subject,
         account.sent_folder,
     )
-    provider = providers.by_key(account.provider)
-    conn = None
     try:
-        conn = smtp.open_session(
-            smtp.SmtpEndpoint(
-                account.smtp_host, account.smtp_port, account.smtp_security, account.cafile or None
-            )
-        )
-        smtp.authenticate(conn, account.username, password, provider)
-        store.outbox_update(message_id, "submitting")
-        submission = smtp.submit(conn, wire, draft.sender, draft.recipients)
-    except HubsyncError as exc:
-        state = "uncertain" if exc.reason == "smtp-disconnected" else "failed"
-        store.outbox_update(message_id, state, error=exc.message)
+        with smtp_session(account, password, timeout=smtp.SUBMIT_TIMEOUT) as conn:
+            store.outbox_update(message_id, OutboxState.SUBMITTING)
+            submission = smtp.submit(conn, wire, draft.sender, draft.recipients)
+    except SmtpDisconnected as exc:
+        store.outbox_update(message_id, OutboxState.UNCERTAIN, error=exc.message)
         raise
-    finally:
-        smtp.close(conn)
+    except HubsyncError as exc:
+        store.outbox_update(message_id, OutboxState.FAILED, error=exc.message)
+        raise
     result.accepted, result.refused = submission.accepted, submission.refused
     store.outbox_update(
-        message_id, "submitted", accepted=submission.accepted, refused=submission.refused
+        message_id,
+        OutboxState.SUBMITTED,
+        accepted=submission.accepted,
+        refused=submission.refused,
     )
-    result.state = "submitted"
+    result.state = OutboxState.SUBMITTED
     _track(store, account, full, draft)
-    _fault_point("after-submit")
+    fault_point("after-submit")
     _file(store, account, result, full, password, sent_copy_mode)
     return result
 
@@ -119,10 +169,10 @@ def _track(store: Store, account: cfg.Account, raw: bytes, draft: compose.Draft)
         account.name,
         parsed,
         raw,
-        direction="sent",
-        origin="sent",
+        direction=Direction.SENT,
+        origin=Origin.SENT,
         thread_id=thread,
-        match_rule="sent-by-hubsync",
+        match_rule=MatchRule.SENT_BY_HUBSYNC,
         folder=account.sent_folder,
         own_addresses=(account.email,),
     )
@@ -138,13 +188,18 @@ def _file(
 ) -> None:
     try:
         result.sent_copy = file_copy(store, account, result.message_id, raw, password, mode)
-        result.state = "filed"
-        store.outbox_update(result.message_id, "filed", sent_copy=result.sent_copy, error=None)
+        result.state = OutboxState.FILED
+        store.outbox_update(
+            result.message_id, OutboxState.FILED, sent_copy=result.sent_copy, error=None
+        )
     except HubsyncError as exc:
-        result.sent_copy, result.state = "failed", "filing-failed"
+        result.sent_copy, result.state = SentCopy.FAILED, OutboxState.FILING_FAILED
         result.error, result.error_reason = exc.message, exc.reason
         store.outbox_update(
-            result.message_id, "filing-failed", sent_copy="failed", error=exc.message
+            result.message_id,
+            OutboxState.FILING_FAILED,
+            sent_copy=SentCopy.FAILED,
+            error=exc.message,
         )
         store.add_event(account.name, "filing", exc.reason, result.message_id, exc.message)
 
@@ -157,10 +212,13 @@ def file_copy(
     password: str,
     mode: str,
     retry: bool = False,
-) -> str:
-    """Put one copy in Sent: never a duplicate; learn whether the server files its own."""
-    if mode == "never":
-        return "skipped"
+) -> SentCopy:
+    """Put one copy in Sent: never a duplicate; learn whether the server files its own.
+
+    Returns what happened; raises SendFailure when the copy could not be filed.
+    """
+    if mode == SentCopyMode.NEVER:
+        return SentCopy.SKIPPED
     folder = account.sent_folder
     if not folder:
         raise SendFailure(
@@ -171,51 +229,49 @@ def file_copy(
     known = store.fact(account.name, FACT)
     provider = providers.by_key(account.provider)
     expected = known == "yes" or (known is None and bool(provider and provider.files_sent_copy))
+    learning = mode == SentCopyMode.AUTO and not retry
     wait = 0.0
-    if mode == "auto" and not retry:
+    if learning:
         wait = FILING_WAIT_EXPECTED if expected else (FILING_WAIT_UNKNOWN if known is None else 0.0)
-    client = imap.open_session(
-        imap.ImapEndpoint(
-            account.imap_host, account.imap_port, account.imap_security, account.cafile or None
-        )
-    )
-    try:
-        with imap.session_guard(account.imap_host, account.imap_port):
-            imap.login(client, account.username, password, provider)
-            try:
-                present = imap.find_message_id(client, folder, message_id, wait)
-            except IMAPClientAbortError:
-                raise
-            except IMAPClientError as exc:  # SELECT fails when the folder is gone
-                raise imap.append_failure(folder, str(exc)) from None
-            learning = mode == "auto" and not retry
-            if present:
-                if learning:
-                    store.set_fact(account.name, FACT, "yes")
-                return "already-present"
-            if learning and known is None:
-                store.set_fact(account.name, FACT, "no")
-            imap.append_message(client, folder, raw, _datetime(parse.parse(raw, False).date))
-            return "appended"
-    finally:
-        imap.close(client)
+    with imap_session(account, password) as client:
+        try:
+            present = imap.find_message_id(client, folder, message_id, wait)
+        except IMAPClientAbortError:
+            raise
+        except IMAPClientError as exc:  # SELECT fails when the folder is gone
+            raise imap.append_failure(folder, str(exc)) from None
+        if present:
+            if learning:
+                store.set_fact(account.name, FACT, "yes")
+            return SentCopy.ALREADY_PRESENT
+        if learning and known is None:
+            store.set_fact(account.name, FACT, "no")
+        imap.unselect(client)  # never APPEND to a folder the session holds read-only
+        imap.append_message(client, folder, raw, _datetime(parse.parse(raw, False).date))
+        return SentCopy.APPENDED
 
 
 def retry_filing(store: Store, account: cfg.Account, password: str) -> list[dict]:
     """File the copies that are still owed (submitted or filing-failed); never resubmit."""
     done = []
-    for item in store.outbox(account.name, ("submitted", "filing-failed")):
+    for item in store.outbox(account.name, OWED_A_COPY):
         raw = store.outbox_raw(item["message_id"])
         try:
             copy = file_copy(
                 store, account, item["message_id"], raw, password, account.sent_copy, retry=True
             )
-            store.outbox_update(item["message_id"], "filed", sent_copy=copy, error=None)
-            done.append({"message_id": item["message_id"], "state": "filed", "sent_copy": copy})
-        except HubsyncError as exc:
-            store.outbox_update(item["message_id"], "filing-failed", error=exc.message)
+            store.outbox_update(item["message_id"], OutboxState.FILED, sent_copy=copy, error=None)
             done.append(
-                {"message_id": item["message_id"], "state": "filing-failed", "error": exc.message}
+                {"message_id": item["message_id"], "state": OutboxState.FILED, "sent_copy": copy}
+            )
+        except HubsyncError as exc:
+            store.outbox_update(item["message_id"], OutboxState.FILING_FAILED, error=exc.message)
+            done.append(
+                {
+                    "message_id": item["message_id"],
+                    "state": OutboxState.FILING_FAILED,
+                    "error": exc.message,
+                }
             )
     return done
 
@@ -225,10 +281,3 @@ def _datetime(iso: str) -> dt.datetime | None:
         return dt.datetime.fromisoformat(iso) if iso else None
     except ValueError:
         return None
-
-
-def _fault_point(name: str) -> None:
-    """Crash-safety tests set HUBSYNC_FAULT to kill the process at a named point, as a power
-    cut would; nothing else reads it."""
-    if os.environ.get("HUBSYNC_FAULT") == name:
-        os._exit(137)

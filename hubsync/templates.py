@@ -26,6 +26,7 @@ class Template:
 
     @property
     def variables(self) -> list[str]:
+        """The placeholders of subject and body, in order of first use."""
         return sorted(set(fields(self.subject)) | set(fields(self.body)))
 
     def render(self, values: dict[str, str]) -> tuple[str, str]:
@@ -41,6 +42,7 @@ class Template:
 
 
 def fields(text: str) -> list[str]:
+    """The placeholder names in ``text``, in order of first use."""
     try:
         return [name for _, name, _, _ in string.Formatter().parse(text) if name]
     except ValueError as exc:
@@ -51,6 +53,7 @@ def fields(text: str) -> list[str]:
 
 
 def directory() -> Path:
+    """Where templates are kept."""
     return paths.config_dir() / "templates"
 
 
@@ -72,6 +75,7 @@ def parse_file(text: str) -> tuple[str, str]:
 
 
 def save(template: Template) -> Path:
+    """Write the template; returns its path."""
     fields(template.subject)
     fields(template.body)
     path = _path(template.name)
@@ -81,6 +85,7 @@ def save(template: Template) -> Path:
 
 
 def load(name: str) -> Template:
+    """The named template; UsageError when there is none."""
     path = _path(name)
     if not path.exists():
         known = ", ".join(t.name for t in all_templates()) or "none"
@@ -94,12 +99,14 @@ def load(name: str) -> Template:
 
 
 def all_templates() -> list[Template]:
+    """Every saved template, by name."""
     if not directory().exists():
         return []
     return [load(p.stem) for p in sorted(directory().glob("*.toml"))]
 
 
 def remove(name: str) -> None:
+    """Delete the named template; UsageError when there is none."""
     path = _path(name)
     if not path.exists():
         raise UsageError(f"No template named {name!r}.", reason="no-template")

@@ -29,6 +29,7 @@ class Message:
 
     @property
     def has_threading_headers(self) -> bool:
+        """True when the message names a parent (In-Reply-To or References)."""
         return bool(self.in_reply_to or self.references)
 
 
@@ -40,11 +41,13 @@ class Container:
     children: list["Container"] = field(default_factory=list)
 
     def walk(self) -> Iterable["Container"]:
+        """This container and every container below it, depth first."""
         yield self
         for child in self.children:
             yield from child.walk()
 
     def messages(self) -> list[Message]:
+        """The messages in this subtree, depth first (placeholders skipped)."""
         return [c.message for c in self.walk() if c.message is not None]
 
 

@@ -1,5 +1,6 @@
 """Real servers for the suite: one sandbox (Dovecot x3, Postfix, gnome-keyring, dnsmasq) per run."""
 
+import io
 import json
 import os
 import shutil
@@ -13,6 +14,33 @@ import pytest
 from sandbox import Sandbox
 
 NEEDED = ("dovecot", "doveadm", "postfix", "gnome-keyring-daemon", "dbus-daemon", "dnsmasq")
+
+
+def pytest_collection_modifyitems(items):
+    """Every test that uses the sandbox (directly or through `cli`, `alice`, ...) is marked
+    `servers`, so `pytest -m "not servers"` runs the fast, in-process tier."""
+    for item in items:
+        if "sandbox" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.servers)
+
+
+@pytest.fixture
+def home(tmp_path):
+    """An in-process hubsync home: the environment points every file at ``tmp_path``."""
+    from hubsync import environment
+
+    with environment.use(environment.Environment(home=tmp_path)):
+        yield tmp_path
+
+
+@pytest.fixture
+def store(home):
+    """A real SQLite store in a temporary home."""
+    from hubsync.store import open_store
+
+    opened = open_store()
+    yield opened
+    opened.close()
 
 
 @pytest.fixture(scope="session")
@@ -85,6 +113,33 @@ def cli(tmp_path, sandbox) -> Cli:
     env.update(sandbox.keyring.env())
     env["HUBSYNC_DNS"] = f"127.0.0.1:{sandbox.dns.port}"
     return Cli(home, env)
+
+
+@pytest.fixture
+def run_cli(tmp_path, monkeypatch, capsys):
+    """The CLI in this process (fast): ``run_cli(*args)`` returns its CliResult."""
+    from hubsync.cli import main
+
+    home = tmp_path / "hubsync-home"
+    for key in [k for k in os.environ if k.startswith("HUBSYNC_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("HUBSYNC_HOME", str(home))
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "200")
+
+    def run(*args: str, input: str = "") -> CliResult:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(input.encode())))
+        capsys.readouterr()
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as done:
+            code = done.code if isinstance(done.code, int) else 0
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    run.home = home
+    return run
 
 
 @pytest.fixture

@@ -12,22 +12,22 @@ DOCS = (Path(__file__).parents[1] / "docs" / "commands.md").read_text()
 
 
 @pytest.mark.parametrize("command", sorted(COMMAND_MODULES))
-def test_every_command_has_help_and_a_docs_section(offline_cli, command):
-    result = offline_cli(command, "--help")
+def test_every_command_has_help_and_a_docs_section(run_cli, command):
+    result = run_cli(command, "--help")
     assert result.code == 0, result.stderr
     assert "Usage:" in result.stdout
     assert re.search(rf"^## hubsync {command}\b", DOCS, re.MULTILINE), command
 
 
-def test_version_and_usage_error_exit_codes(offline_cli):
-    assert offline_cli("--version").stdout.startswith("hubsync ")
-    bad = offline_cli("probe")  # HOST missing
+def test_version_and_usage_error_exit_codes(run_cli):
+    assert run_cli("--version").stdout.startswith("hubsync ")
+    bad = run_cli("probe")  # HOST missing
     assert bad.code == 2
-    assert offline_cli("no-such-command").code == 2
+    assert run_cli("no-such-command").code == 2
 
 
-def test_expected_failure_has_no_traceback_and_json_error(offline_cli):
-    result = offline_cli("send", "--to", "x@y.test", "--subject", "s", "--body", "b", "--json")
+def test_expected_failure_has_no_traceback_and_json_error(run_cli):
+    result = run_cli("send", "--to", "x@y.test", "--subject", "s", "--body", "b", "--json")
     assert result.code == 2
     assert "Traceback" not in result.stderr
     assert result.json()["error"] == "no-account"
@@ -74,9 +74,9 @@ def test_files_created_are_private(offline_cli, tmp_path):
             assert mode & 0o077 == 0, (path, oct(mode))
 
 
-def test_log_from_standard_input_and_contact_filter(offline_cli):
-    offline_cli.home.mkdir(parents=True)
-    (offline_cli.home / "config.toml").write_text(
+def test_log_from_standard_input_and_contact_filter(run_cli):
+    run_cli.home.mkdir(parents=True)
+    (run_cli.home / "config.toml").write_text(
         '[accounts.a]\nemail = "me@b.test"\nusername = "me"\nimap_host = "h"\nimap_port = 993\n'
     )
     for n, who in enumerate(("ann@x.test", "ben@y.test")):
@@ -84,10 +84,10 @@ def test_log_from_standard_input_and_contact_filter(offline_cli):
             f"From: {who}\r\nTo: me@b.test\r\nSubject: hello {n}\r\n"
             f"Message-ID: <stdin-{n}@x.test>\r\n\r\nhi\r\n"
         )
-        result = offline_cli("log", "-", "--json", input=raw)
+        result = run_cli("log", "-", "--json", input=raw)
         assert result.code == 0, result.stderr
         assert result.json()["logged"][0]["new"] is True
-    threads = offline_cli("threads", "--contact", "ann@x.test", "--json").json()["threads"]
+    threads = run_cli("threads", "--contact", "ann@x.test", "--json").json()["threads"]
     assert [t["messages"][0]["message_id"] for t in threads] == ["<stdin-0@x.test>"]
-    again = offline_cli("log", "-", "--json", input=raw)
+    again = run_cli("log", "-", "--json", input=raw)
     assert again.json()["logged"][0]["new"] is False  # logging twice keeps one copy

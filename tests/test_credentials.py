@@ -3,11 +3,13 @@
 import sys
 
 import keyring
+import keyring.backend
 import keyring.core
+import keyring.errors
 import pytest
 
 from hubsync import credentials
-from hubsync.errors import CredentialError
+from hubsync.errors import CredentialError, KeyringLockedError
 
 
 @pytest.fixture
@@ -73,3 +75,49 @@ def test_sources_in_order(monkeypatch):
 def test_failing_password_command_is_a_clear_error():
     with pytest.raises(CredentialError, match="exited with 3"):
         credentials.resolve("a", [sys.executable, "-c", "import sys; sys.exit(3)"])
+
+
+class LockedKeyring(keyring.backend.KeyringBackend):
+    """A keyring that holds secrets but will not give them out (as a locked collection)."""
+
+    priority = 1
+
+    def get_password(self, service, username):
+        raise keyring.errors.KeyringLocked("collection is locked")
+
+    def set_password(self, service, username, password):
+        raise keyring.errors.KeyringLocked("collection is locked")
+
+    def delete_password(self, service, username):
+        raise keyring.errors.KeyringLocked("collection is locked")
+
+
+@pytest.fixture
+def locked_keyring():
+    previous = keyring.core._keyring_backend
+    keyring.set_keyring(LockedKeyring())
+    yield
+    keyring.core._keyring_backend = previous
+
+
+def test_a_locked_keyring_is_reported_as_locked_not_as_missing(locked_keyring, home):
+    assert credentials.keyring_status("a") == "locked"
+    with pytest.raises(KeyringLockedError) as caught:
+        credentials.resolve("a")
+    assert caught.value.reason == "keyring-locked"
+    assert "--password-stdin" in caught.value.fix
+    with pytest.raises(KeyringLockedError):
+        credentials.delete("a")
+
+
+def test_prompt_comes_after_the_command_and_before_the_keyring(locked_keyring, home):
+    asked = []
+
+    def prompt():
+        asked.append(True)
+        return "typed"
+
+    secret = credentials.resolve("a", [sys.executable, "-c", "print('cmd')"], prompt=prompt)
+    assert (secret.source, asked) == ("command", [])
+    secret = credentials.resolve("a", prompt=prompt)
+    assert (secret.value, secret.source, asked) == ("typed", "prompt", [True])

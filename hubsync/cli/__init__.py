@@ -3,6 +3,7 @@
 import os
 import sys
 import traceback
+from dataclasses import dataclass, field
 
 import typer
 
@@ -11,7 +12,8 @@ try:  # typer >= 0.19 vendors click as typer._click; older typer uses click itse
 except ImportError:  # pragma: no cover
     from click import exceptions as click_errors
 
-from hubsync import __version__
+from hubsync import __version__, environment
+from hubsync.environment import Environment
 from hubsync.errors import EXIT_FAILED, EXIT_USAGE, HubsyncError
 from hubsync.redact import scrub
 from hubsync.render import emit_json, err
@@ -25,7 +27,15 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
-_state = {"debug": False}
+
+@dataclass
+class RunContext:
+    """One run of the CLI: what the user asked for globally and the environment it runs in.
+    Made by ``main`` and handed to the commands as the Typer context's ``obj``."""
+
+    env: Environment = field(default_factory=Environment)
+    json: bool = False  # --json anywhere: errors are printed as JSON too
+    debug: bool = False  # --debug: tracebacks (secrets redacted) for failures
 
 
 def _version(value: bool) -> None:
@@ -36,6 +46,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
@@ -47,7 +58,8 @@ def _root(
 
     Exit codes: 0 success, 1 the operation failed, 2 usage error.
     """
-    _state["debug"] = debug
+    if isinstance(ctx.obj, RunContext):
+        ctx.obj.debug = debug
 
 
 # Which module registers which top-level command. Only the module of the command being run
@@ -70,25 +82,31 @@ COMMAND_MODULES = {
 }
 
 
+_registered: set[str] = set()
+
+
 def _register_commands(args: list[str]) -> None:
     import importlib
 
     wanted = next((a for a in args if not a.startswith("-")), None)
     names = [COMMAND_MODULES[wanted]] if wanted in COMMAND_MODULES else COMMAND_MODULES.values()
     for name in dict.fromkeys(names):
-        importlib.import_module(f"hubsync.cli.{name}").register(app)
+        if name not in _registered:  # main() may run more than once in one process (tests)
+            importlib.import_module(f"hubsync.cli.{name}").register(app)
+            _registered.add(name)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app and render every expected failure in one place."""
     args = sys.argv[1:] if argv is None else argv
-    wants_json = "--json" in args
+    run = RunContext(env=Environment.from_mapping(os.environ), json="--json" in args)
     os.umask(0o077)  # everything hubsync creates (SQLite's -wal and -shm too) is private
     _register_commands(args)
     try:
-        code = app(args=args, prog_name="hubsync", standalone_mode=False)
+        with environment.use(run.env):
+            code = app(args=args, prog_name="hubsync", standalone_mode=False, obj=run)
     except HubsyncError as exc:
-        _render_failure(exc, wants_json)
+        _render_failure(exc, run)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err.print("Interrupted.")
@@ -96,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     except click_errors.ClickException as exc:
         exc.show()
         sys.exit(EXIT_USAGE if isinstance(exc, click_errors.UsageError) else exc.exit_code)
-    except Exception as exc:  # a bug: say so, with a redacted traceback
+    except Exception as exc:  # noqa: BLE001 - the one top-level handler: a bug, said plainly
         err.print(
             f"[red]hubsync hit an internal error:[/red] {scrub(type(exc).__name__)}", markup=True
         )
@@ -105,12 +123,13 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
-def _render_failure(exc: HubsyncError, wants_json: bool) -> None:
-    if _state["debug"] or "--debug" in sys.argv:
+def _render_failure(exc: HubsyncError, run: RunContext) -> None:
+    """The one place an expected failure becomes a message (and JSON under --json)."""
+    if run.debug:
         sys.stderr.write(scrub("".join(traceback.format_exception(exc))))
     err.print(f"[bold red]Error:[/bold red] {scrub(exc.message)}", markup=True)
     if exc.fix:
         err.print(f"[bold]Fix:[/bold] {scrub(exc.fix)}", markup=True)
-    if wants_json:
+    if run.json:
         data = exc.to_dict()
         emit_json({k: scrub(v) if isinstance(v, str) else v for k, v in data.items()})

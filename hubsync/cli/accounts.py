@@ -1,6 +1,5 @@
 """`hubsync discover`, `hubsync connect` and `hubsync accounts ...`."""
 
-import os
 import sys
 
 import typer
@@ -9,7 +8,7 @@ from rich.table import Table
 from hubsync import accounts as core
 from hubsync import config as cfg
 from hubsync import credentials, redact
-from hubsync.errors import UsageError
+from hubsync.errors import CredentialError, UsageError
 from hubsync.mail.discovery import Discovery, discover
 from hubsync.render import emit_json, err, interactive, mark, out
 
@@ -19,6 +18,7 @@ accounts_app = typer.Typer(
 
 
 def register(app: typer.Typer) -> None:
+    """Add this module's commands to ``app``."""
     app.command("discover")(discover_command)
     app.command("connect")(connect_command)
     app.add_typer(accounts_app, name="accounts")
@@ -43,6 +43,7 @@ def discover_command(
 
 
 def show_discovery(found: Discovery) -> None:
+    """Render a discovery as a table with the chosen servers."""
     table = Table(title=f"Server candidates for {found.email}")
     for col in ("kind", "host", "port", "security", "source", "verified"):
         table.add_column(col)
@@ -125,7 +126,7 @@ def connect_command(
     if not json_out and not (imap_host and smtp_host):
         err.print("Looking up settings…")
     plan, found = core.plan(request, existing)
-    password = _password(password_stdin, yes, plan.name)
+    password = _password(password_stdin, yes, plan)
 
     def show_step(step: core.Step) -> None:
         if not json_out:
@@ -149,31 +150,33 @@ def connect_command(
     )
 
 
-def _password(from_stdin: bool, yes: bool, account_name: str) -> str:
+def _password(from_stdin: bool, yes: bool, plan: cfg.Account) -> str:
+    """The password to connect with, from the same sources and in the same order as every
+    other command (credentials.resolve), with a prompt before the keyring on a terminal: a
+    user reconnecting after a password change types the new one."""
+    stdin_value = None
     if from_stdin:
-        line = sys.stdin.readline().rstrip("\r\n")
-        if not line:
+        stdin_value = sys.stdin.readline().rstrip("\r\n")
+        if not stdin_value:
             raise UsageError("--password-stdin was given but standard input was empty.")
-        redact.register(line)
-        return line
-    if os.environ.get(credentials.ENV_VAR):
-        value = os.environ[credentials.ENV_VAR]
-        redact.register(value)
-        return value
+    prompt = None
     if interactive() and not yes:
-        value = typer.prompt(f"Password for {account_name}", hide_input=True)
-        redact.register(value)
-        return value
-    stored = credentials.from_keyring(account_name)
-    if stored:
-        redact.register(stored)
-        return stored
-    raise UsageError(
-        "No password given, and hubsync does not prompt without a terminal (or with --yes).",
-        fix="Pass --password-stdin (e.g. `pass show mail | hubsync connect ... "
-        "--password-stdin`) or set HUBSYNC_PASSWORD.",
-        reason="password-missing",
-    )
+
+        def prompt() -> str:
+            return typer.prompt(f"Password for {plan.name}", hide_input=True)
+
+    try:
+        secret = credentials.resolve(plan.name, plan.password_command or None, stdin_value, prompt)
+    except CredentialError as exc:
+        raise UsageError(
+            "No password given, and hubsync does not prompt without a terminal (or with "
+            f"--yes). ({exc.message})",
+            fix="Pass --password-stdin (e.g. `pass show mail | hubsync connect ... "
+            "--password-stdin`) or set HUBSYNC_PASSWORD.",
+            reason="password-missing",
+        ) from None
+    redact.register(secret.value)
+    return secret.value
 
 
 @accounts_app.command("list")
@@ -232,7 +235,8 @@ def remove_command(
     else:
         out.print(
             f"Removed account {name}"
-            + ("; its password was deleted from the keyring." if deleted else ".")
+            + ("; its password was deleted from the keyring." if deleted else "."),
+            markup=False,
         )
 
 
@@ -252,9 +256,17 @@ def default_command(
         out.print(f"Default account: {name}")
 
 
+KEYRING_STATUS_TEXT = {
+    "stored": "in keyring",
+    "missing": "missing from keyring",
+    "locked": "keyring locked",
+    "unavailable": "keyring unavailable",
+}
+
+
 def _summary(config: cfg.Config, a: cfg.Account) -> dict:
     if a.credential_source == "keyring":
-        stored = "in keyring" if credentials.from_keyring(a.name) else "missing from keyring"
+        stored = KEYRING_STATUS_TEXT[credentials.keyring_status(a.name)]
     else:
         stored = "HUBSYNC_PASSWORD or password_command"
     return {

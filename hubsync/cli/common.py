@@ -6,14 +6,17 @@ from hubsync.store import Store, open_store
 
 
 def account(name: str | None) -> cfg.Account:
+    """The named account, or the default one."""
     return cfg.load().account(name)
 
 
 def password_for(acc: cfg.Account) -> str:
+    """The account's password from its sources; registered for redaction."""
     secret = credentials.resolve(acc.name, acc.password_command or None)
     redact.register(secret.value)
     return secret.value
 
 
 def store() -> Store:
+    """The open store."""
     return open_store()

@@ -10,6 +10,7 @@ from hubsync.store import open_store
 
 
 def register(app: typer.Typer) -> None:
+    """Add this module's commands to ``app``."""
     app.command("doctor")(doctor_command)
 
 

@@ -8,6 +8,7 @@ from hubsync.render import emit_json, out
 
 
 def register(app: typer.Typer) -> None:
+    """Add this module's commands to ``app``."""
     app.command("probe")(probe_command)
 
 
@@ -33,6 +34,7 @@ def probe_command(
 
 
 def show(report: ProbeReport) -> None:
+    """Render a probe report."""
     table = Table(title=f"Probe of {report.host}", show_lines=False)
     for col in ("port", "open", "protocol", "TLS", "certificate", "capabilities"):
         table.add_column(col)

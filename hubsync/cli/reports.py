@@ -6,11 +6,8 @@ from rich.tree import Tree
 
 from hubsync import reports
 from hubsync.cli import common
-from hubsync.mail import parse
+from hubsync.logbook import Direction, Origin
 from hubsync.render import emit_json, out
-from hubsync.store import queries
-from hubsync.sync import engine
-from hubsync.sync.fetch import folder_headers
 
 threads_app = typer.Typer(
     help="Logged threads as trees, with unrelated emails flagged.", invoke_without_command=True
@@ -18,6 +15,7 @@ threads_app = typer.Typer(
 
 
 def register(app: typer.Typer) -> None:
+    """Add this module's commands to ``app``."""
     app.add_typer(threads_app, name="threads")
     app.command("report")(report_command)
     app.command("contacts")(contacts_command)
@@ -44,40 +42,38 @@ def threads_command(
         return
     acc = common.account(account)
     if folder:
-        _audit(acc, folder, json_out)
+        audit = reports.audit_folder(common.store(), acc, common.password_for(acc), folder)
+        _show_audit(audit, json_out)
         return
-    data = reports.thread_report(common.store(), acc.name, acc.email, contact, since)
+    views = reports.thread_report(common.store(), acc.name, acc.email, contact, since)
     if json_out:
-        emit_json({"account": acc.name, "threads": data})
+        emit_json({"account": acc.name, "threads": [v.to_dict() for v in views]})
         return
-    if not data:
+    if not views:
         out.print("No logged threads yet.")
-    for t in data:
+    for view in views:
         tree = Tree(
-            f"[bold]Thread {t['thread_id']}[/bold]: {t['subject']}"
-            + (f" (split from {t['split_from']})" if t["split_from"] else "")
+            f"[bold]Thread {view.thread_id}[/bold]: {view.subject}"
+            + (f" (split from {view.split_from})" if view.split_from else "")
         )
         nodes = {None: tree}
-        for m in t["messages"]:
-            arrow = "→" if m["direction"] == "sent" else "←"
-            files = "".join(
-                f"\n  📎 {a['filename']} ({a['size']:,} bytes)" for a in m["attachments"]
-            )
+        for m in view.messages:
+            files = "".join(f"\n  📎 {a['filename']} ({a['size']:,} bytes)" for a in m.attachments)
             flag = ""
-            if m["suspected_unrelated"]:
+            if m.suspected_unrelated:
                 flag = (
                     "\n  [yellow]⚠ suspected unrelated email: "
-                    + "; ".join(m["why_flagged"])
+                    + "; ".join(m.why_flagged)
                     + "[/yellow]"
                 )
             label = (
-                f"{arrow} {m['date'][:16] if m['date'] else '?'} {m['from']} → "
-                f"{', '.join(m['to'] + m['cc'])}: {m['subject']}{files}{flag}"
+                f"{'→' if m.sent else '←'} {m.date[:16] if m.date else '?'} {m.sender} → "
+                f"{', '.join(m.to + m.cc)}: {m.subject}{files}{flag}"
             )
-            parent = nodes.get(m["parent_id"], tree)
-            nodes[m["message_id"]] = parent.add(label)
+            parent = nodes.get(m.parent_id, tree)
+            nodes[m.message_id] = parent.add(label)
         out.print(tree)
-    if any(t["suspected_unrelated"] for t in data):
+    if any(v.suspected_unrelated for v in views):
         out.print(
             "[yellow]Flagged messages were written by replying to (or forwarding) an old "
             "email.[/yellow] Start new conversations fresh or from a template (`hubsync "
@@ -95,30 +91,25 @@ def split_command(
     acc = common.account(account)
     result = reports.split(common.store(), acc.name, message_id.strip())
     if json_out:
-        emit_json(result)
+        emit_json(result.to_dict())
     else:
         out.print(
-            f"Moved {len(result['moved'])} message(s) from thread {result['from_thread']} "
-            f"to new thread {result['new_thread']}."
+            f"Moved {len(result.moved)} message(s) from thread {result.from_thread} "
+            f"to new thread {result.new_thread}."
         )
 
 
-def _audit(acc, folder: str, json_out: bool) -> None:
-    store = common.store()
-    with engine.session(acc, common.password_for(acc), store) as client:
-        records = list(folder_headers(client, folder))
-    data = reports.audit(records, acc.email)
-    data["folder"] = folder
+def _show_audit(audit: reports.FolderAudit, json_out: bool) -> None:
     if json_out:
-        emit_json(data)
+        emit_json(audit.to_dict())
         return
     out.print(
-        f"[bold]{folder}[/bold]: {data['messages']:,} messages in {data['threads']:,} "
-        f"threads; largest: {data['largest_thread']['messages']} messages "
-        f"({data['largest_thread']['subject']}); {data['without_message_id']} without a "
+        f"[bold]{audit.folder}[/bold]: {audit.messages:,} messages in {audit.threads:,} "
+        f"threads; largest: {audit.largest_thread['messages']} messages "
+        f"({audit.largest_thread['subject']}); {audit.without_message_id} without a "
         "Message-ID."
     )
-    for s in data["suspected_unrelated"]:
+    for s in audit.suspected_unrelated:
         out.print(
             f"[yellow]⚠ {s['message_id']}[/yellow] (replies to {s['parent_id']}): "
             + "; ".join(s["reasons"])
@@ -135,42 +126,38 @@ def report_command(
     acc = common.account(account)
     data = reports.logging_report(common.store(), acc.name, since)
     if json_out:
-        emit_json(data)
+        emit_json(data.to_dict())
         return
     table = Table(title=f"Logging report for {acc.name}" + (f" since {since}" if since else ""))
     table.add_column("what")
     table.add_column("count", justify="right")
-    for label, key in (
-        ("Emails sent", "emails_sent"),
-        ("Replies logged", "replies_logged"),
-        ("Logged by hand", "logged_by_hand"),
-        ("Attachments logged", "attachments_logged"),
-        ("Never-log hits", "never_log_hits"),
-        ("Contacts created", "contacts_created"),
+    for label, count in (
+        ("Emails sent", data.emails_sent),
+        ("Replies logged", data.replies_logged),
+        ("Logged by hand", data.logged_by_hand),
+        ("Attachments logged", data.attachments_logged),
+        ("Never-log hits", data.never_log_hits),
+        ("Contacts created", data.contacts_created),
+        ("Attachments skipped", len(data.attachments_skipped)),
+        ("Errors", len(data.errors)),
     ):
-        table.add_row(label, str(data[key]))
-    table.add_row("Attachments skipped", str(len(data["attachments_skipped"])))
-    table.add_row("Errors", str(len(data["errors"])))
+        table.add_row(label, str(count))
     out.print(table)
-    for s in data["attachments_skipped"]:
+    for s in data.attachments_skipped:
         out.print(f"Skipped attachments of {s['message_id']}: {s['detail']}")
-    for e in data["errors"]:
+    for e in data.errors:
         out.print(f"[red]{e['at']} {e['kind']} {e['reason']}[/red]: {e['detail']}")
-    by_day = Table(title="By day")
-    for col in ("day", "sent", "replies", "by hand"):
-        by_day.add_column(col)
-    for day, c in data["by_day"].items():
-        by_day.add_row(day, str(c.get("sent", 0)), str(c.get("reply", 0)), str(c.get("manual", 0)))
-    out.print(by_day)
-    by_contact = Table(title="By contact")
-    for col in ("contact", "sent to", "replies from", "by hand"):
-        by_contact.add_column(col)
-    for who, c in data["by_contact"].items():
-        by_contact.add_row(
-            who, str(c.get("sent", 0)), str(c.get("reply", 0)), str(c.get("manual", 0))
-        )
-    out.print(by_contact)
-    out.print(data["statement"])
+    for title, first, counts in (
+        ("By day", "day", data.by_day),
+        ("By contact", "contact", data.by_contact),
+    ):
+        by = Table(title=title)
+        for col in (first, "sent", "replies", "by hand"):
+            by.add_column(col)
+        for key, c in counts.items():
+            by.add_row(key, *(str(c.get(o, 0)) for o in (Origin.SENT, Origin.REPLY, Origin.MANUAL)))
+        out.print(by)
+    out.print(data.statement)
 
 
 def contacts_command(
@@ -184,36 +171,36 @@ def contacts_command(
     acc = common.account(account)
     store = common.store()
     if address:
-        record = reports.contact_record(store, acc.name, address, full)
-        if json_out:
-            emit_json(record)
-            return
-        out.print(
-            f"[bold]{reports.display(record['name'] or '', record['address'])}[/bold] — "
-            f"{record['messages']} message(s), first seen {record['first_seen'][:10]}, "
-            f"last {record['last_seen'][:10]}"
-        )
-        for item in record["timeline"]:
-            arrow = "→" if item["direction"] == "sent" else "←"
-            out.print(f"  {arrow} {str(item['date'])[:16]} {item['subject']}")
-            if full:
-                out.print("    " + (item.get("body") or "").replace("\n", "\n    "), markup=False)
-        out.print("[bold]Attachments[/bold]" if record["attachments"] else "No attachments.")
-        for a in record["attachments"]:
-            out.print(f"  📎 {a['filename']} ({a['size']:,} bytes, {a['mime_type']})")
+        _show_contact(reports.contact_record(store, acc.name, address, full), full, json_out)
         return
-    rows = queries.contacts(store, acc.name)
+    rows = reports.contact_list(store, acc.name)
     if json_out:
-        emit_json({"account": acc.name, "contacts": rows})
+        emit_json({"account": acc.name, "contacts": [r.to_dict() for r in rows]})
         return
     table = Table(title=f"Contacts of {acc.name}")
     for col in ("contact", "name", "messages", "last activity"):
         table.add_column(col)
     for r in rows:
-        table.add_row(
-            r["address"], r["name"] or "", str(r["messages"]), (r["last_activity"] or "")[:16]
-        )
+        table.add_row(r.address, r.name or "", str(r.messages), (r.last_activity or "")[:16])
     out.print(table)
+
+
+def _show_contact(record: reports.ContactRecord, full: bool, json_out: bool) -> None:
+    if json_out:
+        emit_json(record.to_dict())
+        return
+    out.print(
+        f"[bold]{record.display}[/bold] — {record.messages} message(s), first seen "
+        f"{record.first_seen[:10]}, last {record.last_seen[:10]}"
+    )
+    for item in record.timeline:
+        arrow = "→" if item["direction"] == Direction.SENT else "←"
+        out.print(f"  {arrow} {str(item['date'])[:16]} {item['subject']}")
+        if full:
+            out.print("    " + (item.get("body") or "").replace("\n", "\n    "), markup=False)
+    out.print("[bold]Attachments[/bold]" if record.attachments else "No attachments.")
+    for a in record.attachments:
+        out.print(f"  📎 {a['filename']} ({a['size']:,} bytes, {a['mime_type']})")
 
 
 def why_command(
@@ -227,33 +214,15 @@ def why_command(
     """Explain whether and why a message was logged (which rule, which reference), or why not."""
     acc = common.account(account)
     store = common.store()
-    result = reports.why(store, acc.name, message_id)
-    if result["rule"] == "unknown" and not offline:
-        live = _find_live(acc, store, result["message_id"])
-        if live:
-            result = reports.why(store, acc.name, message_id, live)
+    if offline:
+        verdict = reports.why(store, acc.name, message_id)
+    else:
+        verdict = reports.why_with_server(store, acc, lambda: common.password_for(acc), message_id)
     if json_out:
-        emit_json(result)
+        emit_json(verdict.to_dict())
         return
-    verdict = "[green]logged[/green]" if result["logged"] else "[yellow]not logged[/yellow]"
-    out.print(f"{result['message_id']}: {verdict} (rule: {result['rule']})")
-    out.print(result["explanation"])
-    if result.get("attachments"):
-        out.print(f"Attachments: {result['attachments']}")
-
-
-_WHY_FIELDS = "HEADER.FIELDS (MESSAGE-ID IN-REPLY-TO REFERENCES FROM DATE SUBJECT)"
-
-
-def _find_live(acc, store, message_id: str) -> dict | None:
-    """Read the threading headers of a message from the watched folders (not stored)."""
-    with engine.session(acc, common.password_for(acc), store) as client:
-        for folder in engine.watched_folders(acc):
-            client.select_folder(folder, readonly=True)
-            uids = client.search(["HEADER", "Message-ID", message_id])
-            if uids:
-                data = client.fetch(uids[:1], [f"BODY.PEEK[{_WHY_FIELDS}]"])
-                header = next(iter(data.values()))[f"BODY[{_WHY_FIELDS}]".encode()]
-                p = parse.parse(header, with_body=False)
-                return {"in_reply_to": p.in_reply_to, "references": p.references, "folder": folder}
-    return None
+    state = "[green]logged[/green]" if verdict.logged else "[yellow]not logged[/yellow]"
+    out.print(f"{verdict.message_id}: {state} (rule: {verdict.rule})")
+    out.print(verdict.explanation)
+    if verdict.attachments:
+        out.print(f"Attachments: {verdict.attachments}")

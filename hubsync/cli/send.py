@@ -14,10 +14,11 @@ from hubsync.mail import compose
 from hubsync.render import emit_json, err, out
 
 templates_app = typer.Typer(help="Message templates with {placeholders}.", no_args_is_help=True)
-SENT_COPY_MODES = ("auto", "always", "never")
+SENT_COPY_MODES = tuple(m.value for m in sending.SentCopyMode)
 
 
 def register(app: typer.Typer) -> None:
+    """Add this module's commands to ``app``."""
     app.command("send")(send_command)
     app.command("outbox")(outbox_command)
     app.add_typer(templates_app, name="templates")
@@ -54,7 +55,7 @@ def send_command(
     --retry`).
     """
     acc = common.account(account)
-    mode = sent_copy or acc.sent_copy or "auto"
+    mode = sent_copy or acc.sent_copy or sending.SentCopyMode.AUTO
     if mode not in SENT_COPY_MODES:
         raise UsageError("--sent-copy must be auto, always or never.")
     subject, text = _content(subject, body, body_file, template, var or [])
@@ -82,7 +83,7 @@ def send_command(
         emit_json(result.to_dict())
     else:
         _show_result(result)
-    raise typer.Exit(0 if result.state == "filed" else 1)
+    raise typer.Exit(0 if result.state == sending.OutboxState.FILED else 1)
 
 
 def _content(subject, body, body_file, template, variables) -> tuple[str, str]:
@@ -139,9 +140,10 @@ def _show_result(result: sending.SendResult) -> None:
     for rcpt, why in result.refused.items():
         out.print(f"[red]Refused[/red] {rcpt}: {why}")
     copy = {
-        "appended": f"copy filed in '{result.sent_folder}'",
-        "already-present": f"the server filed its own copy in '{result.sent_folder}'",
-        "skipped": "no Sent copy (--sent-copy never)",
+        sending.SentCopy.APPENDED: f"copy filed in '{result.sent_folder}'",
+        sending.SentCopy.ALREADY_PRESENT: f"the server filed its own copy in "
+        f"'{result.sent_folder}'",
+        sending.SentCopy.SKIPPED: "no Sent copy (--sent-copy never)",
     }.get(result.sent_copy)
     if copy:
         out.print(f"Sent folder: {copy}.")
@@ -159,32 +161,39 @@ def outbox_command(
     show_all: bool = typer.Option(False, "--all", help="Also list filed and failed messages."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> None:
-    """List sent messages whose Sent copy is still owed, or whose outcome is uncertain."""
+    """List sent messages whose Sent copy is still owed, or whose outcome is uncertain.
+
+    With --retry, exit 1 when a copy still could not be filed.
+    """
     acc = common.account(account)
     store = common.store()
     retried = sending.retry_filing(store, acc, common.password_for(acc)) if retry else []
-    states = () if show_all else ("queued", "submitting", "submitted", "filing-failed", "uncertain")
+    failed = any(item["state"] != sending.OutboxState.FILED for item in retried)
+    states = () if show_all else sending.PENDING
     items = store.outbox(acc.name, states)
     if json_out:
         emit_json({"account": acc.name, "retried": retried, "items": items})
-        return
+        raise typer.Exit(1 if failed else 0)
     for item in retried:
-        out.print(f"Retried {item['message_id']}: {item['state']}")
+        out.print(f"Retried {item['message_id']}: {item['state']}", markup=False)
+        if item.get("error"):
+            err.print(f"  {item['error']}", markup=False)
     if not items:
         out.print("The outbox is empty: every sent message has its Sent copy.")
-        return
-    table = Table(title=f"Outbox of {acc.name}")
-    for col in ("message", "subject", "state", "updated", "error"):
-        table.add_column(col)
-    for item in items:
-        table.add_row(
-            item["message_id"],
-            item["subject"] or "",
-            item["state"],
-            item["updated"],
-            item["error"] or "",
-        )
-    out.print(table)
+    else:
+        table = Table(title=f"Outbox of {acc.name}")
+        for col in ("message", "subject", "state", "updated", "error"):
+            table.add_column(col)
+        for item in items:
+            table.add_row(
+                item["message_id"],
+                item["subject"] or "",
+                item["state"],
+                item["updated"],
+                item["error"] or "",
+            )
+        out.print(table)
+    raise typer.Exit(1 if failed else 0)
 
 
 @templates_app.command("add")

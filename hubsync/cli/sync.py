@@ -8,15 +8,15 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from hubsync import locking, logbook
+from hubsync import locking
 from hubsync.cli import common
-from hubsync.errors import MessageError, UsageError
-from hubsync.mail import parse
+from hubsync.errors import UsageError
 from hubsync.render import emit_json, err, interactive, out
-from hubsync.sync import bodies, engine, watch
+from hubsync.sync import engine, manual, watch
 
 
 def register(app: typer.Typer) -> None:
+    """Add this module's commands to ``app``."""
     app.command("sync")(sync_command)
     app.command("log")(log_command)
 
@@ -91,6 +91,7 @@ def _watch(store, acc, password, folders, json_out) -> None:
 
 
 def show_report(report: engine.SyncReport) -> None:
+    """Render a sync report as a table."""
     table = Table(title=f"Sync of {report.account}")
     for col in (
         "folder",
@@ -133,52 +134,26 @@ def log_command(
     replies to it are logged by later syncs."""
     acc = common.account(account)
     store = common.store()
-    results = []
     if folder or uid is not None:
         if not (folder and uid is not None) or files:
             raise UsageError("Give --folder and --uid together, and no files with them.")
-        results.append(_log_from_server(store, acc, folder, uid))
+        results = [manual.log_from_folder(store, acc, common.password_for(acc), folder, uid)]
+    elif not files:
+        raise UsageError("Give message files, - for standard input, or --folder/--uid.")
     else:
-        if not files:
-            raise UsageError("Give message files, - for standard input, or --folder/--uid.")
-        for name in files:
-            raw = sys.stdin.buffer.read() if name == "-" else _read(name)
-            try:
-                outcome = logbook.log_manual(store, acc.name, raw, (acc.email,))
-            except MessageError as exc:
-                raise MessageError(f"{name}: {exc.message}", fix=exc.fix) from None
-            results.append(_outcome(name, raw, outcome))
+        results = [manual.log_raw(store, acc, name, _read(name)) for name in files]
     if json_out:
-        emit_json({"account": acc.name, "logged": results})
+        emit_json({"account": acc.name, "logged": [r.to_dict() for r in results]})
         return
     for r in results:
-        state = "logged" if r["new"] else "already in the log"
-        out.print(f"{r['source']}: {r['message_id']} {state} (thread {r['thread_id']})")
+        state = "logged" if r.new else "already in the log"
+        out.print(f"{r.source}: {r.message_id} {state} (thread {r.thread_id})", markup=False)
 
 
 def _read(name: str) -> bytes:
+    if name == "-":
+        return sys.stdin.buffer.read()
     try:
         return Path(name).read_bytes()
     except OSError as exc:
         raise UsageError(f"Cannot read {name}: {exc.strerror}.") from None
-
-
-def _log_from_server(store, acc, folder: str, uid: int) -> dict:
-    with engine.session(acc, common.password_for(acc), store) as client:
-        client.select_folder(folder, readonly=True)
-        raw = bodies.fetch_full(client, uid)
-    if not raw:
-        raise UsageError(f"No message with UID {uid} in {folder}.", reason="no-such-message")
-    outcome = logbook.log_manual(store, acc.name, raw, (acc.email,), folder, uid)
-    return _outcome(f"{folder} UID {uid}", raw, outcome)
-
-
-def _outcome(source: str, raw: bytes, outcome: logbook.LogOutcome) -> dict:
-    return {
-        "source": source,
-        "message_id": parse.parse(raw, with_body=False).message_id,
-        "thread_id": outcome.thread_id,
-        "new": outcome.message_pk is not None,
-        "contacts_created": outcome.contacts_created,
-        "attachments_stored": outcome.attachments_stored,
-    }

@@ -24,18 +24,22 @@ class Check:
 
 
 def ok(id_: str, evidence: str, reason: str = "ok") -> Check:
+    """A passing check."""
     return Check(id_, "pass", reason, evidence)
 
 
 def warn(id_: str, reason: str, evidence: str, fix: str) -> Check:
+    """A warning: hubsync works, with a loss the user should know of."""
     return Check(id_, "warn", reason, evidence, fix)
 
 
 def fail(id_: str, reason: str, evidence: str, fix: str) -> Check:
+    """A failing check, with its reason code and fix."""
     return Check(id_, "fail", reason, evidence, fix)
 
 
 def from_error(id_: str, exc: HubsyncError) -> Check:
+    """A failing check made from an expected error."""
     return fail(id_, exc.reason, exc.message, exc.fix or "")
 
 
@@ -55,10 +59,12 @@ def run(account: cfg.Account, store: Store | None, offline: bool = False) -> lis
 
 
 def to_dict(account: str, checks: list[Check]) -> dict:
+    """Checks of one account as JSON-ready data."""
     return {"account": account, "checks": [asdict(c) for c in checks]}
 
 
 def config_check(path: str, error: HubsyncError | None) -> Check:
+    """The config check: pass, or the error that loading config.toml raised."""
     if error:
         return from_error("config", error)
     return ok("config", f"{path} is valid")

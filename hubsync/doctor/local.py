@@ -5,6 +5,7 @@ from hubsync import credentials
 from hubsync.doctor import Check, fail, from_error, ok, warn
 from hubsync.errors import HubsyncError
 from hubsync.mail import providers
+from hubsync.sending import OutboxState
 from hubsync.store import Store, queries
 from hubsync.store import attachments as files
 
@@ -24,6 +25,15 @@ def local_checks(account: cfg.Account, store: Store | None) -> tuple[list[Check]
         _sent_copy_fact(account, store),
     ]
     return checks, password
+
+
+# Sent (or maybe sent) but not finished; a bare "queued" entry was never submitted.
+NOT_FINISHED = (
+    OutboxState.SUBMITTING,
+    OutboxState.UNCERTAIN,
+    OutboxState.SUBMITTED,
+    OutboxState.FILING_FAILED,
+)
 
 
 def _keyring_check() -> Check:
@@ -48,10 +58,7 @@ def _secret_check(account: cfg.Account) -> tuple[Check, str | None]:
 
 
 def _store_check(store: Store) -> Check:
-    try:
-        result = store.integrity()
-    except Exception as exc:  # noqa: BLE001 - a damaged file raises many kinds
-        result = str(exc)
+    result = store.integrity()
     if result == "ok":
         return ok("store", f"{store.path}: integrity check ok (schema {store.version})")
     return fail(
@@ -81,7 +88,7 @@ def _attachments_check(store: Store) -> Check:
 
 
 def _outbox_check(account: cfg.Account, store: Store) -> Check:
-    stuck = store.outbox(account.name, ("submitting", "uncertain", "submitted", "filing-failed"))
+    stuck = store.outbox(account.name, NOT_FINISHED)
     if not stuck:
         return ok("outbox", "every sent message has its Sent copy")
     states = ", ".join(f"{i['message_id']} ({i['state']})" for i in stuck[:5])

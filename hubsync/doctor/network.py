@@ -2,13 +2,17 @@
 
 import socket
 
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
+
 from hubsync import config as cfg
 from hubsync.doctor import Check, fail, from_error, ok, warn
 from hubsync.errors import HubsyncError
 from hubsync.mail import dns as maildns
-from hubsync.mail import imap, providers, smtp
+from hubsync.mail import imap
+from hubsync.mail.endpoint import Endpoint
 from hubsync.mail.probe import IMAP, POP3, POP3_ONLY_EXPLANATION, probe_port
 from hubsync.mail.sent_folder import resolve_sent_folder
+from hubsync.sessions import imap_session, smtp_session
 
 PROBE_TIMEOUT = 6.0
 SESSION_TIMEOUT = 8.0
@@ -58,15 +62,20 @@ def _dns_check(id_: str, host: str) -> Check:
     return ok(id_, f"{host} -> {', '.join(sorted({i[4][0] for i in infos})[:3])}")
 
 
-def _endpoint_checks(
-    kind: str, host: str, port: int, security: str, cafile: str | None, want: str
-) -> tuple[list[Check], bool]:
+def _endpoint_checks(endpoint: Endpoint, want: str) -> tuple[list[Check], bool]:
     """DNS, TCP, protocol and TLS of one endpoint; return (checks, usable)."""
+    kind = "imap" if want == IMAP else "smtp"
+    host, port, security = endpoint.host, endpoint.port, endpoint.security
     checks = [_dns_check(f"{kind}-dns", host)]
     if checks[0].status == "fail":
         return checks, False
     report = probe_port(
-        host, port, PROBE_TIMEOUT, cafile, maildns.address_for(host), implicit_tls=security == "ssl"
+        host,
+        port,
+        PROBE_TIMEOUT,
+        endpoint.cafile,
+        maildns.address_for(host),
+        implicit_tls=security == "ssl",
     )
     if not report.open:
         checks.append(
@@ -102,74 +111,61 @@ def _endpoint_checks(
             )
         )
         return checks, False
-    expected_tls = "implicit" if security == "ssl" else "starttls"
-    if report.tls != expected_tls:
-        checks.append(
-            fail(
-                f"{kind}-tls",
-                "tls-mode",
-                f"{host}:{port} offers TLS mode "
-                f"'{report.tls}', the account expects '{expected_tls}'",
-                "Correct the security setting (993/465 ssl, 143/587 starttls).",
-            )
-        )
+    tls = _tls_check(kind, host, port, security, report)
+    checks.append(tls)
+    if tls.status == "fail":
         return checks, False
-    cert = report.certificate
-    if cert is None:
-        checks.append(fail(f"{kind}-tls", "tls-missing", "no certificate", "Ask IT."))
-        return checks, False
-    if cert.expired:
-        checks.append(
-            fail(
-                f"{kind}-tls",
-                "tls-expired",
-                f"certificate for {cert.subject} expired on {cert.not_after[:10]}",
-                "Tell IT or the provider: the "
-                "certificate must be renewed; hubsync will not connect until then.",
-            )
-        )
-        return checks, False
-    if not cert.matches_host:
-        checks.append(
-            fail(
-                f"{kind}-tls",
-                "tls-name-mismatch",
-                f"certificate names {', '.join(cert.names[:4])}, not {host}",
-                f"Use the host name on "
-                f"the certificate, e.g. {cert.names[0] if cert.names else '?'}.",
-            )
-        )
-        return checks, False
-    if not cert.trusted:
-        checks.append(
-            fail(
-                f"{kind}-tls",
-                "tls-untrusted",
-                f"certificate issued by {cert.issuer} is not trusted ({cert.verify_error})",
-                "If your organisation uses a private CA, set its certificate with "
-                "`hubsync connect ... --cafile FILE`; otherwise the connection may be "
-                "intercepted.",
-            )
-        )
-        return checks, False
-    if cert.days_left < EXPIRY_WARN_DAYS:
-        checks.append(
-            warn(
-                f"{kind}-tls",
-                "tls-expiring",
-                f"certificate expires in {cert.days_left} days ({cert.not_after[:10]})",
-                "Tell IT or the provider before it expires.",
-            )
-        )
-    else:
-        checks.append(
-            ok(
-                f"{kind}-tls",
-                f"{report.tls} TLS, trusted certificate for {host} until {cert.not_after[:10]}",
-            )
-        )
     checks.append(_server_identity(kind, report.greeting))
     return checks, True
+
+
+def _tls_check(kind: str, host: str, port: int, security: str, report) -> Check:
+    """The TLS verdict from a probe: mode as configured, certificate present, current,
+    naming the host, trusted, and not about to expire."""
+    id_ = f"{kind}-tls"
+    expected_tls = "implicit" if security == "ssl" else "starttls"
+    if report.tls != expected_tls:
+        return fail(
+            id_,
+            "tls-mode",
+            f"{host}:{port} offers TLS mode '{report.tls}', the account expects '{expected_tls}'",
+            "Correct the security setting (993/465 ssl, 143/587 starttls).",
+        )
+    cert = report.certificate
+    if cert is None:
+        return fail(id_, "tls-missing", "no certificate", "Ask IT.")
+    if cert.expired:
+        return fail(
+            id_,
+            "tls-expired",
+            f"certificate for {cert.subject} expired on {cert.not_after[:10]}",
+            "Tell IT or the provider: the "
+            "certificate must be renewed; hubsync will not connect until then.",
+        )
+    if not cert.matches_host:
+        return fail(
+            id_,
+            "tls-name-mismatch",
+            f"certificate names {', '.join(cert.names[:4])}, not {host}",
+            f"Use the host name on the certificate, e.g. {cert.names[0] if cert.names else '?'}.",
+        )
+    if not cert.trusted:
+        return fail(
+            id_,
+            "tls-untrusted",
+            f"certificate issued by {cert.issuer} is not trusted ({cert.verify_error})",
+            "If your organisation uses a private CA, set its certificate with "
+            "`hubsync connect ... --cafile FILE`; otherwise the connection may be "
+            "intercepted.",
+        )
+    if cert.days_left < EXPIRY_WARN_DAYS:
+        return warn(
+            id_,
+            "tls-expiring",
+            f"certificate expires in {cert.days_left} days ({cert.not_after[:10]})",
+            "Tell IT or the provider before it expires.",
+        )
+    return ok(id_, f"{report.tls} TLS, trusted certificate for {host} until {cert.not_after[:10]}")
 
 
 def _server_identity(kind: str, greeting: str, id_response: str = "") -> Check:
@@ -183,42 +179,28 @@ def _server_identity(kind: str, greeting: str, id_response: str = "") -> Check:
 
 
 def imap_checks(account: cfg.Account, password: str | None) -> list[Check]:
-    checks, usable = _endpoint_checks(
-        "imap",
-        account.imap_host,
-        account.imap_port,
-        account.imap_security,
-        account.cafile or None,
-        IMAP,
-    )
+    """The IMAP chain: reachability and TLS, then (with a password) login, capabilities,
+    folders and the server's identity."""
+    checks, usable = _endpoint_checks(account.imap_endpoint(), IMAP)
     if not usable or password is None:
         return checks
-    client = None
+    logging_in = [False]
+
+    def connected() -> None:
+        logging_in[0] = True
+
     try:
-        client = imap.open_session(
-            imap.ImapEndpoint(
-                account.imap_host,
-                account.imap_port,
-                account.imap_security,
-                account.cafile or None,
-                SESSION_TIMEOUT,
-            )
-        )
-        with imap.session_guard(account.imap_host, account.imap_port):
-            try:
-                imap.login(client, account.username, password, providers.by_key(account.provider))
-            except HubsyncError as exc:
-                checks.append(from_error("imap-login", exc))
-                return checks
+        with imap_session(
+            account, password, timeout=SESSION_TIMEOUT, on_connected=connected
+        ) as client:
+            logging_in[0] = False
             checks.append(ok("imap-login", f"logged in as {account.username}"))
             checks.append(_capabilities_check(imap.capability_names(client)))
             checks += _folder_checks(client, account)
-            identity = _id_check(client, checks)
+            identity = _id_check(client)
             checks = [c for c in checks if c.id != "imap-server"] + [identity]
     except HubsyncError as exc:
-        checks.append(from_error("imap-session", exc))
-    finally:
-        imap.close(client)
+        checks.append(from_error("imap-login" if logging_in[0] else "imap-session", exc))
     return checks
 
 
@@ -270,7 +252,9 @@ def _folder_checks(client, account: cfg.Account) -> list[Check]:
             continue
         try:
             status = client.folder_status(folder.name, ["MESSAGES"])
-        except Exception:  # noqa: BLE001 - one odd folder must not stop the diagnosis
+        except IMAPClientAbortError:
+            raise
+        except IMAPClientError:  # one odd folder must not stop the diagnosis
             unreadable.append(folder.name)
             status = {}
         count = int(status.get(b"MESSAGES", 0))
@@ -304,11 +288,11 @@ def _folder_checks(client, account: cfg.Account) -> list[Check]:
     return checks
 
 
-def _id_check(client, checks: list[Check]) -> Check:
+def _id_check(client) -> Check:
     greeting = client.welcome.decode(errors="replace") if client.welcome else ""
     try:
         response = client.id_({"name": "hubsync"}) if client.has_capability("ID") else None
-    except Exception:  # noqa: BLE001 - ID is optional (RFC 2971)
+    except IMAPClientError:  # ID is optional (RFC 2971); a refusal says nothing
         response = None
     items = list(response or ())  # RFC 2971: alternating field names and values
     text = " ".join(f"{_s(k)}={_s(v)}" for k, v in zip(items[::2], items[1::2], strict=False))
@@ -320,31 +304,13 @@ def _s(value) -> str:
 
 
 def smtp_checks(account: cfg.Account, password: str | None) -> list[Check]:
-    checks, usable = _endpoint_checks(
-        "smtp",
-        account.smtp_host,
-        account.smtp_port,
-        account.smtp_security,
-        account.cafile or None,
-        "smtp",
-    )
+    """The SMTP chain: reachability and TLS, then (with a password) authentication."""
+    checks, usable = _endpoint_checks(account.smtp_endpoint(), "smtp")
     if not usable or password is None:
         return checks
-    conn = None
     try:
-        conn = smtp.open_session(
-            smtp.SmtpEndpoint(
-                account.smtp_host,
-                account.smtp_port,
-                account.smtp_security,
-                account.cafile or None,
-                SESSION_TIMEOUT,
-            )
-        )
-        smtp.authenticate(conn, account.username, password, providers.by_key(account.provider))
-        checks.append(ok("smtp-auth", f"authenticated as {account.username}"))
+        with smtp_session(account, password, timeout=SESSION_TIMEOUT):
+            checks.append(ok("smtp-auth", f"authenticated as {account.username}"))
     except HubsyncError as exc:
         checks.append(from_error("smtp-auth", exc))
-    finally:
-        smtp.close(conn)
     return checks

@@ -33,10 +33,12 @@ class Draft:
 
     @property
     def recipients(self) -> list[str]:
+        """Every envelope recipient: To, Cc and Bcc."""
         return [email.utils.parseaddr(a)[1] for a in (*self.to, *self.cc, *self.bcc)]
 
 
 def check_header(name: str, value: str) -> None:
+    """Refuse header text that could inject headers (CR, LF, NUL)."""
     if any(ch in value for ch in _FORBIDDEN):
         raise MessageError(
             f"The {name} value contains a line break or NUL; that could inject headers, so "
@@ -47,6 +49,7 @@ def check_header(name: str, value: str) -> None:
 
 
 def check_address(value: str, role: str) -> str:
+    """Refuse anything that is not one plain address."""
     check_header(role, value)
     name, address = email.utils.parseaddr(value)
     if not address or not _ADDRESS.match(address):
@@ -121,6 +124,7 @@ def describe(msg: EmailMessage) -> dict:
     """Headers and MIME structure, for --dry-run."""
 
     def tree(part, depth=0):
+        """The MIME structure of ``msg`` as a list of parts with depth, type, name and size."""
         rows = [
             {
                 "depth": depth,

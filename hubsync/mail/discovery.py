@@ -48,6 +48,7 @@ class Candidate:
 
     @property
     def key(self) -> tuple:
+        """What makes two candidates the same server."""
         return (self.kind, self.host.lower().rstrip("."), self.port, self.security)
 
 
@@ -64,6 +65,8 @@ class Discovery:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
+        """JSON-ready data (`discover --json`)."""
+
         def cand(c: Candidate | None) -> dict | None:
             if c is None:
                 return None
@@ -96,6 +99,7 @@ class Discovery:
 
 
 def split_address(email: str) -> tuple[str, str]:
+    """(local part, domain) of an address; UsageError when it is not one."""
     local, at, domain = email.strip().rpartition("@")
     if not at or not local or "." not in domain:
         raise UsageError(f"{email!r} is not an email address.", reason="bad-address")
@@ -103,6 +107,8 @@ def split_address(email: str) -> tuple[str, str]:
 
 
 def discover(email: str, cafile: str | None = None, verify: bool = True) -> Discovery:
+    """Candidates for EMAIL's servers from every source, probed; the best verified IMAP and SMTP
+    chosen."""
     _, domain = split_address(email)
     result = Discovery(email=email, domain=domain, provider=providers.by_domain(domain))
     with ThreadPoolExecutor(max_workers=4) as pool:

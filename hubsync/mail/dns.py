@@ -5,7 +5,8 @@ unusual networks can use names that the system resolver does not know.
 """
 
 import ipaddress
-import os
+
+from hubsync import environment
 
 DNS_TIMEOUT = 3.0
 
@@ -14,7 +15,7 @@ def resolver(timeout: float = DNS_TIMEOUT):
     """A dnspython resolver (imported lazily: most commands never query DNS)."""
     import dns.resolver
 
-    setting = os.environ.get("HUBSYNC_DNS", "")
+    setting = environment.current().dns
     if setting:
         host, _, port = setting.rpartition(":")
         res = dns.resolver.Resolver(configure=False)
@@ -29,7 +30,7 @@ def resolver(timeout: float = DNS_TIMEOUT):
 
 def address_for(host: str) -> str | None:
     """With HUBSYNC_DNS set, the IPv4 address it gives for ``host``; otherwise None (system)."""
-    if not os.environ.get("HUBSYNC_DNS"):
+    if not environment.current().dns:
         return None
     try:
         ipaddress.ip_address(host)

@@ -5,38 +5,31 @@ Credentials are only sent after TLS is up (implicit TLS, or STARTTLS that must s
 
 import contextlib
 import socket
-from collections.abc import Iterator
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterator
 
 import imapclient
 from imapclient import imap4, tls
 from imapclient.exceptions import IMAPClientError, LoginError
 
-from hubsync.errors import NetworkError, ProtocolFailure, SendFailure
+from hubsync.errors import ConnectionDropped, NotImap, SendFailure
 from hubsync.mail import dns as maildns
 from hubsync.mail.diagnosis import diagnose_login
+from hubsync.mail.endpoint import Endpoint
 from hubsync.mail.failures import connection_failure, no_starttls
 from hubsync.mail.providers import Provider
 from hubsync.mail.sent_folder import Folder
 from hubsync.mail.tls import client_context
 
-DEFAULT_TIMEOUT = 30.0
-
-
-@dataclass
-class ImapEndpoint:
-    host: str
-    port: int
-    security: str = "ssl"  # "ssl" | "starttls"
-    cafile: str | None = None
-    timeout: float = DEFAULT_TIMEOUT
-
 
 class _Client(imapclient.IMAPClient):
     """IMAPClient that may connect to an address found through HUBSYNC_DNS, while TLS still
-    verifies the certificate against the host name."""
+    verifies the certificate against the host name. The address belongs to the instance, so
+    sessions to different hosts can open at once in one process."""
 
-    connect_address: str | None = None
+    def __init__(self, *args, connect_address: str | None = None, **kwargs) -> None:
+        self.connect_address = connect_address  # read by _create_IMAP4 during __init__
+        super().__init__(*args, **kwargs)
 
     def _create_IMAP4(self):  # noqa: N802 (imapclient's name)
         timeout = getattr(self._timeout, "connect", None)
@@ -62,10 +55,9 @@ class _Client(imapclient.IMAPClient):
         return Plain(self.host, self.port, timeout)
 
 
-def open_session(endpoint: ImapEndpoint) -> imapclient.IMAPClient:
-    """Connect and secure the connection; no credentials are sent here."""
+def open_session(endpoint: Endpoint) -> imapclient.IMAPClient:
+    """A connected client with TLS up (implicit or STARTTLS); no credentials are sent here."""
     context = client_context(endpoint.cafile)
-    _Client.connect_address = maildns.address_for(endpoint.host)
     try:
         client = _Client(
             endpoint.host,
@@ -73,6 +65,7 @@ def open_session(endpoint: ImapEndpoint) -> imapclient.IMAPClient:
             ssl=endpoint.security == "ssl",
             ssl_context=context,
             timeout=endpoint.timeout,
+            connect_address=maildns.address_for(endpoint.host),
         )
         if endpoint.security == "starttls":
             caps = {c.upper() for c in client.capabilities()}
@@ -81,11 +74,9 @@ def open_session(endpoint: ImapEndpoint) -> imapclient.IMAPClient:
                 raise no_starttls(endpoint.host, endpoint.port, 993, "--imap-security")
             client.starttls(context)
     except imapclient.exceptions.IMAPClientAbortError as exc:
-        raise dropped(endpoint.host, endpoint.port, exc) from None
+        raise dropped(endpoint, exc) from None
     except imapclient.exceptions.IMAPClientError as exc:
-        raise ProtocolFailure(
-            f"{endpoint.host}:{endpoint.port} did not speak IMAP: {exc}", reason="not-imap"
-        ) from None
+        raise NotImap(f"{endpoint} did not speak IMAP: {exc}") from None
     except OSError as exc:
         raise connection_failure(
             exc,
@@ -105,34 +96,55 @@ RETRY_FIX = (
 )
 
 
-def dropped(host: str, port: int, exc: BaseException) -> NetworkError:
-    return NetworkError(
-        f"The connection to {host}:{port} was lost: {exc}.",
-        fix=RETRY_FIX,
-        reason="connection-dropped",
-    )
+def dropped(endpoint: Endpoint, exc: BaseException | str) -> ConnectionDropped:
+    """The error for a session that was cut while open."""
+    return ConnectionDropped(f"The connection to {endpoint} was lost: {exc}.", fix=RETRY_FIX)
 
 
 @contextlib.contextmanager
-def session_guard(host: str, port: int) -> Iterator[None]:
+def session_guard(endpoint: Endpoint) -> Iterator[None]:
     """While a session is open, the server or the network may drop it at any point: turn
     every form that takes (a socket error, imaplib's abort, the fast reader's EOF) into one
-    NetworkError that says nothing was lost."""
+    ConnectionDropped that says nothing was lost."""
     try:
         yield
     except imapclient.exceptions.IMAPClientAbortError as exc:
-        raise dropped(host, port, exc) from None
-    except ProtocolFailure as exc:
-        if exc.reason != "connection-dropped":
-            raise
-        raise dropped(host, port, exc.message.rstrip(".")) from None
+        raise dropped(endpoint, exc) from None
+    except ConnectionDropped as exc:
+        raise dropped(endpoint, exc.message.rstrip(".")) from None
     except OSError as exc:
-        raise dropped(host, port, exc) from None
+        raise dropped(endpoint, exc) from None
+
+
+@contextlib.contextmanager
+def logged_in(
+    endpoint: Endpoint,
+    username: str,
+    password: str,
+    provider: Provider | None = None,
+    on_connected: Callable[[], None] | None = None,
+) -> Iterator[imapclient.IMAPClient]:
+    """A logged-in session for one piece of work: TLS first, then LOGIN; a dropped
+    connection becomes ConnectionDropped, and the session is always closed.
+
+    ``on_connected`` is called once TLS is up, before the password is sent (for callers that
+    report each step).
+    """
+    client = open_session(endpoint)
+    try:
+        with session_guard(endpoint):
+            if on_connected:
+                on_connected()
+            login(client, username, password, provider)
+            yield client
+    finally:
+        close(client)
 
 
 def login(
     client: imapclient.IMAPClient, username: str, password: str, provider: Provider | None = None
 ) -> None:
+    """LOGIN; a refusal becomes the diagnosed AuthFailure (with the provider's own fix)."""
     try:
         client.login(username, password)
     except LoginError as exc:
@@ -170,16 +182,18 @@ def list_folders(client: imapclient.IMAPClient) -> list[Folder]:
 
 
 def capability_names(client: imapclient.IMAPClient) -> list[str]:
+    """The server's capabilities as text."""
     return [c.decode() if isinstance(c, bytes) else str(c) for c in client.capabilities()]
 
 
 def close(client: imapclient.IMAPClient | None) -> None:
+    """LOGOUT, or just drop the socket when the connection is already gone."""
     if client is None:
         return
     try:
         client.logout()
-    except Exception:  # noqa: BLE001 - the connection may already be gone
-        with contextlib.suppress(Exception):
+    except (IMAPClientError, OSError):
+        with contextlib.suppress(IMAPClientError, OSError):
             client.shutdown()
 
 
@@ -197,9 +211,11 @@ def find_message_id(
     wait: float = 0.0,
     interval: float = 0.3,
 ) -> bool:
-    """Whether ``folder`` holds a message with ``message_id``, polling up to ``wait`` seconds."""
-    import time
+    """Whether ``folder`` holds a message with ``message_id``, polling up to ``wait`` seconds.
 
+    The folder is left selected read-only; APPEND only after ``unselect`` (some servers,
+    Courier among them, refuse to add to a mailbox the session holds read-only).
+    """
     deadline = time.monotonic() + wait
     client.select_folder(folder, readonly=True)
     while True:
@@ -219,7 +235,17 @@ def append_message(client: imapclient.IMAPClient, folder: str, raw: bytes, when)
         raise append_failure(folder, _text(exc)) from None
 
 
+def unselect(client: imapclient.IMAPClient) -> None:
+    """Leave the selected folder without expunging: UNSELECT (RFC 3691) where offered, else
+    CLOSE, which expunges nothing on a folder opened read-only (RFC 3501 6.4.2)."""
+    if client.has_capability("UNSELECT"):
+        client.unselect_folder()
+    else:
+        client.close_folder()
+
+
 def append_failure(folder: str, text: str) -> SendFailure:
+    """The diagnosed error for a refused APPEND (missing folder, too big, no permission)."""
     upper = text.upper()
     if "TRYCREATE" in upper or "NONEXISTENT" in upper or "DOESN'T EXIST" in upper:
         return SendFailure(

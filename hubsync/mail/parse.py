@@ -57,6 +57,7 @@ def header_digest(headers: dict[str, str]) -> str:
 
 
 def looks_like_mail(raw: bytes) -> bool:
+    """Whether ``raw`` starts with a header block a mail message would have."""
     head = raw[:8192].split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0]
     names = {
         line.split(b":", 1)[0].strip().lower()
@@ -69,6 +70,8 @@ def looks_like_mail(raw: bytes) -> bool:
 
 
 def parse(raw: bytes, with_body: bool = True) -> ParsedMessage:
+    """What the log needs of ``raw`` (headers, addresses, text body, attachments); never fails on
+    malformed mail, raises MessageError for input that is not mail."""
     if not looks_like_mail(raw):
         raise MessageError(
             "This is not a mail message (no From, Date, Subject or Message-ID header found).",
@@ -88,8 +91,8 @@ def parse(raw: bytes, with_body: bool = True) -> ParsedMessage:
         from_name=from_name,
         to=_addresses(get("to")),
         cc=_addresses(get("cc")),
-        subject=_decoded(get("subject")),
-        date=_iso_date(get("date")),
+        subject=decoded_text(get("subject")),
+        date=iso_date(get("date")),
     )
     if not parsed.message_id:
         parsed.message_id = header_digest(
@@ -110,7 +113,7 @@ def _header(msg, name: str) -> str:
     return " ".join(str(value).split())  # unfold
 
 
-def _decoded(value: str) -> str:
+def decoded_text(value: str) -> str:
     """RFC 2047 encoded words to text; undecodable input is kept as it came."""
     try:
         return str(email.header.make_header(email.header.decode_header(value)))
@@ -120,7 +123,9 @@ def _decoded(value: str) -> str:
 
 def _addresses(value: str) -> list[tuple[str, str]]:
     pairs = email.utils.getaddresses([value]) if value else []
-    return [(_decoded(name).strip(), addr.strip().lower()) for name, addr in pairs if "@" in addr]
+    return [
+        (decoded_text(name).strip(), addr.strip().lower()) for name, addr in pairs if "@" in addr
+    ]
 
 
 def _first_address(value: str) -> tuple[str, str]:
@@ -128,7 +133,8 @@ def _first_address(value: str) -> tuple[str, str]:
     return found[0] if found else ("", "")
 
 
-def _iso_date(value: str) -> str:
+def iso_date(value: str) -> str:
+    """A Date header as ISO 8601, or "" when missing or unreadable."""
     if not value:
         return ""
     try:
@@ -164,6 +170,7 @@ def body_text(msg: EmailMessage) -> str:
 
 
 def attachments(msg: EmailMessage) -> list[Attachment]:
+    """The attachment parts of ``msg`` with their names, types and bytes."""
     found = []
     try:
         parts = list(msg.iter_attachments())

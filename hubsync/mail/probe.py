@@ -50,6 +50,7 @@ class ProbeReport:
     explanation: str = ""
 
     def to_dict(self) -> dict:
+        """JSON-ready data (`probe --json`)."""
         data = asdict(self)
         data["recommended"] = {
             "imap": _endpoint(self.imap),
@@ -83,6 +84,7 @@ def judge(host: str, reports: list[PortReport]) -> ProbeReport:
     """The verdict: which IMAP endpoint to use (implicit TLS first), or why there is none."""
 
     def rank(r: PortReport) -> tuple:
+        """Sort key: implicit TLS first, then STARTTLS, then no TLS."""
         trusted = bool(r.certificate and r.certificate.trusted and r.certificate.matches_host)
         return (not trusted, r.tls != "implicit", r.port)
 
@@ -231,6 +233,7 @@ def _open_tls(
 
 
 def classify(greeting: bytes) -> str:
+    """IMAP, POP3, SMTP or "" from a server's greeting line."""
     upper = greeting.upper()
     if upper.startswith((b"* OK", b"* PREAUTH", b"* BYE")):
         return IMAP
@@ -250,6 +253,7 @@ def _read_greeting(conn: LineConnection, limit: float | None) -> bytes:
 
 
 def capabilities(conn: LineConnection, protocol: str) -> list[str]:
+    """The capabilities named in a greeting or CAPABILITY answer."""
     if protocol == IMAP:
         conn.write(b"p1 CAPABILITY\r\n")
         caps: list[str] = []

@@ -2,12 +2,7 @@
 
 from dataclasses import dataclass, field
 
-
-@dataclass(frozen=True)
-class Endpoint:
-    host: str
-    port: int
-    security: str  # "ssl" | "starttls"
+from hubsync.mail.endpoint import Endpoint
 
 
 @dataclass(frozen=True)
@@ -142,11 +137,13 @@ PROVIDERS = (
 
 
 def by_domain(domain: str) -> Provider | None:
+    """The provider that hosts this mail domain, if known."""
     domain = domain.lower()
     return next((p for p in PROVIDERS if domain in p.domains), None)
 
 
 def by_mx(mx_host: str) -> Provider | None:
+    """The provider whose MX host names end like ``mx_host``, if known."""
     host = mx_host.lower().rstrip(".")
     for provider in PROVIDERS:
         if any(host == s or host.endswith("." + s) for s in provider.mx_suffixes):
@@ -164,4 +161,5 @@ def by_host(host: str) -> Provider | None:
 
 
 def by_key(key: str) -> Provider | None:
+    """The provider with this key (as saved in config.toml), if any."""
     return next((p for p in PROVIDERS if p.key == key), None)

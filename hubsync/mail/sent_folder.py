@@ -89,10 +89,12 @@ class Folder:
         return self.name
 
     def has(self, flag: str) -> bool:
+        """Whether the folder carries this attribute (case-insensitive)."""
         return flag.lower() in (f.lower() for f in self.flags)
 
     @property
     def selectable(self) -> bool:
+        """False for \\Noselect and \\NonExistent folders."""
         return not (self.has("\\Noselect") or self.has("\\NonExistent"))
 
 

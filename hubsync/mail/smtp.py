@@ -3,29 +3,24 @@
 import contextlib
 import smtplib
 import socket
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from hubsync.errors import NetworkError, SendFailure
+from hubsync.errors import NetworkError, SendFailure, SmtpDisconnected
 from hubsync.mail import dns as maildns
 from hubsync.mail.diagnosis import diagnose_login
+from hubsync.mail.endpoint import Endpoint
 from hubsync.mail.failures import connection_failure, no_starttls
 from hubsync.mail.providers import Provider
 from hubsync.mail.tls import client_context
 
-DEFAULT_TIMEOUT = 60.0
-
-
-@dataclass
-class SmtpEndpoint:
-    host: str
-    port: int
-    security: str = "ssl"  # "ssl" | "starttls"
-    cafile: str | None = None
-    timeout: float = DEFAULT_TIMEOUT
+SUBMIT_TIMEOUT = 60.0  # a large message may take a while to be accepted
 
 
 @dataclass
 class Submission:
+    """What the server did with each recipient of one submission."""
+
     accepted: list[str] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)
 
@@ -45,8 +40,8 @@ class _Implicit(smtplib.SMTP_SSL):
         return self.context.wrap_socket(sock, server_hostname=self._host)
 
 
-def open_session(endpoint: SmtpEndpoint) -> smtplib.SMTP:
-    """Connect and secure the session; refuse to continue without TLS."""
+def open_session(endpoint: Endpoint) -> smtplib.SMTP:
+    """A connected session with TLS up (implicit or STARTTLS); refuses to go on without."""
     context = client_context(endpoint.cafile)
     address = maildns.address_for(endpoint.host)
     try:
@@ -86,6 +81,7 @@ def open_session(endpoint: SmtpEndpoint) -> smtplib.SMTP:
 def authenticate(
     conn: smtplib.SMTP, username: str, password: str, provider: Provider | None = None
 ) -> None:
+    """AUTH; a refusal becomes the diagnosed AuthFailure (with the provider's own fix)."""
     try:
         conn.login(username, password)
     except smtplib.SMTPAuthenticationError as exc:
@@ -127,17 +123,37 @@ def submit(conn: smtplib.SMTP, raw: bytes, sender: str, recipients: list[str]) -
             reason="message-too-large" if too_big else "data-refused",
         ) from None
     except (smtplib.SMTPServerDisconnected, OSError) as exc:
-        raise SendFailure(
+        raise SmtpDisconnected(
             f"The connection dropped while sending: {exc}",
             fix="Check `hubsync outbox`: the message may or may not have been accepted.",
-            reason="smtp-disconnected",
         ) from None
     result.refused = {r: _reply(c, m) for r, (c, m) in refused.items()}
     result.accepted = [r for r in recipients if r not in result.refused]
     return result
 
 
+@contextlib.contextmanager
+def logged_in(
+    endpoint: Endpoint,
+    username: str,
+    password: str,
+    provider: Provider | None = None,
+    on_connected: Callable[[], None] | None = None,
+) -> Iterator[smtplib.SMTP]:
+    """An authenticated submission session, always closed afterwards. ``on_connected`` is
+    called once TLS is up, before the password is sent."""
+    conn = open_session(endpoint)
+    try:
+        if on_connected:
+            on_connected()
+        authenticate(conn, username, password, provider)
+        yield conn
+    finally:
+        close(conn)
+
+
 def close(conn: smtplib.SMTP | None) -> None:
+    """QUIT, ignoring a connection that is already gone."""
     if conn is None:
         return
     with contextlib.suppress(smtplib.SMTPException, OSError):

@@ -33,12 +33,14 @@ class CertificateInfo:
 
     @property
     def expired(self) -> bool:
+        """True when the certificate's end date has passed."""
         return self.days_left < 0
 
 
 def describe_certificate(
     der: bytes, host: str, trusted: bool, verify_error: str = ""
 ) -> CertificateInfo:
+    """What a certificate says (names, issuer, dates) and whether it is trusted for ``host``."""
     from cryptography import x509  # only probes need it: keep other commands' start fast
     from cryptography.x509.oid import NameOID
 

@@ -60,6 +60,7 @@ class LineConnection:
         return line + sep
 
     def write(self, data: bytes) -> None:
+        """Send ``data`` within the deadline."""
         self.sock.settimeout(self._remaining())
         self.sock.sendall(data)
 
@@ -73,6 +74,7 @@ class LineConnection:
             raise Silent() from None
 
     def close(self) -> None:
+        """Close the socket, ignoring a connection that is already gone."""
         try:
             self.sock.close()
         except OSError:

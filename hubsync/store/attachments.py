@@ -7,10 +7,12 @@ from hubsync import paths
 
 
 def directory() -> Path:
+    """Where attachment files are kept."""
     return paths.data_dir() / "attachments"
 
 
 def path_for(sha256: str) -> Path:
+    """The file of the attachment with this sha256."""
     return directory() / sha256[:2] / sha256
 
 

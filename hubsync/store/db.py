@@ -20,14 +20,18 @@ _JSON_COLUMNS = ("to_addrs", "cc_addrs", "refs", "recipients", "accepted", "refu
 
 
 def now() -> str:
+    """The current UTC time as ISO 8601 (seconds)."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def db_path() -> Path:
+    """Where the store lives."""
     return paths.data_dir() / "hubsync.sqlite3"
 
 
 def open_store(path: Path | None = None) -> "Store":
+    """The store at ``path`` (default: the data directory), created and migrated as needed;
+    StoreError when it is damaged, busy or too new."""
     path = path or db_path()
     paths.ensure_private_dir(path.parent)
     if not path.exists():
@@ -87,6 +91,7 @@ class Store:
     # -- plumbing ---------------------------------------------------------------------------
 
     def close(self) -> None:
+        """Close the database connection."""
         self.conn.close()
 
     @contextlib.contextmanager
@@ -129,9 +134,11 @@ class Store:
 
     @property
     def version(self) -> int:
+        """The schema version of the file."""
         return self.conn.execute("PRAGMA user_version").fetchone()[0]
 
     def migrate(self) -> None:
+        """Bring the schema up to date, one version per transaction; refuse a newer one."""
         current = self.version
         if current > len(MIGRATIONS):
             raise StoreError(
@@ -147,7 +154,11 @@ class Store:
                 conn.execute(f"PRAGMA user_version = {number}")
 
     def integrity(self) -> str:
-        return self.conn.execute("PRAGMA integrity_check").fetchone()[0]
+        """SQLite's integrity check: "ok", or what is damaged."""
+        try:
+            return self.conn.execute("PRAGMA integrity_check").fetchone()[0]
+        except sqlite3.Error as exc:  # a damaged file says so here rather than on a query
+            return str(exc)
 
     # -- threads and messages ---------------------------------------------------------------
 
@@ -159,6 +170,7 @@ class Store:
         origin: str,
         split_from: int | None = None,
     ) -> int:
+        """Create a thread inside ``conn``'s transaction; returns its id."""
         return conn.execute(
             "INSERT INTO threads (account, subject, origin, created, split_from) "
             "VALUES (?, ?, ?, ?, ?)",
@@ -179,11 +191,13 @@ class Store:
         return cursor.lastrowid if cursor.rowcount else None
 
     def message(self, account: str, message_id: str) -> dict | None:
+        """The logged message with this Message-ID, or None."""
         return self._one(
             "SELECT * FROM messages WHERE account = ? AND message_id = ?", account, message_id
         )
 
     def thread_of(self, account: str, message_id: str) -> int | None:
+        """The thread of a logged Message-ID, or None."""
         row = self._one(
             "SELECT thread_id FROM messages WHERE account = ? AND message_id = ?",
             account,
@@ -230,6 +244,7 @@ class Store:
         size: int,
         sha256: str,
     ) -> None:
+        """Record an attachment of a logged message (its bytes are on disk by sha256)."""
         conn.execute(
             "INSERT INTO attachments (message_pk, filename, mime_type, size, sha256) "
             "VALUES (?, ?, ?, ?, ?)",
@@ -245,6 +260,7 @@ class Store:
         detail: str | None = None,
         conn: sqlite3.Connection | None = None,
     ) -> None:
+        """Record an event (in ``conn``'s transaction when given)."""
         sql = (
             "INSERT INTO events (account, at, kind, reason, message_id, detail) "
             "VALUES (?, ?, ?, ?, ?, ?)"
@@ -255,6 +271,7 @@ class Store:
     def events(
         self, account: str | None = None, kinds: tuple[str, ...] = (), since: str | None = None
     ) -> list[dict]:
+        """Events, oldest first, filtered by account, kinds and time."""
         sql, args = "SELECT * FROM events WHERE 1=1", []
         if account:
             sql += " AND account = ?"
@@ -279,6 +296,7 @@ class Store:
         subject: str,
         sent_folder: str | None,
     ) -> None:
+        """Journal a message before submission (state queued)."""
         stamp = now()
         self._write(
             "INSERT INTO outbox (account, message_id, state, raw, sender, recipients, subject, "
@@ -295,6 +313,7 @@ class Store:
         )
 
     def outbox_update(self, message_id: str, state: str, **fields) -> None:
+        """Move an outbox entry to ``state``, with other fields."""
         for key in ("accepted", "refused"):
             if key in fields:
                 fields[key] = json.dumps(fields[key])
@@ -303,6 +322,7 @@ class Store:
         self._write(sql, state, now(), *fields.values(), message_id)
 
     def outbox(self, account: str | None = None, states: tuple[str, ...] = ()) -> list[dict]:
+        """Outbox entries (without the raw message), oldest first."""
         sql, args = (
             (
                 "SELECT id, account, message_id, state, sender, recipients, subject, "
@@ -320,6 +340,7 @@ class Store:
         return self._all(sql + " ORDER BY id", *args)
 
     def outbox_raw(self, message_id: str) -> bytes:
+        """The journalled bytes of a message, or b""."""
         row = self.conn.execute(
             "SELECT raw FROM outbox WHERE message_id = ?", (message_id,)
         ).fetchone()
@@ -328,12 +349,14 @@ class Store:
     # -- server facts and sync positions ------------------------------------------------------
 
     def fact(self, account: str, key: str) -> str | None:
+        """A learned fact about the account's server, or None."""
         row = self._one(
             "SELECT value FROM server_facts WHERE account = ? AND key = ?", account, key
         )
         return row["value"] if row else None
 
     def set_fact(self, account: str, key: str, value: str) -> None:
+        """Remember a fact about the account's server."""
         self._write(
             "INSERT INTO server_facts (account, key, value, updated) VALUES (?,?,?,?) "
             "ON CONFLICT (account, key) DO UPDATE SET value = excluded.value, "
@@ -345,6 +368,7 @@ class Store:
         )
 
     def sync_state(self, account: str, folder: str) -> dict | None:
+        """The folder's sync position (uidvalidity, last_uid, ...), or None."""
         return self._one(
             "SELECT * FROM sync_state WHERE account = ? AND folder = ?", account, folder
         )
@@ -358,6 +382,7 @@ class Store:
         highestmodseq: int | None = None,
         conn: sqlite3.Connection | None = None,
     ) -> None:
+        """Record the folder's sync position (in ``conn``'s transaction when given)."""
         sql = (
             "INSERT INTO sync_state (account, folder, uidvalidity, last_uid, highestmodseq, "
             "last_sync) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (account, folder) DO UPDATE SET "

@@ -33,6 +33,7 @@ def messages(
 
 
 def attachments_by_message(store: Store, message_pks: list[int]) -> dict[int, list[dict]]:
+    """Attachment rows grouped by message row id."""
     found: dict[int, list[dict]] = {}
     for start in range(0, len(message_pks), 500):
         chunk = message_pks[start : start + 500]
@@ -46,12 +47,14 @@ def attachments_by_message(store: Store, message_pks: list[int]) -> dict[int, li
 
 
 def threads(store: Store, account: str) -> dict[int, dict]:
+    """Thread rows of the account by id."""
     return {r["id"]: r for r in store._all("SELECT * FROM threads WHERE account = ?", account)}
 
 
 def move_to_new_thread(
     store: Store, account: str, message_ids: list[str], subject: str, old_thread: int
 ) -> int:
+    """Move messages into a new thread split from ``old_thread``; returns the new thread's id."""
     with store.transaction() as conn:
         new = store.new_thread(conn, account, subject, "split", split_from=old_thread)
         for mid in message_ids:
@@ -71,6 +74,7 @@ def move_to_new_thread(
 
 
 def contacts(store: Store, account: str) -> list[dict]:
+    """Contacts with their message count and last activity, most recent first."""
     rows = store._all(
         "SELECT address, name, first_seen, last_seen FROM contacts "
         "WHERE account = ? ORDER BY last_seen DESC",
@@ -90,6 +94,7 @@ def contacts(store: Store, account: str) -> list[dict]:
 
 
 def contact(store: Store, account: str, address: str) -> dict | None:
+    """One contact's row, or None."""
     return store._one(
         "SELECT address, name, first_seen, last_seen FROM contacts "
         "WHERE account = ? AND address = ?",
@@ -99,6 +104,7 @@ def contact(store: Store, account: str, address: str) -> dict | None:
 
 
 def contacts_created(store: Store, account: str, since: str | None) -> int:
+    """How many contacts were first seen from ``since`` on."""
     row = store._one(
         "SELECT COUNT(*) AS n FROM contacts WHERE account = ? AND first_seen >= ?",
         account,
@@ -108,6 +114,7 @@ def contacts_created(store: Store, account: str, since: str | None) -> int:
 
 
 def events_for(store: Store, account: str, message_id: str) -> list[dict]:
+    """The events that name ``message_id``, oldest first."""
     return store._all(
         "SELECT * FROM events WHERE account = ? AND message_id = ? ORDER BY id", account, message_id
     )

@@ -13,11 +13,13 @@ import imapclient
 
 
 def fetch_full(client: imapclient.IMAPClient, uid: int) -> bytes:
+    """The whole message ``uid`` (BODY.PEEK[]: not marked as read), or b""."""
     data = client.fetch([uid], ["BODY.PEEK[]"]).get(uid, {})
     return data.get(b"BODY[]", b"") or b""
 
 
 def fetch_header(client: imapclient.IMAPClient, uid: int) -> bytes:
+    """The header block of message ``uid``, or b""."""
     data = client.fetch([uid], ["BODY.PEEK[HEADER]"]).get(uid, {})
     return data.get(b"BODY[HEADER]", b"") or b""
 

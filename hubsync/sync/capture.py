@@ -1,52 +1,55 @@
-"""Fetching and logging the messages that matched a tracked thread.
+"""Fetching and logging the messages a sync plan chose to log.
 
 Sizes first (RFC822.SIZE, from the server's index), then whole messages in batches bounded by
 total size; messages over the attachment limit (or with attachment logging off) get their
 header and text part only, and an event says why.
 """
 
+from collections.abc import Iterator
+
 from hubsync import config as cfg
-from hubsync.logbook import log_message
+from hubsync.logbook import Origin, direction_of, log_message
 from hubsync.mail import parse
 from hubsync.store import Store
-from hubsync.sync import bodies
+from hubsync.sync.mailbox import Mailbox
 from hubsync.sync.matching import ReplyMatch, never_log_hit
+from hubsync.sync.plan import LogReply
 from hubsync.sync.stats import FolderStats
 
 FULL_FETCH_BYTES = 64 * 1024 * 1024  # bound memory: full messages fetched per round trip
 
 
-def log_matches(
-    client,
+def log_replies(
+    mailbox: Mailbox,
     store: Store,
     account: cfg.Account,
     folder: str,
-    matches: list[tuple[int, ReplyMatch]],
+    replies: list[LogReply],
     stats: FolderStats,
-):
-    """Fetch and log matched messages, a few round trips for the whole batch; yield
-    (Message-ID, thread) for each one logged."""
-    if not matches:
+) -> Iterator[tuple[str, int]]:
+    """Fetch and log the planned replies, a few round trips for the whole batch; yield
+    (Message-ID, thread) for each one now in the log."""
+    if not replies:
         return
-    stats.matched += len(matches)
-    found_by_uid = dict(matches)
+    stats.matched += len(replies)
+    by_uid = {r.uid: r.match for r in replies}
     # RFC822.SIZE first (from the server's index): decide before downloading anything big.
-    sizes = client.fetch(list(found_by_uid), ["RFC822.SIZE"])
+    sizes = mailbox.sizes(by_uid)
     limit = int(account.attachment_limit_mb * 1024 * 1024)
     full: list[tuple[int, int]] = []
-    for uid, found in matches:
-        size = int(sizes.get(uid, {}).get(b"RFC822.SIZE") or 0)
+    for uid, found in by_uid.items():
+        size = sizes.get(uid, 0)
         if account.log_attachments and size < limit:
             full.append((uid, size))
         else:
-            logged = _log_text_only(client, store, account, folder, uid, size, found, stats)
+            logged = _log_text_only(mailbox, store, account, folder, uid, size, found, stats)
             if logged:
                 yield logged, found.thread_id
     for group in _groups(full, FULL_FETCH_BYTES):
-        bodies_by_uid = client.fetch(group, ["BODY.PEEK[]"])
+        raw_by_uid = mailbox.messages(group)
         for uid in group:
-            raw = bodies_by_uid.get(uid, {}).get(b"BODY[]") or b""
-            found = found_by_uid[uid]
+            raw = raw_by_uid.get(uid, b"")
+            found = by_uid[uid]
             parsed = parse.parse(raw)
             if _never_log(store, account, parsed, found, stats):
                 continue
@@ -89,7 +92,7 @@ def _groups(items: list[tuple[int, int]], budget: int) -> list[list[int]]:
 
 
 def _log_text_only(
-    client,
+    mailbox: Mailbox,
     store: Store,
     account: cfg.Account,
     folder: str,
@@ -99,7 +102,7 @@ def _log_text_only(
     stats: FolderStats,
 ) -> str | None:
     """Over the size limit, or attachment logging off: header and text only, and say why."""
-    header, text, attachment_parts = bodies.fetch_text_only(client, uid)
+    header, text, attachment_parts = mailbox.text_only(uid)
     parsed = parse.parse(header, with_body=False)
     parsed.body = text
     if _never_log(store, account, parsed, found, stats):
@@ -136,14 +139,13 @@ def _log(
     note: str | None,
     stats: FolderStats,
 ) -> str | None:
-    direction = "sent" if parsed.from_addr == account.email.lower() else "received"
     outcome = log_message(
         store,
         account.name,
         parsed,
         raw,
-        direction=direction,
-        origin="reply",
+        direction=direction_of(parsed.from_addr, (account.email,)),
+        origin=Origin.REPLY,
         thread_id=found.thread_id,
         match_rule=found.rule,
         match_ref=found.ref,

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 
 import imapclient
 
-from hubsync.errors import ProtocolFailure
+from hubsync.errors import ConnectionDropped, ProtocolFailure
 
 MATCH_FIELDS = ("MESSAGE-ID", "IN-REPLY-TO", "REFERENCES")
 AUDIT_FIELDS = ("MESSAGE-ID", "IN-REPLY-TO", "REFERENCES", "FROM", "TO", "CC", "SUBJECT", "DATE")
@@ -79,9 +79,7 @@ def fetch_headers(
                 )
             return
         if not line:
-            raise ProtocolFailure(
-                "The IMAP server closed the connection during a fetch.", reason="connection-dropped"
-            )
+            raise ConnectionDropped("The IMAP server closed the connection during a fetch.")
 
 
 def scan_headers(
@@ -141,9 +139,7 @@ def scan_headers(
 def _more(buf: bytes, pos: int, read1) -> tuple[bytes, int]:
     chunk = read1(1 << 20)
     if not chunk:
-        raise ProtocolFailure(
-            "The IMAP server closed the connection during a fetch.", reason="connection-dropped"
-        )
+        raise ConnectionDropped("The IMAP server closed the connection during a fetch.")
     return buf[pos:] + chunk, 0
 
 
@@ -167,33 +163,3 @@ def parse_fields(header: bytes) -> dict[bytes, bytes]:
             continue
         fields[name] = value.strip()
     return fields
-
-
-def folder_headers(client: imapclient.IMAPClient, folder: str) -> Iterator[dict]:
-    """Threading headers and participants of every message in ``folder``, read-only, through
-    the same fast path as sync (for audits; nothing is stored)."""
-    import email.utils
-
-    from hubsync.mail.parse import _decoded, _iso_date, message_ids
-
-    info = client.select_folder(folder, readonly=True)
-    if int(info.get(b"EXISTS", 0)) == 0:
-        return
-    uidnext = int(info.get(b"UIDNEXT") or 0)
-    last = uidnext - 1 if uidnext else max(client.fetch("*", ["UID"]), default=0)
-    for first, end in uid_ranges(1, last):
-        for uid, _line, header in fetch_headers(client, first, end, AUDIT_FIELDS):
-            f = parse_fields(header)
-            text = {k.decode("latin-1"): v.decode("utf-8", "replace") for k, v in f.items()}
-            ids = message_ids(f.get(b"message-id"))
-            people = email.utils.getaddresses([text.get(k, "") for k in ("from", "to", "cc")])
-            yield {
-                "uid": uid,
-                "message_id": ids[0] if ids else f"<uid-{uid}@{folder}.hubsync.invalid>",
-                "had_message_id": bool(ids),
-                "in_reply_to": (message_ids(f.get(b"in-reply-to")) or [""])[0],
-                "references": message_ids(f.get(b"references")),
-                "subject": _decoded(text.get("subject", "")),
-                "date": _iso_date(text.get("date", "")),
-                "participants": [a.lower() for _, a in people if "@" in a],
-            }

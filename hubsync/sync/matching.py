@@ -6,30 +6,43 @@ some relays rewrite Message-IDs, so the chain may only survive further down. A n
 address or domain overrides a match.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 
 from hubsync.mail.parse import message_ids
 
 ids_in = message_ids  # the name the sync code reads best with
 
 
+class MatchRule(StrEnum):
+    """Why a message is in the log (the store keeps these values; `why` explains them)."""
+
+    IN_REPLY_TO = "in-reply-to"  # its In-Reply-To names a logged message
+    REFERENCES = "references"  # one of its References does (In-Reply-To did not)
+    SENT_BY_HUBSYNC = "sent-by-hubsync"  # hubsync sent it
+    MANUAL = "manual"  # logged by hand (`hubsync log`)
+
+
 @dataclass(frozen=True)
 class ReplyMatch:
+    """The tracked thread a reply belongs to, by which rule, through which Message-ID."""
+
     thread_id: int
-    rule: str  # "in-reply-to" | "references"
+    rule: MatchRule  # IN_REPLY_TO or REFERENCES
     ref: str  # the Message-ID that matched
 
 
 def match_reply(
-    in_reply_to: list[str], references: list[str], tracked: dict[str, int]
+    in_reply_to: list[str], references: list[str], tracked: Mapping[str, int]
 ) -> ReplyMatch | None:
     """The thread this message replies into, and by which rule; None when unrelated."""
     for ref in in_reply_to:
         if ref in tracked:
-            return ReplyMatch(tracked[ref], "in-reply-to", ref)
+            return ReplyMatch(tracked[ref], MatchRule.IN_REPLY_TO, ref)
     for ref in reversed(references):  # the last entry is the parent: prefer the closest
         if ref in tracked:
-            return ReplyMatch(tracked[ref], "references", ref)
+            return ReplyMatch(tracked[ref], MatchRule.REFERENCES, ref)
     return None
 
 

@@ -25,9 +25,11 @@ class SyncReport:
     errors: list[str] = field(default_factory=list)
 
     def total(self, name: str) -> int:
+        """The sum of one figure over every folder."""
         return sum(getattr(f, name) for f in self.folders)
 
     def to_dict(self) -> dict:
+        """JSON-ready data (`sync --json`)."""
         keys = (
             "scanned",
             "matched",

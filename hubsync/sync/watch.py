@@ -12,9 +12,9 @@ import imapclient
 
 from hubsync import config as cfg
 from hubsync.errors import AuthFailure, CredentialError, HubsyncError, TLSFailure
-from hubsync.mail import imap
 from hubsync.store import Store
-from hubsync.sync.engine import SyncReport, connect, sync_account
+from hubsync.sync.engine import SyncReport, session, sync_account, watched_folders
+from hubsync.sync.mailbox import ImapMailbox
 
 IDLE_RENEW = 25 * 60
 CHECK_EVERY = 5.0
@@ -30,15 +30,15 @@ def watch(
     on_trouble: Callable[[str, float], None],
     idle_renew: float = IDLE_RENEW,
 ) -> None:
-    """Run until interrupted (KeyboardInterrupt propagates after a clean logout)."""
+    """Run until interrupted (KeyboardInterrupt propagates after a clean logout). Each sync's
+    report goes to ``on_report``; each reconnect's reason and delay to ``on_trouble``."""
     backoff = 1.0
     while True:
-        client = None
         try:
-            client = connect(account, password, store)
-            backoff = 1.0
-            on_report(sync_account(store, account, password, folders, client=client))
-            _idle_loop(client, store, account, password, folders, on_report, idle_renew)
+            with session(account, password, store) as client:
+                backoff = 1.0
+                on_report(sync_account(store, account, password, folders, client=client))
+                _idle_loop(client, store, account, password, folders, on_report, idle_renew)
         except (AuthFailure, TLSFailure, CredentialError):
             raise  # retrying a rejected password or certificate in a loop helps nobody
         except (HubsyncError, OSError, imapclient.exceptions.IMAPClientError) as exc:
@@ -47,14 +47,18 @@ def watch(
             on_trouble(message, backoff)
             time.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF)
-        finally:
-            if client is not None:
-                imap.close(client)
 
 
 def _idle_loop(client, store, account, password, folders, on_report, idle_renew) -> None:
     while True:
-        client.select_folder("INBOX", readonly=True)
+        if "INBOX" not in (folders or watched_folders(account)):
+            client.select_folder("INBOX", readonly=True)
+        elif _arrived_since_sync(client, store, account):  # selects INBOX
+            # Mail that came between the scan and that SELECT is counted in EXISTS already,
+            # so IDLE would never announce it: sync it first (once per round, so a folder
+            # that cannot be synced does not keep us from idling).
+            on_report(sync_account(store, account, password, folders, client=client))
+            client.select_folder("INBOX", readonly=True)
         client.idle()
         started = time.monotonic()
         try:
@@ -65,11 +69,22 @@ def _idle_loop(client, store, account, password, folders, on_report, idle_renew)
         except BaseException:
             # The connection may already be gone: ending IDLE must not hide why we stopped
             # (a dropped connection, or Ctrl-C).
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(imapclient.exceptions.IMAPClientError, OSError):
                 client.idle_done()
             raise
         client.idle_done()
         on_report(sync_account(store, account, password, folders, client=client))
+
+
+def _arrived_since_sync(client, store: Store, account: cfg.Account) -> bool:
+    """Select INBOX (read-only, as IDLE needs) and say whether it holds UIDs past the
+    stored position. A changed UIDVALIDITY is left to the next sync: some servers change it
+    on every EXAMINE, and a sync here would then never end."""
+    state = ImapMailbox(client).examine("INBOX")
+    position = store.sync_state(account.name, "INBOX")
+    if position is None or position["uidvalidity"] != state.uidvalidity:
+        return False
+    return state.exists > 0 and state.last_uid > position["last_uid"]
 
 
 def _new_mail(client) -> bool:

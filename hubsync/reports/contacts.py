@@ -1,0 +1,89 @@
+"""Contacts: the list with message counts, and one contact's timeline and attachments."""
+
+import email.utils
+from dataclasses import asdict, dataclass
+
+from hubsync.errors import UsageError
+from hubsync.store import Store
+from hubsync.store import queries as q
+
+
+@dataclass
+class ContactSummary:
+    """A row of `hubsync contacts`."""
+
+    address: str
+    name: str | None
+    first_seen: str
+    last_seen: str
+    messages: int
+    last_activity: str | None
+
+    def to_dict(self) -> dict:
+        """JSON-ready data."""
+        return asdict(self)
+
+
+def contact_list(store: Store, account: str) -> list[ContactSummary]:
+    """Every contact of ``account``, most recently seen first."""
+    return [ContactSummary(**row) for row in q.contacts(store, account)]
+
+
+@dataclass
+class ContactRecord:
+    """One contact: who, how many messages, the timeline and the attachments."""
+
+    address: str
+    name: str | None
+    first_seen: str
+    last_seen: str
+    messages: int
+    timeline: list[dict]  # date, direction, subject, message_id, from, to (, body)
+    attachments: list[dict]  # filename, size, mime_type, sha256, message_id
+
+    @property
+    def display(self) -> str:
+        """ "Name <address>", or the address alone."""
+        return display(self.name or "", self.address)
+
+    def to_dict(self) -> dict:
+        """JSON-ready data (`contacts ADDRESS --json`)."""
+        return asdict(self)
+
+
+def contact_record(store: Store, account: str, address: str, full: bool = False) -> ContactRecord:
+    """The contact's record; with ``full`` the timeline carries message bodies. Raises
+    UsageError when ``address`` is not a contact."""
+    person = q.contact(store, account, address)
+    if person is None:
+        raise UsageError(f"{address} is not a contact of {account}.", reason="no-such-contact")
+    rows = q.messages(store, account, contact=address, with_body=full)
+    timeline = [
+        {
+            "date": r["date"] or r["logged_at"],
+            "direction": r["direction"],
+            "subject": r["subject"],
+            "message_id": r["message_id"],
+            "from": r["from_addr"],
+            "to": r["to_addrs"],
+            **({"body": r["body"]} if full else {}),
+        }
+        for r in rows
+    ]
+    attachments = [
+        {
+            "filename": a["filename"],
+            "size": a["size"],
+            "mime_type": a["mime_type"],
+            "sha256": a["sha256"],
+            "message_id": r["message_id"],
+        }
+        for r in rows
+        for a in r["attachments"]
+    ]
+    return ContactRecord(**person, messages=len(rows), timeline=timeline, attachments=attachments)
+
+
+def display(name: str, address: str) -> str:
+    """ "Name <address>" (RFC 5322 quoting), or the address alone when there is no name."""
+    return email.utils.formataddr((name, address)) if name else address

@@ -1,0 +1,234 @@
+"""Logged threads as trees with suspected unrelated emails flagged, `threads split`, and the
+read-only audit of a live folder."""
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+
+from hubsync import config as cfg
+from hubsync import threads as jwz
+from hubsync.errors import UsageError
+from hubsync.logbook import Direction
+from hubsync.store import Store
+from hubsync.store import queries as q
+
+
+@dataclass
+class ThreadMessage:
+    """One message in a thread view, with its place in the tree."""
+
+    message_id: str
+    parent_id: str | None
+    depth: int
+    date: str | None
+    direction: str
+    origin: str
+    sender: str  # "from" in JSON
+    from_name: str | None
+    to: list[str]
+    cc: list[str]
+    subject: str | None
+    attachments: list[dict]  # filename, size, mime_type
+    attachments_note: str | None
+    suspected_unrelated: bool = False
+    why_flagged: list[str] = field(default_factory=list)
+
+    @property
+    def sent(self) -> bool:
+        """True when the account's owner wrote it."""
+        return self.direction == Direction.SENT
+
+    def to_dict(self) -> dict:
+        """JSON-ready data (`threads --json`)."""
+        data = asdict(self)
+        data["from"] = data.pop("sender")
+        return data
+
+
+@dataclass
+class ThreadView:
+    """A logged thread: its messages in tree order and which of them look unrelated."""
+
+    thread_id: int
+    subject: str | None
+    origin: str | None
+    split_from: int | None
+    messages: list[ThreadMessage]
+    suspected_unrelated: list[str]  # Message-IDs
+
+    def to_dict(self) -> dict:
+        """JSON-ready data (`threads --json`)."""
+        return {**asdict(self), "messages": [m.to_dict() for m in self.messages]}
+
+
+def _participants(row: dict) -> frozenset[str]:
+    return frozenset(a for a in (row["from_addr"], *row["to_addrs"], *row["cc_addrs"]) if a)
+
+
+def _as_message(row: dict) -> jwz.Message:
+    return jwz.Message(
+        row["message_id"],
+        row["in_reply_to"] or "",
+        list(row["refs"] or []),
+        row["subject"] or "",
+        row["date"] or "",
+        _participants(row),
+        row,
+    )
+
+
+def _flatten(roots: list[jwz.Container]) -> list[ThreadMessage]:
+    """The messages under ``roots`` in tree order (depth first), each with its parent."""
+    flat: list[ThreadMessage] = []
+    stack = [(root, 0, None) for root in reversed(roots)]
+    while stack:  # iterative: a deep chain must not exhaust Python's recursion limit
+        box, depth, parent_id = stack.pop()
+        if box.message is not None:
+            row = box.message.data
+            flat.append(
+                ThreadMessage(
+                    message_id=row["message_id"],
+                    parent_id=parent_id,
+                    depth=depth,
+                    date=row["date"],
+                    direction=row["direction"],
+                    origin=row["origin"],
+                    sender=row["from_addr"],
+                    from_name=row["from_name"],
+                    to=row["to_addrs"],
+                    cc=row["cc_addrs"],
+                    subject=row["subject"],
+                    attachments=[
+                        {"filename": a["filename"], "size": a["size"], "mime_type": a["mime_type"]}
+                        for a in row["attachments"]
+                    ],
+                    attachments_note=row["attachments_note"],
+                )
+            )
+            parent_id, depth = row["message_id"], depth + 1
+        stack.extend((child, depth, parent_id) for child in reversed(box.children))
+    return flat
+
+
+def thread_report(
+    store: Store, account: str, own: str, contact: str | None = None, since: str | None = None
+) -> list[ThreadView]:
+    """Logged threads as trees (JWZ within each stored thread) with suspected unrelated
+    emails flagged; only threads with ``contact`` and messages from ``since`` on, if given."""
+    by_thread: dict[int, list[dict]] = defaultdict(list)
+    for row in q.messages(store, account, since=since):
+        by_thread[row["thread_id"]].append(row)
+    info = q.threads(store, account)
+    report = []
+    for thread_id, members in by_thread.items():
+        if contact and not any(contact.lower() in _participants(r) for r in members):
+            continue
+        roots = jwz.thread(_as_message(r) for r in members)
+        flat = _flatten(roots)
+        suspects = {s.message_id: s for s in jwz.unrelated_suspects(roots, [own])}
+        for item in flat:
+            suspect = suspects.get(item.message_id)
+            item.suspected_unrelated = suspect is not None
+            item.why_flagged = suspect.reasons if suspect else []
+        meta = info.get(thread_id, {})
+        report.append(
+            ThreadView(
+                thread_id=thread_id,
+                subject=meta.get("subject") or members[0]["subject"],
+                origin=meta.get("origin"),
+                split_from=meta.get("split_from"),
+                messages=flat,
+                suspected_unrelated=list(suspects),
+            )
+        )
+    return report
+
+
+@dataclass
+class SplitResult:
+    """What `threads split` moved, from which thread to which."""
+
+    message_id: str
+    from_thread: int
+    new_thread: int
+    moved: list[str]
+
+    def to_dict(self) -> dict:
+        """JSON-ready data."""
+        return asdict(self)
+
+
+def split(store: Store, account: str, message_id: str) -> SplitResult:
+    """Detach a message (and the replies under it) into a thread of its own; later syncs
+    keep it there, since replies join the thread of the message they answer."""
+    row = store.message(account, message_id)
+    if row is None:
+        raise UsageError(f"{message_id} is not in the log.", reason="no-such-message")
+    members = [r for r in q.messages(store, account) if r["thread_id"] == row["thread_id"]]
+    roots = jwz.thread(_as_message(r) for r in members)
+    box = next(c for root in roots for c in root.walk() if c.message_id == message_id)
+    moving = [m.message_id for m in box.messages()]
+    if len(moving) == len(members):
+        raise UsageError(f"{message_id} already starts its own thread.", reason="nothing-to-split")
+    new = q.move_to_new_thread(store, account, moving, row["subject"] or "", row["thread_id"])
+    return SplitResult(message_id, row["thread_id"], new, moving)
+
+
+@dataclass
+class FolderAudit:
+    """The threads of a live folder (`threads --folder`); nothing of it is stored."""
+
+    folder: str
+    messages: int
+    threads: int
+    largest_thread: dict  # messages, subject
+    without_message_id: int
+    suspected_unrelated: list[dict]  # message_id, parent_id, reasons
+    thread_list: list[list[str]]
+
+    def to_dict(self) -> dict:
+        """JSON-ready data."""
+        return asdict(self)
+
+
+def audit(records: list[dict], own: str, folder: str = "") -> FolderAudit:
+    """Threads of a folder from its header records (see ``folder_audit.folder_headers``)."""
+    messages = [
+        jwz.Message(
+            r["message_id"],
+            r["in_reply_to"],
+            r["references"],
+            r["subject"],
+            r["date"],
+            frozenset(r["participants"]),
+        )
+        for r in records
+    ]
+    roots = jwz.thread(messages)
+    suspects = jwz.unrelated_suspects(roots, [own])
+    sizes = [(len(root.messages()), root) for root in roots]
+    largest = max(sizes, key=lambda s: s[0], default=(0, None))
+    return FolderAudit(
+        folder=folder,
+        messages=len(records),
+        threads=len(roots),
+        largest_thread={
+            "messages": largest[0],
+            "subject": largest[1].messages()[0].subject if largest[1] else None,
+        },
+        without_message_id=sum(1 for r in records if not r["had_message_id"]),
+        suspected_unrelated=[
+            {"message_id": s.message_id, "parent_id": s.parent_id, "reasons": s.reasons}
+            for s in suspects
+        ],
+        thread_list=[[m.message_id for m in root.messages()] for root in roots],
+    )
+
+
+def audit_folder(store: Store, account: cfg.Account, password: str, folder: str) -> FolderAudit:
+    """Read ``folder`` on the server (read-only) and audit its threads."""
+    from hubsync.sync.engine import session  # network code only for this report
+    from hubsync.sync.folder_audit import folder_headers
+
+    with session(account, password, store) as client:
+        records = list(folder_headers(client, folder))
+    return audit(records, account.email, folder)

@@ -1,0 +1,152 @@
+"""`hubsync why`: whether and why a message was logged (which rule, which reference), or why
+not. Unrelated mail leaves no trace, so for a message not in the log the answer comes from
+its headers read live from the server (and nothing of it is kept)."""
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+from hubsync import config as cfg
+from hubsync.logbook import Origin
+from hubsync.store import Store
+from hubsync.store import queries as q
+from hubsync.sync.matching import MatchRule
+
+# Verdicts besides the MatchRule of a logged message.
+NEVER_LOG = "never-log"
+NO_MATCH = "no-match"
+UNKNOWN = "unknown"
+
+_EXPLAIN_RULE = {
+    MatchRule.SENT_BY_HUBSYNC: "It was sent by hubsync, which tracks every message it sends.",
+    MatchRule.MANUAL: "It was logged by hand (`hubsync log`).",
+    MatchRule.IN_REPLY_TO: "Its In-Reply-To header names {ref}, a message already in the log.",
+    MatchRule.REFERENCES: "Its References header lists {ref}, a message already in the log "
+    "(In-Reply-To did not match).",
+}
+
+
+@dataclass
+class WhyVerdict:
+    """The answer of `hubsync why`. Optional fields are None where they do not apply."""
+
+    message_id: str
+    logged: bool
+    rule: str  # a MatchRule value, or NEVER_LOG, NO_MATCH, UNKNOWN
+    explanation: str
+    ref: str | None = None
+    thread_id: int | None = None
+    attachments: str | None = None
+    found_in: str | None = None
+
+    def to_dict(self) -> dict:
+        """JSON-ready data; fields that do not apply are left out."""
+        keep = ("message_id", "logged", "rule", "explanation")
+        return {k: v for k, v in asdict(self).items() if k in keep or v is not None}
+
+
+def normalize_message_id(message_id: str) -> str:
+    """A Message-ID as stored: trimmed, in angle brackets."""
+    message_id = message_id.strip()
+    return message_id if message_id.startswith("<") else f"<{message_id}>"
+
+
+def why(store: Store, account: str, message_id: str, live: dict | None = None) -> WhyVerdict:
+    """Whether and why a message was logged; ``live`` holds its headers read from the server
+    when it is not in the log (in_reply_to, references, folder)."""
+    message_id = normalize_message_id(message_id)
+    row = store.message(account, message_id)
+    events = q.events_for(store, account, message_id)
+    if row is not None:
+        return _logged(message_id, row, events)
+    never = [e for e in events if e["reason"] == NEVER_LOG]
+    if never:
+        return WhyVerdict(
+            message_id,
+            False,
+            NEVER_LOG,
+            f"It replies into a tracked thread, but {never[-1]['detail']}; "
+            "never_log overrides matching, so nothing of it was kept.",
+        )
+    if live is not None:
+        refs = [*([live["in_reply_to"]] if live["in_reply_to"] else []), *live["references"]]
+        explanation = (
+            "None of its threading headers names a message in the log "
+            f"(In-Reply-To/References: {', '.join(refs)}), so it is not part of a tracked "
+            "thread and nothing of it was kept."
+            if refs
+            else "It carries no In-Reply-To or References header, so it starts no tracked "
+            "thread; nothing of it was kept."
+        )
+        return WhyVerdict(message_id, False, NO_MATCH, explanation, found_in=live["folder"])
+    return WhyVerdict(
+        message_id,
+        False,
+        UNKNOWN,
+        "It is not in the log and was not found in the watched folders. Unrelated mail "
+        "leaves no trace, so hubsync cannot say more; if it is a reply, run `hubsync sync` "
+        "and ask again.",
+    )
+
+
+def _logged(message_id: str, row: dict, events: list[dict]) -> WhyVerdict:
+    rule = row["match_rule"]
+    template = _EXPLAIN_RULE.get(rule, "Matched by rule {rule}.")
+    explanation = template.format(ref=row["match_ref"], rule=rule)
+    if rule == MatchRule.MANUAL and row["match_ref"]:
+        explanation += f" It also replies into a tracked thread through {row['match_ref']}."
+    skipped = [e["detail"] for e in events if e["kind"] == "attachments-skipped"]
+    if skipped:
+        attachments = "skipped: " + "; ".join(skipped)
+    else:
+        attachments = "as sent" if row["origin"] == Origin.SENT else "stored"
+    return WhyVerdict(
+        message_id,
+        True,
+        rule,
+        explanation,
+        ref=row["match_ref"],
+        thread_id=row["thread_id"],
+        attachments=attachments,
+    )
+
+
+def why_with_server(
+    store: Store, account: cfg.Account, password: Callable[[], str], message_id: str
+) -> WhyVerdict:
+    """``why``, looking the message up in the watched folders when it is not in the log
+    (``password`` is asked for only then)."""
+    verdict = why(store, account.name, message_id)
+    if verdict.rule != UNKNOWN:
+        return verdict
+    live = _find_live(store, account, password(), verdict.message_id)
+    return why(store, account.name, message_id, live) if live else verdict
+
+
+def _find_live(store: Store, account: cfg.Account, password: str, message_id: str) -> dict | None:
+    """Read the threading headers of a message from the watched folders (not stored)."""
+    from hubsync.mail.parse import parse  # network and parsing only for this path
+    from hubsync.sync.engine import session, watched_folders
+
+    with session(account, password, store) as client:
+        for folder in watched_folders(account):
+            client.select_folder(folder, readonly=True)
+            uids = client.search(["HEADER", "Message-ID", message_id])
+            if not uids:
+                continue
+            data = client.fetch(uids[:1], [f"BODY.PEEK[{_WHY_FIELDS}]"])
+            header = _header_fields_value(next(iter(data.values()), {}))
+            p = parse(header, with_body=False)
+            return {"in_reply_to": p.in_reply_to, "references": p.references, "folder": folder}
+    return None
+
+
+_WHY_FIELDS = "HEADER.FIELDS (MESSAGE-ID IN-REPLY-TO REFERENCES FROM DATE SUBJECT)"
+
+
+def _header_fields_value(item: dict) -> bytes:
+    """The BODY[HEADER.FIELDS ...] value of a FETCH response item, whatever the server's
+    spelling of the key (Courier quotes the field names; others may change their case)."""
+    for key, value in item.items():
+        if isinstance(key, bytes) and key.upper().startswith(b"BODY[HEADER.FIELDS"):
+            return value or b""
+    return b""

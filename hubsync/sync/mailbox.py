@@ -1,0 +1,101 @@
+"""What the sync engine needs from a mail server, and its IMAP implementation.
+
+The engine talks to a ``Mailbox``: examine a folder, scan header fields of a UID range, and
+fetch sizes, whole messages or text only. ``ImapMailbox`` does it over a logged-in imapclient
+session with the fast header reader; tests drive the same engine with an in-memory mailbox.
+"""
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+import imapclient
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
+
+from hubsync.sync import bodies
+from hubsync.sync.fetch import scan_headers
+
+
+@dataclass(frozen=True)
+class FolderState:
+    """What examining a folder (SELECT read-only) said about it."""
+
+    uidvalidity: int
+    last_uid: int  # the highest UID that exists now (UIDNEXT - 1, or asked for)
+    exists: int  # number of messages
+    highestmodseq: int | None = None
+
+
+class Mailbox(Protocol):
+    """The server side of a sync. Every method may raise ConnectionDropped."""
+
+    def examine(self, folder: str) -> FolderState:
+        """Select ``folder`` read-only and say what it holds."""
+
+    def scan(
+        self, first: int, last: int, candidate: Callable[[bytes], bool]
+    ) -> tuple[list[tuple[int, bytes]], int]:
+        """The (uid, header block) of every message in first..last whose Message-ID,
+        In-Reply-To and References block passes ``candidate``, and how many were scanned."""
+
+    def sizes(self, uids: Iterable[int]) -> dict[int, int]:
+        """RFC822.SIZE per UID (from the server's index: nothing is downloaded)."""
+
+    def messages(self, uids: list[int]) -> dict[int, bytes]:
+        """Whole messages by UID, read without setting \\Seen."""
+
+    def text_only(self, uid: int) -> tuple[bytes, str, int]:
+        """(header, body text, number of attachment parts), attachments not downloaded."""
+
+
+class ImapMailbox:
+    """A ``Mailbox`` over a logged-in imapclient session."""
+
+    def __init__(self, client: imapclient.IMAPClient) -> None:
+        self.client = client
+
+    def examine(self, folder: str) -> FolderState:
+        info = self.client.select_folder(folder, readonly=True)
+        exists = int(info.get(b"EXISTS", 0))
+        modseq = info.get(b"HIGHESTMODSEQ")
+        return FolderState(
+            uidvalidity=int(info[b"UIDVALIDITY"]),
+            last_uid=self._last_uid(folder, info.get(b"UIDNEXT"), exists),
+            exists=exists,
+            highestmodseq=int(modseq) if modseq else None,
+        )
+
+    def _last_uid(self, folder: str, uidnext, exists: int) -> int:
+        """UIDNEXT - 1 from SELECT; servers that leave UIDNEXT out (Courier) are asked with
+        STATUS, and failing that with UID SEARCH (never ``FETCH *``, whose answer imapclient
+        cannot always read)."""
+        if exists == 0:
+            return int(uidnext) - 1 if uidnext else 0
+        if not uidnext:
+            try:
+                uidnext = self.client.folder_status(folder, ["UIDNEXT"]).get(b"UIDNEXT")
+            except IMAPClientAbortError:
+                raise
+            except IMAPClientError:
+                uidnext = None
+        if uidnext:
+            return int(uidnext) - 1
+        return max(self.client.search(["ALL"]), default=0)
+
+    def scan(
+        self, first: int, last: int, candidate: Callable[[bytes], bool]
+    ) -> tuple[list[tuple[int, bytes]], int]:
+        seen = [0]
+        found = list(scan_headers(self.client, first, last, candidate, seen))
+        return found, seen[0]
+
+    def sizes(self, uids: Iterable[int]) -> dict[int, int]:
+        data = self.client.fetch(list(uids), ["RFC822.SIZE"])
+        return {uid: int(item.get(b"RFC822.SIZE") or 0) for uid, item in data.items()}
+
+    def messages(self, uids: list[int]) -> dict[int, bytes]:
+        data = self.client.fetch(uids, ["BODY.PEEK[]"])
+        return {uid: item.get(b"BODY[]") or b"" for uid, item in data.items()}
+
+    def text_only(self, uid: int) -> tuple[bytes, str, int]:
+        return bodies.fetch_text_only(self.client, uid)

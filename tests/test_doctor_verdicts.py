@@ -1,0 +1,153 @@
+"""Doctor's verdicts in process: local checks on a real store, TLS and capability verdicts
+from probe results."""
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from mail_factory import make
+
+from hubsync import config as cfg
+from hubsync import doctor, environment
+from hubsync.doctor import local, network
+from hubsync.logbook import log_manual
+from hubsync.mail.probe import PortReport
+from hubsync.mail.tls import CertificateInfo
+from hubsync.sending import OutboxState
+from hubsync.store import queries
+
+ACCOUNT = cfg.Account("alice", "alice@example.test", "alice@example.test", "imap.test", 993)
+
+
+def by_id(checks):
+    return {c.id: c for c in checks}
+
+
+def offline(store, home, password="pw"):  # noqa: S107 - a test password
+    env = environment.Environment(home=home, password=password)
+    with environment.use(env):
+        return by_id(doctor.run(ACCOUNT, store, offline=True))
+
+
+def test_a_fresh_account_has_never_synced_and_passes_the_rest(store, home):
+    checks = offline(store, home)
+    assert checks["secret"].status == "pass" and "env" in checks["secret"].evidence
+    assert checks["store"].status == "pass"
+    assert checks["outbox"].status == "pass"
+    assert (checks["history"].status, checks["history"].reason) == ("warn", "never-synced")
+
+
+def test_history_fails_after_connection_failures_and_recovers_after_a_good_sync(store, home):
+    store.add_event("alice", "sync", "ok")
+    store.add_event("alice", "connection", "auth-failed", detail="password refused")
+    store.add_event("alice", "connection", "timeout")
+    history = offline(store, home)["history"]
+    assert (history.status, history.reason) == ("fail", "timeout")
+    assert "2 failed connection(s)" in history.evidence
+    store.add_event("alice", "sync", "ok")
+    history = offline(store, home)["history"]
+    assert history.status == "pass" and "recovered since" in history.evidence
+
+
+def test_outbox_warns_about_messages_owed_a_copy_or_of_unknown_outcome(store, home):
+    store.outbox_add("alice", "<u@x>", b"raw", "a@x", ["b@x"], "Hi", "Sent")
+    store.outbox_update("<u@x>", OutboxState.UNCERTAIN)
+    outbox = offline(store, home)["outbox"]
+    assert (outbox.status, outbox.reason) == ("warn", "outbox-stuck")
+    assert "<u@x> (uncertain)" in outbox.evidence and "never resends" in outbox.fix
+
+
+def test_a_damaged_attachment_file_fails_the_attachment_check(store, home):
+    log_manual(store, "alice", make("<a@x>", attachment=("q.pdf", b"%PDF-1")), ())
+    assert offline(store, home)["attachments"].status == "pass"
+    (row,) = queries.attachment_files(store)
+    path = home / "data" / "attachments" / row["sha256"][:2] / row["sha256"]
+    path.write_bytes(b"changed")
+    check = offline(store, home)["attachments"]
+    assert (check.status, check.reason) == ("fail", "attachment-corrupt")
+    assert "q.pdf of <a@x>: corrupt" in check.evidence
+
+
+def test_no_password_anywhere_fails_the_secret_check(store, home, monkeypatch):
+    monkeypatch.setattr(local.credentials, "from_keyring", lambda account: None)
+    secret = offline(store, home, password="")["secret"]
+    assert (secret.status, secret.reason) == ("fail", "secret-missing")
+
+
+def cert(**changes) -> CertificateInfo:
+    good = CertificateInfo(
+        subject="imap.test",
+        issuer="Test CA",
+        not_before="2026-01-01",
+        not_after="2027-06-01T00:00:00",
+        days_left=180,
+        names=["imap.test"],
+        matches_host=True,
+        trusted=True,
+    )
+    return replace(good, **changes)
+
+
+@pytest.mark.parametrize(
+    "report, status, reason",
+    [
+        (PortReport(993, True, "imap", "implicit", certificate=cert()), "pass", "ok"),
+        (PortReport(993, True, "imap", "starttls", certificate=cert()), "fail", "tls-mode"),
+        (PortReport(993, True, "imap", "implicit"), "fail", "tls-missing"),
+        (
+            PortReport(993, True, "imap", "implicit", certificate=cert(days_left=-2)),
+            "fail",
+            "tls-expired",
+        ),
+        (
+            PortReport(
+                993, True, "imap", "implicit", certificate=cert(matches_host=False, names=["a.b"])
+            ),
+            "fail",
+            "tls-name-mismatch",
+        ),
+        (
+            PortReport(993, True, "imap", "implicit", certificate=cert(trusted=False)),
+            "fail",
+            "tls-untrusted",
+        ),
+        (
+            PortReport(993, True, "imap", "implicit", certificate=cert(days_left=3)),
+            "warn",
+            "tls-expiring",
+        ),
+    ],
+)
+def test_tls_verdicts(report, status, reason):
+    check = network._tls_check("imap", "imap.test", 993, "ssl", report)
+    assert (check.id, check.status, check.reason) == ("imap-tls", status, reason)
+    if status != "pass":
+        assert check.fix
+
+
+def test_mismatched_name_suggests_the_name_on_the_certificate():
+    report = PortReport(
+        993, True, "imap", "implicit", certificate=cert(matches_host=False, names=["mail.host"])
+    )
+    assert "mail.host" in network._tls_check("imap", "imap.test", 993, "ssl", report).fix
+
+
+def test_missing_capabilities_are_a_warning_that_names_the_loss():
+    lowercase = network._capabilities_check(["idle", "uidplus", "special-use", "condstore"])
+    assert lowercase.status == "pass", "capability names are case-insensitive"
+    check = network._capabilities_check(["IMAP4rev1", "UIDPLUS"])
+    assert (check.status, check.reason) == ("warn", "capability-missing")
+    assert "IDLE (no instant logging" in check.evidence and "CONDSTORE" in check.evidence
+
+
+def test_server_identity_from_greeting_or_id():
+    assert network._server_identity("imap", "* OK Dovecot ready.").evidence.startswith("Dovecot")
+    assert network._server_identity("imap", "* OK", "name=Cyrus IMAP").reason == "recognised"
+    assert network._server_identity("imap", "* OK hello").reason == "unrecognised"
+
+
+def test_config_verdict(tmp_path: Path):
+    assert doctor.config_check("c.toml", None).status == "pass"
+    error = cfg.ConfigError("bad", fix="fix it", reason="config-invalid")
+    check = doctor.config_check("c.toml", error)
+    assert (check.status, check.reason, check.fix) == ("fail", "config-invalid", "fix it")

@@ -1,0 +1,163 @@
+"""The sync engine driven by random arrivals, UIDVALIDITY changes, dropped connections and
+crashes (an in-memory mailbox, a real SQLite store): every reply to a tracked thread is logged
+exactly once, and nothing of any other message is kept."""
+
+import email.utils
+import sqlite3
+import tempfile
+from pathlib import Path
+from unittest import mock
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from memory_mailbox import MemoryMailbox
+
+from hubsync import config as cfg
+from hubsync import environment
+from hubsync.errors import ConnectionDropped
+from hubsync.logbook import Direction, Origin, log_message
+from hubsync.mail import parse
+from hubsync.store import open_store
+from hubsync.sync import engine
+from hubsync.sync.matching import MatchRule
+
+ROOT = "<root@example.test>"
+ACCOUNT = cfg.Account(
+    name="alice",
+    email="alice@example.test",
+    username="alice@example.test",
+    imap_host="memory",
+    imap_port=143,
+    sent_folder="Sent",
+)
+
+
+class SimulatedCrash(BaseException):
+    """A power cut: the process stops where it is (not an Exception: nothing handles it)."""
+
+
+def message(mid: str, sender: str, irt: str | None, refs: list[str], subject: str) -> bytes:
+    lines = [
+        f"From: {sender}",
+        "To: alice@example.test",
+        f"Subject: {subject}",
+        f"Date: {email.utils.formatdate(0)}",
+        f"Message-ID: {mid}",
+    ]
+    if irt:
+        lines.append(f"In-Reply-To: {irt}")
+    if refs:
+        lines.append("References: " + " ".join(refs))
+    return ("\r\n".join(lines) + "\r\n\r\nbody of " + mid + "\r\n").encode()
+
+
+# One step of the world: a reply (to which earlier message, threading style), an unrelated
+# message, a sync, a sync that drops after k messages, a crash after n logged messages (-1:
+# while fetching the bodies, before logging), or a UIDVALIDITY change.
+STEPS = st.one_of(
+    st.tuples(st.just("reply"), st.integers(0, 50), st.sampled_from(["irt", "refs", "both"])),
+    st.tuples(st.just("unrelated"), st.booleans()),
+    st.tuples(st.just("sync")),
+    st.tuples(st.just("drop"), st.integers(0, 6)),
+    st.tuples(st.just("crash"), st.integers(-1, 3)),
+    st.tuples(st.just("renumber")),
+)
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(steps=st.lists(STEPS, max_size=30), batch=st.integers(1, 4))
+def test_every_reply_is_logged_exactly_once_whatever_happens(steps, batch):
+    with (
+        tempfile.TemporaryDirectory() as home,
+        environment.use(environment.Environment(home=Path(home))),
+    ):
+        store = open_store()
+        box = MemoryMailbox()
+        raw_root = message(ROOT, "alice@example.test", None, [], "Quote")
+        log_message(
+            store,
+            "alice",
+            parse.parse(raw_root),
+            raw_root,
+            direction=Direction.SENT,
+            origin=Origin.SENT,
+            match_rule=MatchRule.SENT_BY_HUBSYNC,
+        )
+        box.deliver("Sent", raw_root)
+        # Every message delivered: id -> (chain of ancestors, tracked?)
+        world: list[tuple[str, list[str], bool]] = [(ROOT, [], True)]
+        strangers: set[str] = set()
+
+        def run_sync(crash_after: int | None = None) -> None:
+            logged = [0]
+
+            def point(name: str) -> None:
+                if crash_after is not None and name == "mid-fetch":
+                    if logged[0] >= crash_after:
+                        raise SimulatedCrash()
+                    logged[0] += 1
+
+            with mock.patch.object(engine, "fault_point", point):
+                engine.sync_mailbox(box, store, ACCOUNT, batch=batch)
+
+        for n, step in enumerate(steps):
+            kind = step[0]
+            if kind == "reply":
+                parent_id, ancestors, tracked = world[step[1] % len(world)]
+                chain = [*ancestors, parent_id]
+                mid = f"<r{n}@customer.test>"
+                style = step[2]
+                irt = parent_id if style in ("irt", "both") else None
+                refs = chain if style in ("refs", "both") else []
+                box.deliver("INBOX", message(mid, "bob@customer.test", irt, refs, "Re: Quote"))
+                world.append((mid, chain, tracked))
+            elif kind == "unrelated":
+                mid = f"<u{n}@elsewhere.test>"
+                sender = f"stranger{n}@elsewhere.test"
+                strangers.add(sender)
+                # Sometimes it even shares the subject; only threading headers count.
+                subject = "Re: Quote" if step[1] else "Lunch?"
+                box.deliver("INBOX", message(mid, sender, None, [], subject))
+                world.append((mid, [], False))
+            elif kind == "sync":
+                run_sync()
+            elif kind == "drop":
+                box.drop_after = step[1]
+                try:
+                    run_sync()
+                except ConnectionDropped:
+                    pass
+                box.drop_after = None
+            elif kind == "crash":
+                if step[1] < 0:
+                    box.fail_fetch = SimulatedCrash()
+                try:
+                    run_sync(crash_after=step[1] if step[1] >= 0 else None)
+                except SimulatedCrash:
+                    store.close()
+                    store = open_store()  # the next run starts from what is on disk
+                box.fail_fetch = None
+            elif kind == "renumber":
+                box.renumber("INBOX")
+        run_sync()
+
+        expected = {mid for mid, _, tracked in world if tracked and mid != ROOT}
+        db = sqlite3.connect(Path(home) / "data" / "hubsync.sqlite3")
+        logged = [r[0] for r in db.execute("SELECT message_id FROM messages WHERE origin='reply'")]
+        assert sorted(logged) == sorted(expected)
+        events = [r[0] for r in db.execute("SELECT message_id FROM events WHERE kind = 'logged'")]
+        assert sorted(events) == sorted(expected), "each reply is logged exactly once"
+        threads = {r[0] for r in db.execute("SELECT DISTINCT thread_id FROM messages")}
+        assert len(threads) == 1, "every reply joins the thread of the message it answers"
+        contacts = {r[0] for r in db.execute("SELECT address FROM contacts")}
+        assert not contacts & strangers, "nothing of unrelated mail is kept"
+        kept = b"".join(r[0] or b"" for r in db.execute("SELECT raw FROM messages"))
+        assert b"elsewhere.test" not in kept
+        positions = dict(db.execute("SELECT folder, last_uid FROM sync_state"))
+        assert positions["INBOX"] == box.uidnext["INBOX"] - 1
+        db.close()
+        store.close()
