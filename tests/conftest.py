@@ -130,11 +130,15 @@ def run_cli(tmp_path, monkeypatch, capsys):
     def run(*args: str, input: str = "") -> CliResult:
         monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(input.encode())))
         capsys.readouterr()
+        umask = os.umask(0o022)  # main() makes everything private; the test process is shared
+        os.umask(umask)
         try:
             main(list(args))
             code = 0
         except SystemExit as done:
             code = done.code if isinstance(done.code, int) else 0
+        finally:
+            os.umask(umask)
         captured = capsys.readouterr()
         return CliResult(code, captured.out, captured.err)
 
