@@ -1,7 +1,9 @@
-"""Sync performance on large folders, against the real sandbox Dovecot (over TLS).
+"""Sync performance on large folders, against a real sandbox server (over TLS): Dovecot (the
+default), Cyrus or Courier (``--server``).
 
-Fills a folder by writing Maildir files directly (about a third of the messages reply to earlier
-ones; a few hundred reply into threads hubsync tracks), then measures in one run:
+Fills a folder (Dovecot and Courier: Maildir files written directly; Cyrus: MULTIAPPEND with
+LITERAL+), about a third of the messages replying to earlier ones and a few hundred into
+threads hubsync tracks, then measures in one run:
 
 1. the server-side limit: a minimal socket reader timing
    UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID IN-REPLY-TO
@@ -10,11 +12,12 @@ ones; a few hundred reply into threads hubsync tracks), then measures in one run
 3. `hubsync sync` again with nothing new (wall time including interpreter start);
 4. peak memory (max RSS) of 2.
 
-Usage: python -m benchmarks.sync_large [--sizes 100000,300000]
+Usage: python -m benchmarks.sync_large [--sizes 100000,300000] [--server dovecot|cyrus|courier]
 Prints each figure and the ratios; record results in docs/performance.md.
 """
 
 import argparse
+import imaplib
 import json
 import os
 import random
@@ -35,14 +38,10 @@ FIELDS = "MESSAGE-ID IN-REPLY-TO REFERENCES FROM TO CC SUBJECT DATE"
 TRACKED_ROOTS = 20
 
 
-def fill(box: Sandbox, folder: str, count: int) -> list[bytes]:
-    """Write ``count`` messages into ``folder``; return the tracked roots (for `hubsync log`)."""
-    box.main.doveadm("mailbox", "create", "-u", USER, folder)
-    cur = box.main.mail_dir(USER) / "Maildir" / f".{folder}" / "cur"
-    cur.mkdir(parents=True, exist_ok=True)
+def messages(folder: str, count: int) -> tuple[list[bytes], list[bytes]]:
+    """``count`` messages for ``folder``, and the tracked roots among them (for `hubsync log`)."""
     rng = random.Random(7)
-    roots = []
-    started = time.time()
+    roots, out = [], []
     for i in range(count):
         mid = f"<bench-{folder}-{i}@bench.test>"
         headers = [
@@ -58,17 +57,59 @@ def fill(box: Sandbox, folder: str, count: int) -> list[bytes]:
             parent = rng.randrange(TRACKED_ROOTS) if i % 500 == 2 else rng.randrange(i)
             pid = f"<bench-{folder}-{parent}@bench.test>"
             headers += [f"In-Reply-To: {pid}", f"References: {pid}"]
-        raw = ("\r\n".join(headers) + f"\r\n\r\nHello, this is message {i}.\r\n").encode()
-        (cur / f"{int(started)}.M{i}P1.bench:2,").write_bytes(raw)
-    subprocess.run(["chown", "-R", f"{box.main.uid}:{box.main.gid}", str(cur.parent)], check=True)
-    return roots
+        out.append(("\r\n".join(headers) + f"\r\n\r\nHello, this is message {i}.\r\n").encode())
+    return out, roots
 
 
-def raw_fetch_seconds(box: Sandbox, folder: str) -> tuple[float, int]:
+def fill(box: Sandbox, server: str, folder: str, count: int) -> tuple[str, list[bytes]]:
+    """Put ``count`` messages into a new folder; return its IMAP name and the tracked roots."""
+    raws, roots = messages(folder, count)
+    if server == "cyrus":
+        return _fill_by_multiappend(box, folder, raws), roots
+    if server == "courier":
+        maildir = box.courier.mail_dir(USER) / f".{folder}"
+        name = f"INBOX.{folder}"
+        uid, gid = box.courier.uid, box.courier.gid
+    else:
+        box.main.doveadm("mailbox", "create", "-u", USER, folder)
+        maildir = box.main.mail_dir(USER) / "Maildir" / f".{folder}"
+        name = folder
+        uid, gid = box.main.uid, box.main.gid
+    for sub in ("cur", "new", "tmp"):
+        (maildir / sub).mkdir(parents=True, exist_ok=True)
+    started = int(time.time())
+    for i, raw in enumerate(raws):
+        (maildir / "cur" / f"{started}.M{i}P1.bench:2,").write_bytes(raw)
+    subprocess.run(["chown", "-R", f"{uid}:{gid}", str(maildir)], check=True)
+    return name, roots
+
+
+def _fill_by_multiappend(box: Sandbox, folder: str, raws: list[bytes]) -> str:
+    """CREATE, then APPEND in batches of 1,000 messages per command (RFC 3502, LITERAL+)."""
+    ctx = ssl.create_default_context(cafile=str(box.ca.cert_path))
+    conn = imaplib.IMAP4_SSL("localhost", box.imap_port("cyrus"), ssl_context=ctx)
+    conn.login(USER, box.users[USER].password)
+    conn.create(folder)
+    for start in range(0, len(raws), 1000):
+        tag = conn._new_tag()
+        parts = [tag + b" APPEND " + folder.encode()]
+        for raw in raws[start : start + 1000]:
+            parts.append(b" (\\Seen) {%d+}\r\n" % len(raw) + raw)
+        conn.send(b"".join(parts) + b"\r\n")
+        while not (line := conn.readline()).startswith(tag):
+            pass
+        if b" OK" not in line:
+            raise RuntimeError(f"MULTIAPPEND failed: {line!r}")
+    conn.logout()
+    return folder
+
+
+def raw_fetch_seconds(box: Sandbox, server: str, folder: str) -> tuple[float, int]:
     """The minimal reader: login, EXAMINE, then time one UID FETCH 1:* to its tagged OK."""
     ctx = ssl.create_default_context(cafile=str(box.ca.cert_path))
     sock = ctx.wrap_socket(
-        socket.create_connection(("127.0.0.1", box.main.ports.imaps)), server_hostname="localhost"
+        socket.create_connection(("127.0.0.1", box.imap_port(server))),
+        server_hostname="localhost",
     )
     f = sock.makefile("rb", buffering=1 << 20)
 
@@ -118,15 +159,15 @@ def run_measured(env: dict, *args: str) -> tuple[float, int, dict]:
     return elapsed, usage.ru_maxrss, json.loads(out)
 
 
-def measure(box: Sandbox, home: Path, size: int) -> dict:
+def measure(box: Sandbox, server: str, home: Path, size: int) -> dict:
     folder = f"Bench{size}"
     t0 = time.perf_counter()
-    roots = fill(box, folder, size)
+    folder, roots = fill(box, server, folder, size)
     fill_s = time.perf_counter() - t0
     env = {
         **os.environ,
         **box.keyring.env(),
-        "HUBSYNC_HOME": str(home / folder),
+        "HUBSYNC_HOME": str(home / f"{server}-{size}"),
         "HUBSYNC_PASSWORD": box.users[USER].password,
         "NO_COLOR": "1",
     }
@@ -138,7 +179,7 @@ def measure(box: Sandbox, home: Path, size: int) -> dict:
         "--imap-host",
         "localhost",
         "--imap-port",
-        str(box.main.ports.imaps),
+        str(box.imap_port(server)),
         "--smtp-host",
         "localhost",
         "--smtp-port",
@@ -162,11 +203,12 @@ def measure(box: Sandbox, home: Path, size: int) -> dict:
             check=True,
             capture_output=True,
         )
-    raw_fetch_seconds(box, folder)  # warm-up: Dovecot indexes the new files, caches fields
-    server_s, count = raw_fetch_seconds(box, folder)
+    raw_fetch_seconds(box, server, folder)  # warm-up: the server indexes the new messages
+    server_s, count = raw_fetch_seconds(box, server, folder)
     first_s, rss_kib, report = run_measured(env, "sync", "--folder", folder, "--json")
     second_s, _, again = run_measured(env, "sync", "--folder", folder, "--json")
     return {
+        "server": server,
         "messages": count,
         "fill_seconds": round(fill_s, 2),
         "server_fetch_seconds": round(server_s, 3),
@@ -185,22 +227,24 @@ def measure(box: Sandbox, home: Path, size: int) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="100000,300000")
-    sizes = [int(s) for s in parser.parse_args().sizes.split(",")]
+    parser.add_argument("--server", default="dovecot", choices=("dovecot", "cyrus", "courier"))
+    options = parser.parse_args()
+    sizes = [int(s) for s in options.sizes.split(",")]
     home = Path(tempfile.mkdtemp(prefix="hubsync-bench-"))
     box = Sandbox.create()
     results = []
     try:
         for size in sizes:
-            result = measure(box, home, size)
+            result = measure(box, options.server, home, size)
             results.append(result)
             print(json.dumps(result), flush=True)
     finally:
         box.remove()
         shutil.rmtree(home, ignore_errors=True)
-    print("\nmessages  server fetch  first sync  ratio  no-op sync  peak RSS")
+    print("\nserver   messages  server fetch  first sync  ratio  no-op sync  peak RSS")
     for r in results:
         print(
-            f"{r['messages']:>8}  {r['server_fetch_seconds']:>10.3f}s  "
+            f"{r['server']:<8} {r['messages']:>8}  {r['server_fetch_seconds']:>10.3f}s  "
             f"{r['first_sync_seconds']:>9.3f}s  {r['ratio_first_sync_to_server']:>5.2f}  "
             f"{r['second_sync_seconds']:>9.3f}s  {r['peak_rss_mb']:>6.1f} MB"
         )

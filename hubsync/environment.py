@@ -18,6 +18,7 @@ HOME = "HUBSYNC_HOME"
 PASSWORD = "HUBSYNC_PASSWORD"  # noqa: S105 - the variable's name, not a secret
 DNS = "HUBSYNC_DNS"
 FAULT = "HUBSYNC_FAULT"
+PAUSE = "HUBSYNC_PAUSE"
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class Environment:
     password: str = ""  # the password from HUBSYNC_PASSWORD
     dns: str = ""  # HOST:PORT of a DNS server that also resolves hosts before connecting
     fault: str = ""  # crash-safety tests: the named point where the process dies
+    pause: str = ""  # race tests: NAME=SECONDS, a point where the process waits
 
     @classmethod
     def from_mapping(cls, env: Mapping[str, str]) -> "Environment":
@@ -38,6 +40,7 @@ class Environment:
             password=env.get(PASSWORD, ""),
             dns=env.get(DNS, ""),
             fault=env.get(FAULT, ""),
+            pause=env.get(PAUSE, ""),
         )
 
     def __repr__(self) -> str:  # never print the password, even in a traceback's locals
@@ -71,3 +74,13 @@ def fault_point(name: str) -> None:
     a reply and moving the sync position)."""
     if current().fault == name:
         os._exit(137)
+
+
+def pause_point(name: str) -> None:
+    """Race tests set HUBSYNC_PAUSE=NAME=SECONDS to hold the process at a named point (for
+    example between a sync and the start of IDLE) while they change the mailbox."""
+    wanted, _, seconds = current().pause.partition("=")
+    if wanted == name:
+        import time
+
+        time.sleep(float(seconds or 1))

@@ -8,6 +8,8 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from sandbox import courier as courier_server
+from sandbox import cyrus as cyrus_server
 from sandbox.ca import CertAuthority
 from sandbox.dnsmasq import Dnsmasq
 from sandbox.dovecot import Dovecot
@@ -62,6 +64,8 @@ class Sandbox:
         self.postfix: Postfix | None = None
         self.keyring: KeyringSession | None = None
         self.dns: Dnsmasq | None = None
+        self.cyrus: cyrus_server.Cyrus | None = None
+        self.courier: courier_server.Courier | None = None
 
     @classmethod
     def create(cls, root: Path | None = None) -> "Sandbox":
@@ -120,6 +124,39 @@ class Sandbox:
         self.keyring.start()
         self.dns = Dnsmasq(self.root / "dns", self._dns_records())
         self.dns.start()
+        if cyrus_server.available():
+            self.cyrus = cyrus_server.Cyrus(self.root / "cyrus", cert, key)
+            self.cyrus.start(passwords, self.ca.cert_path)
+        if courier_server.available():
+            self.courier = courier_server.Courier(self.root / "courier", cert, key, uid, gid)
+            self.courier.start(passwords)
+
+    def imap_port(self, server: str) -> int:
+        """The implicit-TLS IMAP port of "dovecot" (the main server), "cyrus" or "courier"."""
+        if server == "dovecot":
+            return self.main.ports.imaps
+        instance = {"cyrus": self.cyrus, "courier": self.courier}[server]
+        if instance is None:
+            raise RuntimeError(f"{server} is not installed: run scripts/install")
+        return instance.port
+
+    def append(self, server: str, address: str, raw: bytes, folder: str = "INBOX") -> None:
+        """Put a message into a user's folder on any of the IMAP servers (as delivery would)."""
+        import imaplib
+        import ssl
+        import time
+
+        context = ssl.create_default_context(cafile=str(self.ca.cert_path))
+        conn = imaplib.IMAP4_SSL(
+            "localhost", self.imap_port(server), ssl_context=context, timeout=30
+        )
+        try:
+            conn.login(address, self.users[address].password)
+            typ, data = conn.append(folder, None, imaplib.Time2Internaldate(time.time()), raw)
+            if typ != "OK":
+                raise RuntimeError(f"APPEND to {server} {folder} failed: {data}")
+        finally:
+            conn.logout()
 
     def _dns_records(self) -> list[str]:
         m, p, pf = self.main.ports, self.pop3only.ports, self.postfix
@@ -141,6 +178,8 @@ class Sandbox:
 
     def stop(self) -> None:
         for part in (
+            self.courier,
+            self.cyrus,
             self.dns,
             self.keyring,
             self.postfix,
@@ -204,6 +243,8 @@ class Sandbox:
             "localized_imap": {"imaps": loc.imaps, "imap_starttls": loc.imap},
             "pop3_only": {"pop3": pop.pop3, "pop3s": pop.pop3s},
             "expired_certificate_imap": {"imaps": self.expired.ports.imaps},
+            "cyrus_imap": {"imaps": self.cyrus.port} if self.cyrus else None,
+            "courier_imap": {"imaps": self.courier.port} if self.courier else None,
             "smtp": {
                 "submission_starttls": pf.submission_port,
                 "submissions": pf.submissions_port,

@@ -4,6 +4,7 @@ import sys
 
 import keyring
 import keyring.backend
+import keyring.compat.properties
 import keyring.core
 import keyring.errors
 import pytest
@@ -78,9 +79,12 @@ def test_failing_password_command_is_a_clear_error():
 
 
 class LockedKeyring(keyring.backend.KeyringBackend):
-    """A keyring that holds secrets but will not give them out (as a locked collection)."""
+    """A keyring that holds secrets but will not give them out (as a locked collection).
+    Never chosen by keyring's own discovery (its priority raises): set only explicitly."""
 
-    priority = 1
+    @keyring.compat.properties.classproperty
+    def priority(cls):
+        raise RuntimeError("used only where a test sets it")
 
     def get_password(self, service, username):
         raise keyring.errors.KeyringLocked("collection is locked")

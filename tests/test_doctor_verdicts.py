@@ -49,6 +49,24 @@ def test_history_fails_after_connection_failures_and_recovers_after_a_good_sync(
     assert history.status == "pass" and "recovered since" in history.evidence
 
 
+def test_a_folder_rescanned_on_every_sync_is_a_warning_with_the_cost(store, home):
+    store.add_event("alice", "sync", "ok")
+    store.add_event("alice", "sync", "uidvalidity-changed", detail="INBOX: 1 -> 2; rescanning")
+    store.add_event("alice", "sync", "ok")
+    assert offline(store, home)["uidvalidity"].status == "pass", "one change is normal"
+    for n in range(3, 6):
+        detail = f"INBOX.Sent: {n} -> {n + 1}; rescanning"
+        store.add_event("alice", "sync", "uidvalidity-changed", detail=detail)
+        store.add_event("alice", "sync", "ok")
+    check = offline(store, home)["uidvalidity"]
+    assert (check.status, check.reason) == ("warn", "uidvalidity-unstable")
+    assert "INBOX.Sent" in check.evidence and "INBOX," not in check.evidence
+    assert "whole folder" in check.evidence and "read-write" in check.fix
+    for _ in range(5):
+        store.add_event("alice", "sync", "ok")
+    assert offline(store, home)["uidvalidity"].status == "pass", "stable again"
+
+
 def test_outbox_warns_about_messages_owed_a_copy_or_of_unknown_outcome(store, home):
     store.outbox_add("alice", "<u@x>", b"raw", "a@x", ["b@x"], "Hi", "Sent")
     store.outbox_update("<u@x>", OutboxState.UNCERTAIN)

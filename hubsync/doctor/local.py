@@ -22,6 +22,7 @@ def local_checks(account: cfg.Account, store: Store | None) -> tuple[list[Check]
         _attachments_check(store),
         _outbox_check(account, store),
         _history_check(account, store),
+        _uidvalidity_check(account, store),
         _sent_copy_fact(account, store),
     ]
     return checks, password
@@ -126,6 +127,38 @@ def _history_check(account: cfg.Account, store: Store) -> Check:
         )
     recovered = f"; earlier failures, recovered since: {history}" if failures else ""
     return ok("history", f"last successful sync {last_ok['at']}{recovered}")
+
+
+UNSTABLE_SYNCS = 5  # look at this many recent syncs
+UNSTABLE_CHANGES = 3  # a folder whose UIDVALIDITY changed in this many of them is unstable
+
+
+def _uidvalidity_check(account: cfg.Account, store: Store) -> Check:
+    """A folder whose UIDVALIDITY changes on (nearly) every sync is rescanned whole each
+    time; say which, what it costs and how to make it stable."""
+    events = store.events(account.name, ("sync",))
+    runs = [e for e in events if e["reason"] in ("ok", "partial")][-UNSTABLE_SYNCS:]
+    if not runs:
+        return ok("uidvalidity", "no sync yet")
+    since = runs[0]["id"]
+    changes: dict[str, int] = {}
+    for e in events:
+        if e["reason"] == "uidvalidity-changed" and e["id"] >= since:
+            folder = (e["detail"] or "").rsplit(": ", 1)[0]
+            changes[folder] = changes.get(folder, 0) + 1
+    unstable = sorted(f for f, n in changes.items() if n >= UNSTABLE_CHANGES)
+    if not unstable:
+        return ok("uidvalidity", f"stable over the last {len(runs)} sync(s)")
+    return warn(
+        "uidvalidity",
+        "uidvalidity-unstable",
+        f"UIDVALIDITY changed in {', '.join(unstable)} on nearly every one of the last "
+        f"{len(runs)} syncs, so each sync reads the whole folder again (time and traffic "
+        "grow with the folder; nothing is logged twice)",
+        "Courier gives a maildir a new UIDVALIDITY each time it is opened read-only until "
+        "it has been opened read-write once: open the folder once in a mail client. On "
+        "other servers ask IT why the folder's index keeps being rebuilt.",
+    )
 
 
 def _sent_copy_fact(account: cfg.Account, store: Store) -> Check:

@@ -39,8 +39,18 @@ SERVER_QUIRKS = (
         "Files its own Sent copy; no CONDSTORE or "
         "QRESYNC; slows down on folders over 100,000 items.",
     ),
-    ("courier", "Courier-IMAP", "Folders live under INBOX. with a dot separator."),
-    ("cyrus", "Cyrus IMAP", "Folders often live under INBOX."),
+    (
+        "courier",
+        "Courier-IMAP",
+        "Folders live under INBOX. with a dot separator; no SPECIAL-USE (Sent is found by "
+        "name), no UIDNEXT in SELECT, and IDLE polls (replies may take up to a minute).",
+    ),
+    (
+        "cyrus",
+        "Cyrus IMAP",
+        "Folders such as Sent sit at the top level (Cyrus 3 default); special-use flags may "
+        "come in lower case; instant IDLE needs the server's idled.",
+    ),
     ("zimbra", "Zimbra", "Sent is usually named 'Sent'."),
     ("icloud", "iCloud", "Needs an app-specific password."),
 )

@@ -20,7 +20,7 @@ def folder_headers(client: imapclient.IMAPClient, folder: str) -> Iterator[dict]
     if state.exists == 0:
         return
     for first, end in uid_ranges(1, state.last_uid):
-        for uid, _line, header in fetch_headers(client, first, end, AUDIT_FIELDS):
+        for uid, header in fetch_headers(client, first, end, AUDIT_FIELDS):
             f = parse_fields(header)
             text = {k.decode("latin-1"): v.decode("utf-8", "replace") for k, v in f.items()}
             ids = message_ids(f.get(b"message-id"))

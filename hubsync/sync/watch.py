@@ -11,6 +11,7 @@ from collections.abc import Callable
 import imapclient
 
 from hubsync import config as cfg
+from hubsync.environment import pause_point
 from hubsync.errors import AuthFailure, CredentialError, HubsyncError, TLSFailure
 from hubsync.store import Store
 from hubsync.sync.engine import SyncReport, session, sync_account, watched_folders
@@ -51,6 +52,7 @@ def watch(
 
 def _idle_loop(client, store, account, password, folders, on_report, idle_renew) -> None:
     while True:
+        pause_point("before-idle")  # tests deliver mail here, between the sync and IDLE
         if "INBOX" not in (folders or watched_folders(account)):
             client.select_folder("INBOX", readonly=True)
         elif _arrived_since_sync(client, store, account):  # selects INBOX
