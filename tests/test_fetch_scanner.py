@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hubsync.errors import ProtocolFailure
-from hubsync.mail.fetch_scanner import FetchScanner
+from hubsync.mail.fetch_scanner import FetchScanner, header_fields_value
 
 CAPTURES = Path(__file__).parent / "fixtures" / "imap-captures"
 SERVERS = ("dovecot", "cyrus", "courier")
@@ -119,3 +119,15 @@ def test_garbage_lines_are_ignored_until_the_tag():
 def test_rechunking_any_capture_never_changes_the_result(server, cuts):
     data = (CAPTURES / f"{server}.txt").read_bytes()
     assert scan(data, cuts)[0] == EXPECTED
+
+
+def test_the_header_item_is_found_however_the_server_spells_its_key():
+    for key in (
+        b"BODY[HEADER.FIELDS (MESSAGE-ID IN-REPLY-TO)]",
+        b'BODY[HEADER.FIELDS ("MESSAGE-ID" "IN-REPLY-TO")]',
+        b"body[header.fields (message-id)]",
+    ):
+        assert header_fields_value({b"SEQ": 1, key: b"Message-ID: <a@b>\r\n"}) == (
+            b"Message-ID: <a@b>\r\n"
+        )
+    assert header_fields_value({b"SEQ": 1, b"BODY[TEXT]": b"x"}) == b""

@@ -99,7 +99,7 @@ def test_send_sync_why_audit_and_doctor(on_server, sandbox):
 
     reply, stranger = unique("reply"), unique("stranger")
     sandbox.append(server, ALICE, message(reply, "Bob <bob@customer.test>", "Re: Quote", quote))
-    sandbox.append(server, ALICE, message(stranger, "x@elsewhere.test", "Lunch?"))
+    sandbox.append(server, ALICE, message(stranger, "x@elsewhere.test", f"Lunch {stranger}?"))
 
     synced = cli("sync", "--json")  # Courier sends no UIDNEXT in SELECT
     assert synced.code == 0, synced.stderr

@@ -145,3 +145,13 @@ def _over(what: str, limit: int, size: int | None = None) -> ProtocolFailure:
         fix="Tell the server's administrator; `hubsync doctor` shows which server it is.",
         reason="imap-response-too-large",
     )
+
+
+def header_fields_value(item: dict) -> bytes:
+    """The BODY[HEADER.FIELDS (...)] value of one message in imapclient's FETCH result,
+    whatever the server's spelling of the key (the same rule as the scanner's: quoted or
+    unquoted field names, any case)."""
+    for key, value in item.items():
+        if isinstance(key, bytes) and _HEADER_KEY.search(key):
+            return value or b""
+    return b""

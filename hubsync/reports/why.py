@@ -124,7 +124,8 @@ def why_with_server(
 
 def _find_live(store: Store, account: cfg.Account, password: str, message_id: str) -> dict | None:
     """Read the threading headers of a message from the watched folders (not stored)."""
-    from hubsync.mail.parse import parse  # network and parsing only for this path
+    from hubsync.mail.fetch_scanner import header_fields_value  # only for this path
+    from hubsync.mail.parse import parse
     from hubsync.sync.engine import session, watched_folders
 
     with session(account, password, store) as client:
@@ -134,19 +135,10 @@ def _find_live(store: Store, account: cfg.Account, password: str, message_id: st
             if not uids:
                 continue
             data = client.fetch(uids[:1], [f"BODY.PEEK[{_WHY_FIELDS}]"])
-            header = _header_fields_value(next(iter(data.values()), {}))
+            header = header_fields_value(next(iter(data.values()), {}))
             p = parse(header, with_body=False)
             return {"in_reply_to": p.in_reply_to, "references": p.references, "folder": folder}
     return None
 
 
 _WHY_FIELDS = "HEADER.FIELDS (MESSAGE-ID IN-REPLY-TO REFERENCES FROM DATE SUBJECT)"
-
-
-def _header_fields_value(item: dict) -> bytes:
-    """The BODY[HEADER.FIELDS ...] value of a FETCH response item, whatever the server's
-    spelling of the key (Courier quotes the field names; others may change their case)."""
-    for key, value in item.items():
-        if isinstance(key, bytes) and key.upper().startswith(b"BODY[HEADER.FIELDS"):
-            return value or b""
-    return b""
