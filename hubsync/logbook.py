@@ -94,7 +94,7 @@ def log_message(
             size=len(raw),
             in_reply_to=parsed.in_reply_to,
             refs=parsed.references,
-            attachments_note=attachments_note,
+            attachments_note=attachments_note or parsed.body_note or None,
         )
         created = 0
         seen = parsed.date or None

@@ -14,7 +14,7 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
 from hubsync import config as cfg
 from hubsync.environment import fault_point
-from hubsync.errors import HubsyncError, SendFailure, SmtpDisconnected
+from hubsync.errors import HubsyncError, SendFailure, SmtpDisconnected, UsageError
 from hubsync.logbook import Direction, Origin, log_message
 from hubsync.mail import compose, imap, parse, providers, smtp
 from hubsync.sessions import imap_session, smtp_session
@@ -100,10 +100,20 @@ class SendResult:
 
 
 def reply_headers(store: Store, account: str, parent_id: str) -> tuple[str, list[str]]:
-    """In-Reply-To and References for a reply (RFC 5322 3.6.4), from the stored thread."""
+    """In-Reply-To and References for a reply (RFC 5322 3.6.4), from the stored thread.
+    UsageError when the parent is not a Message-ID, or not in the log (the reply would start
+    an untracked thread)."""
+    parent_id = parse.normalize_message_id(parent_id)
     parent = store.message(account, parent_id)
-    refs = list(parent["refs"]) if parent else []
-    if not refs and parent and parent.get("in_reply_to"):
+    if parent is None:
+        raise UsageError(
+            f"{parent_id} is not in the log, so the reply would not join a tracked thread.",
+            fix="Log the message first (`hubsync log FILE.eml`, or `hubsync log --folder F "
+            "--uid N`), or leave out --in-reply-to to start a new thread.",
+            reason="no-such-message",
+        )
+    refs = list(parent["refs"])
+    if not refs and parent.get("in_reply_to"):
         refs = [parent["in_reply_to"]]
     return parent_id, [*refs, parent_id]
 

@@ -41,10 +41,13 @@ class Container:
     children: list["Container"] = field(default_factory=list)
 
     def walk(self) -> Iterable["Container"]:
-        """This container and every container below it, depth first."""
-        yield self
-        for child in self.children:
-            yield from child.walk()
+        """This container and every container below it, depth first (iterative: a chain of
+        thousands of replies must not exhaust Python's recursion limit)."""
+        stack = [self]
+        while stack:
+            box = stack.pop()
+            yield box
+            stack.extend(reversed(box.children))
 
     def messages(self) -> list[Message]:
         """The messages in this subtree, depth first (placeholders skipped)."""
@@ -132,24 +135,36 @@ def thread(messages: Iterable[Message]) -> list[Container]:
     return _group_by_subject(roots)
 
 
-def _prune(siblings: list[Container]) -> list[Container]:
-    kept: list[Container] = []
-    for box in siblings:
-        box.children = _prune(box.children)
-        for child in box.children:
+def _prune(roots: list[Container]) -> list[Container]:
+    """JWZ step 4, bottom-up without recursion: drop empty containers without children,
+    promote the children of other empty ones (but keep a placeholder at the root that holds
+    several children together)."""
+    order: list[Container] = []
+    stack = list(roots)
+    while stack:
+        box = stack.pop()
+        order.append(box)
+        stack.extend(box.children)
+    kept: dict[int, list[Container]] = {}  # id(box) -> what stands in its place
+    for box in reversed(order):  # every child before its parent
+        children = [c for child in box.children for c in kept[id(child)]]
+        box.children = children
+        for child in children:
             child.parent = box
-        if box.message is None:
-            if not box.children:
-                continue
-            # Promote children of an empty container, but keep a placeholder that would
-            # otherwise turn several children into separate roots.
-            if box.parent is not None or len(box.children) == 1:
-                for child in box.children:
-                    child.parent = box.parent
-                kept.extend(box.children)
-                continue
-        kept.append(box)
-    return kept
+        kept[id(box)] = _what_remains(box)
+    return [c for root in roots for c in kept[id(root)]]
+
+
+def _what_remains(box: Container) -> list[Container]:
+    if box.message is not None:
+        return [box]
+    if not box.children:
+        return []
+    if box.parent is not None or len(box.children) == 1:
+        for child in box.children:
+            child.parent = box.parent
+        return box.children
+    return [box]
 
 
 def _group_by_subject(roots: list[Container]) -> list[Container]:

@@ -231,3 +231,18 @@ def test_audit_of_header_records_counts_threads_and_flags(store):
 def test_reply_match_rule_values_are_what_the_store_keeps():
     match = ReplyMatch(1, MatchRule.IN_REPLY_TO, "<q@x>")
     assert f"{match.rule}" == "in-reply-to" and MatchRule("references") is MatchRule.REFERENCES
+
+
+@pytest.mark.parametrize("since", ["zzz", "2026-13-01", "yesterday", "01.11.2026"])
+def test_a_since_that_is_not_a_date_is_refused_with_an_example(store, since):
+    for report in (
+        lambda: reports.logging_report(store, "alice", since),
+        lambda: reports.thread_report(store, "alice", ALICE, since=since),
+    ):
+        with pytest.raises(UsageError) as caught:
+            report()
+        assert caught.value.reason == "bad-date" and "2026-11-01" in caught.value.fix
+
+
+def test_split_accepts_an_id_typed_without_brackets(store, quote_thread):
+    assert reports.split(store, "alice", "h@x").moved == ["<h@x>"]

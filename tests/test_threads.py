@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from helpers import imap_login
 
+from hubsync import threads as jwz
 from hubsync.mail import parse
 from hubsync.threads import Message, base_subject, thread, unrelated_suspects
 
@@ -170,3 +171,20 @@ def test_grouping_matches_dovecot_thread_references(sandbox):
         return {frozenset(g & with_refs) for g in gs if g & with_refs}
 
     assert partition(ours) == partition(theirs)
+
+
+def test_a_chain_of_thousands_of_replies_threads_without_recursion():
+    chain = [
+        jwz.Message(
+            f"<m{i}@x>",
+            f"<m{i - 1}@x>" if i else "",
+            [f"<m{j}@x>" for j in range(max(0, i - 1000), i)],
+            "Deal",
+            "",
+            frozenset({"bob@x"}),
+        )
+        for i in range(3000)
+    ]
+    (root,) = jwz.thread(chain)
+    assert [m.message_id for m in root.messages()] == [f"<m{i}@x>" for i in range(3000)]
+    assert jwz.unrelated_suspects([root]) == []

@@ -89,7 +89,7 @@ def split_command(
 ) -> None:
     """Detach a message (and replies under it) into a thread of its own; later syncs keep it."""
     acc = common.account(account)
-    result = reports.split(common.store(), acc.name, message_id.strip())
+    result = reports.split(common.store(), acc.name, message_id)
     if json_out:
         emit_json(result.to_dict())
     else:

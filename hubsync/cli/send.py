@@ -62,7 +62,7 @@ def send_command(
     store = common.store()
     refs: list[str] = []
     if in_reply_to:
-        in_reply_to, refs = sending.reply_headers(store, acc.name, in_reply_to.strip())
+        in_reply_to, refs = sending.reply_headers(store, acc.name, in_reply_to)
     draft = compose.Draft(
         sender=acc.email,
         sender_name=acc.display_name,

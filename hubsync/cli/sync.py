@@ -119,6 +119,11 @@ def show_report(report: engine.SyncReport) -> None:
         "read only as far as its Message-ID, In-Reply-To and References, and nothing of "
         "it was stored."
     )
+    if report.total("unreadable"):
+        err.print(
+            f"[yellow]{report.total('unreadable')} matched message(s) could not be read[/yellow]"
+            " and were skipped (the ones after them were synced); `hubsync report` lists them."
+        )
     for error in report.errors:
         err.print(f"[red]Error:[/red] {error}")
 

@@ -23,6 +23,7 @@ def local_checks(account: cfg.Account, store: Store | None) -> tuple[list[Check]
         _outbox_check(account, store),
         _history_check(account, store),
         _uidvalidity_check(account, store),
+        _unreadable_check(account, store),
         _sent_copy_fact(account, store),
     ]
     return checks, password
@@ -158,6 +159,22 @@ def _uidvalidity_check(account: cfg.Account, store: Store) -> Check:
         "Courier gives a maildir a new UIDVALIDITY each time it is opened read-only until "
         "it has been opened read-write once: open the folder once in a mail client. On "
         "other servers ask IT why the folder's index keeps being rebuilt.",
+    )
+
+
+def _unreadable_check(account: cfg.Account, store: Store) -> Check:
+    """Replies that matched a tracked thread but could not be read (skipped, not lost
+    silently: each has an event)."""
+    events = store.events(account.name, ("message-error",))
+    if not events:
+        return ok("unreadable-messages", "every matched message could be read")
+    listed = "; ".join(f"{e['message_id'] or '?'}: {e['detail']}" for e in events[-3:])
+    return warn(
+        "unreadable-messages",
+        "message-unreadable",
+        f"{len(events)} matched message(s) could not be read and were skipped: {listed}",
+        "Open them in your mail client; log one by hand with `hubsync log FILE.eml` after "
+        "saving it, if it matters. `hubsync why MESSAGE-ID` explains each.",
     )
 
 

@@ -15,7 +15,10 @@ from pathlib import Path
 from hubsync.errors import MessageError, UsageError
 
 _ADDRESS = re.compile(r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9.-]+\.[A-Za-z0-9-]{2,}$")
-_FORBIDDEN = ("\r", "\n", "\0")
+# Line breaks and NUL could inject headers; other control characters (and the Unicode line
+# and paragraph separators, which Python's email package treats as line breaks) have no
+# place in a header either.
+_FORBIDDEN = re.compile("[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
 
 
 @dataclass
@@ -31,19 +34,41 @@ class Draft:
     in_reply_to: str | None = None
     references: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        # "--to 'bob@x, carol@y'" is two recipients (an RFC 5322 address list), in the
+        # headers and in the envelope alike.
+        self.to, self.cc, self.bcc = (split_addresses(v) for v in (self.to, self.cc, self.bcc))
+
     @property
     def recipients(self) -> list[str]:
         """Every envelope recipient: To, Cc and Bcc."""
         return [email.utils.parseaddr(a)[1] for a in (*self.to, *self.cc, *self.bcc)]
 
 
+def split_addresses(values: list[str]) -> list[str]:
+    """Each value read as an address list: "a@x, B <b@y>" gives two entries."""
+    found = []
+    for value in values:
+        if _FORBIDDEN.search(value):
+            found.append(value)  # refused with a clear message by check_address
+            continue
+        pairs = email.utils.getaddresses([value])
+        if len(pairs) <= 1:
+            found.append(value)
+            continue
+        found.extend(email.utils.formataddr(pair) if pair[0] else pair[1] for pair in pairs)
+    return found
+
+
 def check_header(name: str, value: str) -> None:
-    """Refuse header text that could inject headers (CR, LF, NUL)."""
-    if any(ch in value for ch in _FORBIDDEN):
+    """Refuse header text with line breaks (they could inject headers), NUL or other
+    control characters."""
+    bad = _FORBIDDEN.search(value)
+    if bad:
         raise MessageError(
-            f"The {name} value contains a line break or NUL; that could inject headers, so "
-            "nothing was sent.",
-            fix=f"Remove line breaks from {name}.",
+            f"The {name} value contains a line break or control character "
+            f"(U+{ord(bad.group()):04X}); that could inject headers, so nothing was sent.",
+            fix=f"Remove line breaks and control characters from {name}.",
             reason="header-injection",
         )
 

@@ -51,90 +51,143 @@ class FetchScanner:
         self.max_literal = max_literal
         self.seen = 0
         self.done = False
-        self._buf = bytearray()
-        self._pos = 0
+        self._rest = b""  # an incomplete response carried over to the next feed
 
     def feed(self, data: bytes) -> list[tuple[int, bytes]]:
         """Add ``data``; return the messages completed by it. Raises ProtocolFailure for a
         refused FETCH (tagged NO/BAD), a malformed literal, or a line or literal over budget."""
         if self.done:
             return []
-        self._buf += data
+        buf = self._rest + data if self._rest else data
         found: list[tuple[int, bytes]] = []
-        while not self.done:
-            response = self._next_response()
-            if response is None:
-                break
-            self._handle(response, found)
-        if self._pos > 65536 and self._pos * 2 > len(self._buf):
-            del self._buf[: self._pos]  # compact: amortised, never a copy per chunk
-            self._pos = 0
+        pos = self._scan(buf, found)
+        self._rest = b"" if self.done else buf[pos:]
         return found
 
-    def _next_response(self) -> tuple[list[bytes], list[bytes]] | None:
-        """The next complete response as (text segments, literals), or None for more data."""
-        buf, pos = self._buf, self._pos
+    def _scan(self, buf: bytes, found: list) -> int:
+        """Consume complete responses from ``buf``; return where the unconsumed part starts.
+
+        The hot path (one header literal per message, most messages unwanted) is inlined:
+        a few finds and slices per message, no regex unless the header is wanted.
+        """
+        pos, size_of = 0, len(buf)
+        tag = self.tag + b" "
+        want, max_line, max_literal = self.want, self.max_line, self.max_literal
+        find, rfind, startswith = buf.find, buf.rfind, buf.startswith
+        while True:
+            nl = find(b"\n", pos)
+            if nl < 0:
+                if size_of - pos > max_line:
+                    raise _over("a line", max_line)
+                return pos
+            if nl - pos > max_line:
+                raise _over("a line", max_line)
+            if not startswith(b"* ", pos):
+                if startswith(tag, pos):
+                    self._tagged(buf[pos:nl])
+                    return nl + 1
+                pos = nl + 1  # not a response start: skip
+                continue
+            cr = 1 if buf[nl - 1] == 13 else 0
+            if buf[nl - 1 - cr] != 125:  # no literal at the end of the line ("}")
+                self._plain_response(buf[pos:nl], found)
+                pos = nl + 1
+                continue
+            brace = rfind(b"{", pos, nl)
+            if brace < 0:
+                pos = nl + 1  # "* garbage}": not a literal, not ours
+                continue
+            digits = buf[brace + 1 : nl - 1 - cr]
+            if not digits.isdigit():
+                digits = digits.rstrip(b"+")  # the LITERAL+ form
+                if not digits.isdigit():
+                    raise ProtocolFailure(
+                        "The IMAP server sent a malformed literal: "
+                        f"{buf[brace:nl].decode('ascii', 'replace').strip()}",
+                        reason="imap-malformed",
+                    )
+            size = int(digits)
+            if size > max_literal:
+                raise _over("a literal", max_literal, size)
+            start = nl + 1
+            end = start + size
+            close = find(b"\n", end) if size_of >= end else -1
+            if close < 0:
+                if size_of - end > max_line:
+                    raise _over("a line", max_line)
+                return pos  # more data needed
+            if buf[close - 1 - (buf[close - 1] == 13)] == 125:
+                step = self._general_response(buf, pos, found)  # more literals: rare
+                if step < 0:
+                    return pos
+                pos = step
+                continue
+            if find(b"HEADER.FIELDS", pos, brace) < 0 and not _HEADER_KEY.search(buf[pos:brace]):
+                pos = close + 1  # some other literal item: not ours
+                continue
+            header = buf[start:end]
+            self.seen += 1
+            if want is None or want(header):
+                uid = _UID.search(buf, pos, brace) or _UID.search(buf, end, close)
+                if uid is not None:
+                    found.append((int(uid.group(1)), header))
+            pos = close + 1
+
+    def _tagged(self, line: bytes) -> None:
+        """The tagged status line: OK ends the response, NO or BAD is the server's refusal."""
+        status = (line[len(self.tag) + 1 :].split(None, 1) or [b""])[0].upper()
+        if status != b"OK":
+            text = line.decode("utf-8", "replace").strip()
+            raise ProtocolFailure(f"UID FETCH failed: {text}", reason="fetch-failed")
+        self.done = True
+
+    def _plain_response(self, line: bytes, found: list) -> None:
+        """An untagged response without a literal: a NIL header item counts as an empty
+        header; EXISTS, EXPUNGE or a FETCH of flags alone are not ours."""
+        if not (_FETCH.match(line) and _HEADER_NIL.search(line)):
+            return
+        self.seen += 1
+        if self.want is None or self.want(b""):
+            uid = _UID.search(line)
+            if uid is not None:
+                found.append((int(uid.group(1)), b""))
+
+    def _general_response(self, buf: bytes, pos: int, found: list) -> int:
+        """A response with several literals: collect its text and literals in order, take
+        the literal that follows the header key. Returns the position after it, or -1."""
         texts: list[bytes] = []
         literals: list[bytes] = []
         while True:
             nl = buf.find(b"\n", pos)
             if nl < 0:
-                if len(buf) - pos > self.max_line:
-                    raise _over("a line", self.max_line)
-                return None
-            if nl - pos > self.max_line:
-                raise _over("a line", self.max_line)
-            segment = bytes(buf[pos : nl + 1])
+                return -1
+            segment = buf[pos : nl + 1]
             literal = _LITERAL.search(segment)
             if literal is None:
                 if _BAD_LITERAL.search(segment):
                     raise ProtocolFailure(
-                        "The IMAP server sent a malformed literal: "
-                        f"{segment[-40:].decode('ascii', 'replace').strip()}",
-                        reason="imap-malformed",
+                        "The IMAP server sent a malformed literal.", reason="imap-malformed"
                     )
                 texts.append(segment)
-                self._pos = nl + 1
-                return texts, literals
+                break
             size = int(literal.group(1))
             if size > self.max_literal:
                 raise _over("a literal", self.max_literal, size)
             start = nl + 1
             if len(buf) < start + size:
-                return None
+                return -1
             texts.append(segment[: literal.start()])
-            literals.append(bytes(buf[start : start + size]))
+            literals.append(buf[start : start + size])
             pos = start + size
-
-    def _handle(self, response: tuple[list[bytes], list[bytes]], found: list) -> None:
-        texts, literals = response
-        first = texts[0]
-        if first.startswith(self.tag + b" "):
-            status = (first[len(self.tag) + 1 :].split(None, 1) or [b""])[0].upper()
-            if status != b"OK":
-                text = first.decode("utf-8", "replace").strip()
-                raise ProtocolFailure(f"UID FETCH failed: {text}", reason="fetch-failed")
-            self.done = True
-            return
-        if not _FETCH.match(first):
-            return  # EXISTS, EXPUNGE, OK [ALERT] ...: not ours to handle here
-        header = None
-        for i, literal in enumerate(literals):
-            if _HEADER_KEY.search(texts[i]):
-                header = literal
-                break
-        if header is None:
-            if not any(_HEADER_NIL.search(t) for t in texts):
-                return  # an unsolicited FETCH (FLAGS changed): no header item
-            header = b""
-        self.seen += 1
-        if self.want is not None and not self.want(header):
-            return
-        for text in texts:
-            uid = _UID.search(text)
-            if uid is not None:
-                found.append((int(uid.group(1)), header))
-                return
+        pairs = zip(texts, literals, strict=False)  # the last text has no literal after it
+        header = next((lit for text, lit in pairs if _HEADER_KEY.search(text)), None)
+        if header is not None:
+            self.seen += 1
+            if self.want is None or self.want(header):
+                uid = next((u for t in texts if (u := _UID.search(t))), None)
+                if uid is not None:
+                    found.append((int(uid.group(1)), header))
+        return nl + 1
 
 
 def _over(what: str, limit: int, size: int | None = None) -> ProtocolFailure:

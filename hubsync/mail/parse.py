@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
-from hubsync.errors import MessageError
+from hubsync.errors import MessageError, UsageError
 
 MSG_ID = re.compile(rb"<[^<>\s]+>")  # RFC 5322 msg-id, tolerant of junk around it
 
@@ -40,6 +40,7 @@ class ParsedMessage:
     body: str = ""
     attachments: list[Attachment] = field(default_factory=list)
     synthetic_id: bool = False
+    body_note: str = ""  # why the body was not read, when it was not
 
 
 def message_ids(value: str | bytes | None) -> list[str]:
@@ -50,10 +51,41 @@ def message_ids(value: str | bytes | None) -> list[str]:
     return [m.decode("utf-8", "replace") for m in MSG_ID.findall(data)]
 
 
-def header_digest(headers: dict[str, str]) -> str:
-    """A stable stand-in Message-ID for a message that has none."""
-    basis = "\n".join(f"{k}:{headers.get(k, '')}" for k in ("from", "to", "date", "subject"))
-    return f"<sha256-{hashlib.sha256(basis.encode()).hexdigest()[:32]}@hubsync.invalid>"
+def normalize_message_id(text: str) -> str:
+    """A Message-ID as a person typed it (with or without <>, spaces around) as it is stored:
+    ``<id@host>``. UsageError for text that cannot be one."""
+    inner = text.strip()
+    if inner.startswith("<") and inner.endswith(">"):
+        inner = inner[1:-1].strip()
+    if not inner or any(c.isspace() or c in "<>" for c in inner):
+        raise UsageError(
+            f"{text.strip()!r} is not a Message-ID.",
+            fix="Give it as shown by `hubsync threads` or your mail client, e.g. "
+            "<1234.5678@example.com> (the angle brackets may be left out).",
+            reason="bad-message-id",
+        )
+    return f"<{inner}>"
+
+
+def stand_in_id(raw: bytes) -> str:
+    """A stable stand-in Message-ID for a message that has none: a hash of its bytes, so two
+    different messages never share one (and the same message always gets the same)."""
+    return f"<sha256-{hashlib.sha256(raw).hexdigest()[:32]}@hubsync.invalid>"
+
+
+MAX_MIME_PARTS = 200  # multipart boundaries per message; beyond, the body is not taken apart
+_BOUNDARY = re.compile(rb"boundary\s*=", re.IGNORECASE)
+
+
+def strip_preamble(raw: bytes) -> bytes:
+    """The message without what some tools put before its header: a UTF-8 byte-order mark,
+    blank lines, or an mbox "From " separator line."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    raw = raw.lstrip(b"\r\n")
+    if raw.startswith(b"From "):  # "From:" is a header; "From " an mbox separator
+        raw = raw.partition(b"\n")[2]
+    return raw
 
 
 def looks_like_mail(raw: bytes) -> bool:
@@ -72,6 +104,8 @@ def looks_like_mail(raw: bytes) -> bool:
 def parse(raw: bytes, with_body: bool = True) -> ParsedMessage:
     """What the log needs of ``raw`` (headers, addresses, text body, attachments); never fails on
     malformed mail, raises MessageError for input that is not mail."""
+    original = raw
+    raw = strip_preamble(raw)
     if not looks_like_mail(raw):
         raise MessageError(
             "This is not a mail message (no From, Date, Subject or Message-ID header found).",
@@ -95,15 +129,26 @@ def parse(raw: bytes, with_body: bool = True) -> ParsedMessage:
         date=iso_date(get("date")),
     )
     if not parsed.message_id:
-        parsed.message_id = header_digest(
-            {"from": from_addr, "to": get("to"), "date": get("date"), "subject": parsed.subject}
-        )
+        parsed.message_id = stand_in_id(original)
         parsed.synthetic_id = True
     if with_body:
+        _read_body(parsed, raw)
+    return parsed
+
+
+def _read_body(parsed: ParsedMessage, raw: bytes) -> None:
+    """Body text and attachments; a MIME structure too deep or too wide to take apart is left
+    whole (its header is still logged, and the note says why)."""
+    if len(_BOUNDARY.findall(raw)) > MAX_MIME_PARTS:
+        parsed.body_note = f"not read: more than {MAX_MIME_PARTS} nested MIME parts"
+        return
+    try:
         msg = email.message_from_bytes(raw, policy=email.policy.default)
         parsed.body = body_text(msg)
         parsed.attachments = attachments(msg)
-    return parsed
+    except RecursionError:  # the email package recurses per MIME level
+        parsed.body, parsed.attachments = "", []
+        parsed.body_note = "not read: the MIME structure is nested too deeply"
 
 
 def _header(msg, name: str) -> str:

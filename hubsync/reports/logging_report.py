@@ -4,6 +4,7 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 
 from hubsync.logbook import Direction, Origin
+from hubsync.reports.period import since_date
 from hubsync.store import Store
 from hubsync.store import queries as q
 
@@ -13,7 +14,7 @@ STATEMENT = (
     "attachments within the size limit. Not stored: any other email — not its "
     "headers, not its addresses — only the sync position in each folder moved."
 )
-ERROR_KINDS = ("connection", "filing")
+ERROR_KINDS = ("connection", "filing", "message-error")
 ERROR_REASONS = ("folder-failed", "partial", "internal-error")
 
 
@@ -43,7 +44,9 @@ class LoggingReport:
 
 
 def logging_report(store: Store, account: str, since: str | None = None) -> LoggingReport:
-    """The logging report of ``account``, from ``since`` (an ISO date) on if given."""
+    """The logging report of ``account``, from ``since`` (an ISO date) on if given;
+    UsageError for a date that cannot be read."""
+    since = since_date(since)
     rows = q.messages(store, account, since=since)
     events = store.events(account, since=since)
     origin = Counter(r["origin"] for r in rows)

@@ -8,6 +8,8 @@ from hubsync import config as cfg
 from hubsync import threads as jwz
 from hubsync.errors import UsageError
 from hubsync.logbook import Direction
+from hubsync.mail.parse import normalize_message_id
+from hubsync.reports.period import since_date
 from hubsync.store import Store
 from hubsync.store import queries as q
 
@@ -113,7 +115,9 @@ def thread_report(
     store: Store, account: str, own: str, contact: str | None = None, since: str | None = None
 ) -> list[ThreadView]:
     """Logged threads as trees (JWZ within each stored thread) with suspected unrelated
-    emails flagged; only threads with ``contact`` and messages from ``since`` on, if given."""
+    emails flagged; only threads with ``contact`` and messages from ``since`` on, if given
+    (an ISO date; UsageError otherwise)."""
+    since = since_date(since)
     by_thread: dict[int, list[dict]] = defaultdict(list)
     for row in q.messages(store, account, since=since):
         by_thread[row["thread_id"]].append(row)
@@ -160,6 +164,7 @@ class SplitResult:
 def split(store: Store, account: str, message_id: str) -> SplitResult:
     """Detach a message (and the replies under it) into a thread of its own; later syncs
     keep it there, since replies join the thread of the message they answer."""
+    message_id = normalize_message_id(message_id)
     row = store.message(account, message_id)
     if row is None:
         raise UsageError(f"{message_id} is not in the log.", reason="no-such-message")

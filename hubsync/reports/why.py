@@ -7,12 +7,14 @@ from dataclasses import asdict, dataclass
 
 from hubsync import config as cfg
 from hubsync.logbook import Origin
+from hubsync.mail.parse import normalize_message_id
 from hubsync.store import Store
 from hubsync.store import queries as q
 from hubsync.sync.matching import MatchRule
 
 # Verdicts besides the MatchRule of a logged message.
 NEVER_LOG = "never-log"
+UNREADABLE = "unreadable"
 NO_MATCH = "no-match"
 UNKNOWN = "unknown"
 
@@ -44,12 +46,6 @@ class WhyVerdict:
         return {k: v for k, v in asdict(self).items() if k in keep or v is not None}
 
 
-def normalize_message_id(message_id: str) -> str:
-    """A Message-ID as stored: trimmed, in angle brackets."""
-    message_id = message_id.strip()
-    return message_id if message_id.startswith("<") else f"<{message_id}>"
-
-
 def why(store: Store, account: str, message_id: str, live: dict | None = None) -> WhyVerdict:
     """Whether and why a message was logged; ``live`` holds its headers read from the server
     when it is not in the log (in_reply_to, references, folder)."""
@@ -58,6 +54,15 @@ def why(store: Store, account: str, message_id: str, live: dict | None = None) -
     events = q.events_for(store, account, message_id)
     if row is not None:
         return _logged(message_id, row, events)
+    broken = [e for e in events if e["kind"] == "message-error"]
+    if broken:
+        return WhyVerdict(
+            message_id,
+            False,
+            UNREADABLE,
+            f"It replies into a tracked thread, but it could not be read ({broken[-1]['detail']}),"
+            " so nothing of it was kept; the messages after it were synced.",
+        )
     never = [e for e in events if e["reason"] == NEVER_LOG]
     if never:
         return WhyVerdict(

@@ -8,6 +8,7 @@ header and text part only, and an event says why.
 from collections.abc import Iterator
 
 from hubsync import config as cfg
+from hubsync.errors import MessageError
 from hubsync.logbook import Origin, direction_of, log_message
 from hubsync.mail import parse
 from hubsync.store import Store
@@ -37,25 +38,67 @@ def log_replies(
     sizes = mailbox.sizes(by_uid)
     limit = int(account.attachment_limit_mb * 1024 * 1024)
     full: list[tuple[int, int]] = []
+    planned_ids = {r.uid: r.message_id for r in replies}
     for uid, found in by_uid.items():
         size = sizes.get(uid, 0)
         if account.log_attachments and size < limit:
             full.append((uid, size))
-        else:
+            continue
+        try:
             logged = _log_text_only(mailbox, store, account, folder, uid, size, found, stats)
-            if logged:
-                yield logged, found.thread_id
+        except UNREADABLE as exc:
+            _unreadable(store, account, folder, uid, planned_ids[uid], exc, stats)
+            continue
+        if logged:
+            yield logged, found.thread_id
     for group in _groups(full, FULL_FETCH_BYTES):
         raw_by_uid = mailbox.messages(group)
         for uid in group:
             raw = raw_by_uid.get(uid, b"")
             found = by_uid[uid]
-            parsed = parse.parse(raw)
-            if _never_log(store, account, parsed, found, stats):
+            try:
+                parsed = parse.parse(raw)
+                if _never_log(store, account, parsed, found, stats):
+                    continue
+                logged = _log(store, account, folder, uid, found, parsed, raw, True, None, stats)
+            except UNREADABLE as exc:
+                _unreadable(store, account, folder, uid, planned_ids[uid], exc, stats)
                 continue
-            logged = _log(store, account, folder, uid, found, parsed, raw, True, None, stats)
             if logged:
                 yield logged, found.thread_id
+
+
+# What a hostile or broken message can make parsing raise. One such message is recorded and
+# skipped; it never stops the messages after it (a full disk, StoreError, still stops sync).
+UNREADABLE = (
+    MessageError,
+    ValueError,
+    LookupError,
+    TypeError,
+    AttributeError,
+    AssertionError,
+    RecursionError,
+)
+
+
+def _unreadable(
+    store: Store,
+    account: cfg.Account,
+    folder: str,
+    uid: int,
+    message_id: str,
+    exc: Exception,
+    stats: FolderStats,
+) -> None:
+    stats.unreadable += 1
+    text = exc.message if isinstance(exc, MessageError) else f"{type(exc).__name__}: {exc}"
+    store.add_event(
+        account.name,
+        "message-error",
+        "unreadable",
+        message_id or None,
+        f"{folder} UID {uid}: {text[:300]}; skipped, the messages after it were synced",
+    )
 
 
 def _never_log(

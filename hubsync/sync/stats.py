@@ -13,6 +13,7 @@ class FolderStats:
     never_log: int = 0
     attachments_stored: int = 0
     attachments_skipped: int = 0
+    unreadable: int = 0  # messages that could not be read (recorded as message-error events)
     uidvalidity_changed: bool = False
     last_uid: int = 0
     seconds: float = 0.0  # wall time of this folder's sync (SELECT to last position)
@@ -37,6 +38,7 @@ class SyncReport:
             "never_log",
             "attachments_stored",
             "attachments_skipped",
+            "unreadable",
         )
         return {
             "account": self.account,

@@ -1,0 +1,62 @@
+"""Composing outgoing mail: address lists, refused control characters, reply headers."""
+
+import pytest
+from mail_factory import make
+
+from hubsync.errors import MessageError, UsageError
+from hubsync.logbook import log_manual
+from hubsync.mail import compose
+from hubsync.sending import reply_headers
+
+
+def draft(**changes):
+    values = {
+        "sender": "alice@example.test",
+        "sender_name": "Alice",
+        "to": ["bob@customer.test"],
+        "subject": "Quote",
+        "body": "Hello",
+    }
+    return compose.Draft(**{**values, **changes})
+
+
+def test_a_comma_separated_list_is_every_recipient_in_headers_and_envelope():
+    d = draft(to=["bob@customer.test, Carol Partner <carol@partner.test>"], cc=["d@x.test"])
+    msg = compose.build(d, "example.test")
+    assert d.recipients == ["bob@customer.test", "carol@partner.test", "d@x.test"]
+    assert msg["To"] == "bob@customer.test, Carol Partner <carol@partner.test>"
+
+
+def test_one_bad_address_in_a_list_refuses_the_send():
+    with pytest.raises(UsageError) as caught:
+        compose.build(draft(to=["bob@customer.test, not-an-address"]), "example.test")
+    assert caught.value.reason == "bad-address"
+
+
+@pytest.mark.parametrize("char", ["\r", "\n", "\0", "\x0b", "\x0c", "\x1b", "\u2028", "\x85"])
+def test_control_characters_in_a_subject_are_refused_before_anything_is_sent(char):
+    with pytest.raises(MessageError) as caught:
+        compose.build(draft(subject=f"Quote{char}Bcc: evil@x.test"), "example.test")
+    assert caught.value.reason == "header-injection"
+    assert f"U+{ord(char):04X}" in caught.value.message
+
+
+def test_a_tab_in_a_subject_is_fine():
+    assert compose.build(draft(subject="Quote\tv2"), "example.test")["Subject"] == "Quote\tv2"
+
+
+def test_reply_headers_accept_an_id_typed_without_brackets(store):
+    log_manual(store, "alice", make("<q@x.test>", refs="<r0@x.test>"), ())
+    assert reply_headers(store, "alice", " q@x.test ") == (
+        "<q@x.test>",
+        ["<r0@x.test>", "<q@x.test>"],
+    )
+
+
+def test_a_reply_to_a_message_not_in_the_log_is_refused(store):
+    with pytest.raises(UsageError) as caught:
+        reply_headers(store, "alice", "<unknown@x.test>")
+    assert caught.value.reason == "no-such-message" and "hubsync log" in caught.value.fix
+    with pytest.raises(UsageError) as caught:
+        reply_headers(store, "alice", "two words@x")
+    assert caught.value.reason == "bad-message-id"

@@ -1,0 +1,85 @@
+"""The sync engine in process, on an in-memory mailbox and a real store: bad messages never
+block the ones after them."""
+
+from pathlib import Path
+
+from mail_factory import make
+from memory_mailbox import MemoryMailbox
+
+from hubsync import config as cfg
+from hubsync import doctor, environment, reports
+from hubsync.logbook import log_manual
+from hubsync.sync import engine
+
+ACCOUNT = cfg.Account(
+    name="alice",
+    email="alice@example.test",
+    username="alice@example.test",
+    imap_host="memory",
+    imap_port=143,
+    sent_folder="Sent",
+)
+
+
+def deeply_nested(levels: int) -> bytes:
+    body = b"Content-Type: text/plain\r\n\r\nhello"
+    for i in range(levels):
+        b = b"b%d" % i
+        body = (
+            b"Content-Type: multipart/mixed; boundary="
+            + b
+            + b"\r\n\r\n--"
+            + b
+            + b"\r\n"
+            + body
+            + b"\r\n--"
+            + b
+            + b"--\r\n"
+        )
+    return (
+        b"From: bob@customer.test\r\nTo: alice@example.test\r\nSubject: Re: Quote\r\n"
+        b"Message-ID: <deep@customer.test>\r\nIn-Reply-To: <q@example.test>\r\n"
+        b"MIME-Version: 1.0\r\n" + body
+    )
+
+
+def test_a_bad_reply_is_recorded_and_the_replies_after_it_are_logged(store, home):
+    log_manual(store, "alice", make("<q@example.test>", sender="alice@example.test"), ())
+    box = MemoryMailbox()
+    # Matched through In-Reply-To, but not a mail message at all (no From, Subject, Date).
+    box.deliver("INBOX", b"In-Reply-To: <q@example.test>\r\nX-Junk: 1\r\n\r\n\x00\x01")
+    box.deliver("INBOX", deeply_nested(2000))
+    box.deliver("INBOX", make("<ok@customer.test>", irt="<q@example.test>", subject="Re: Quote"))
+    report = engine.sync_mailbox(box, store, ACCOUNT)
+    inbox = report.folders[0]
+    assert (inbox.logged, inbox.unreadable) == (2, 1)
+    assert store.message("alice", "<ok@customer.test>") is not None
+    deep = store.message("alice", "<deep@customer.test>")
+    assert "nested" in deep["attachments_note"], "logged with its header, the body left alone"
+    assert store.sync_state("alice", "INBOX")["last_uid"] == 3, "the position moved past it"
+
+    errors = reports.logging_report(store, "alice").errors
+    assert [e["reason"] for e in errors] == ["unreadable"]
+    assert "INBOX UID 1" in errors[0]["detail"]
+    with environment.use(environment.Environment(home=Path(home), password="x")):
+        checks = {c.id: c for c in doctor.run(ACCOUNT, store, offline=True)}
+    assert checks["unreadable-messages"].status == "warn"
+
+
+def test_two_messages_without_a_message_id_are_two_messages(store):
+    log_manual(store, "alice", make("<q@example.test>", sender="alice@example.test"), ())
+    box = MemoryMailbox()
+    for text in ("I accept.", "Actually, I cancel."):
+        raw = make("<x@y>", irt="<q@example.test>", body=text).replace(
+            b"Message-ID: <x@y>\r\n", b""
+        )
+        assert b"Message-ID" not in raw
+        box.deliver("INBOX", raw)
+    report = engine.sync_mailbox(box, store, ACCOUNT)
+    assert report.folders[0].logged == 2
+    bodies = {
+        m["message_id"]: m["body"]
+        for m in (store.message("alice", i) for i in store.tracked_ids("alice"))
+        if m["origin"] == "reply"
+    }
+    assert sorted(bodies.values()) == ["Actually, I cancel.", "I accept."]
