@@ -122,6 +122,7 @@ def _account_from_table(name: str, table: object, path: Path) -> Account:
     for key in table:
         if key not in ACCOUNT_KEYS:
             raise _unknown_key(key, path, f"[accounts.{name}]", ACCOUNT_KEYS)
+    _check_types(name, table, path)
     missing = [k for k in _REQUIRED if k not in table]
     if missing:
         raise ConfigError(
@@ -138,6 +139,67 @@ def _account_from_table(name: str, table: object, path: Path) -> Account:
                 f"{path}: [accounts.{name}] {attr} must be one of {', '.join(SECURITY_MODES)}."
             )
     return account
+
+
+_STRINGS = "a list of strings"
+# What each key must hold, in words for the error, and the test.
+_TYPES: dict[str, tuple[str, object]] = {
+    "port": ("a whole number from 1 to 65535", lambda v: _is_int(v) and 1 <= v <= 65535),
+    "bool": ("true or false", lambda v: isinstance(v, bool)),
+    "str": ("a string", lambda v: isinstance(v, str)),
+    "strings": (_STRINGS, lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v)),
+    "size": (
+        "a number of megabytes above 0",
+        lambda v: (_is_int(v) or isinstance(v, float)) and 0 < v <= 1_000_000,
+    ),
+}
+_KEY_TYPES = {
+    "imap_port": "port",
+    "smtp_port": "port",
+    "log_attachments": "bool",
+    "attachment_limit_mb": "size",
+    "password_command": "strings",
+    "watched_folders": "strings",
+    "never_log": "strings",
+}
+_CHOICES = {
+    "imap_security": SECURITY_MODES,
+    "smtp_security": SECURITY_MODES,
+    "sent_copy": ("auto", "always", "never"),
+    "credential_source": ("keyring", "none"),
+}
+_EXAMPLES = {
+    "password_command": 'password_command = ["pass", "show", "mail/work"]',
+    "never_log": 'never_log = ["hr.example.com", "lawyer@example.org"]',
+    "watched_folders": 'watched_folders = ["INBOX"]',
+}
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_types(name: str, table: dict, path: Path) -> None:
+    """Every value of an account table has the type and range its key needs; the error names
+    the key, the file, what was found and what is expected."""
+    for key, value in table.items():
+        kind = _KEY_TYPES.get(key, "str")
+        expected, valid = _TYPES[kind]
+        if key in _CHOICES and isinstance(value, str):
+            expected = "one of " + ", ".join(_CHOICES[key])
+            ok = value in _CHOICES[key]
+        else:
+            ok = valid(value)
+        if key == "email" and ok and "@" not in value:
+            expected, ok = "an email address", False
+        if not ok:
+            example = _EXAMPLES.get(key)
+            raise ConfigError(
+                f"{path}: [accounts.{name}] {key} = {value!r} must be {expected}.",
+                fix=f"Correct it, e.g. {example}." if example else "Correct the value.",
+                reason="config-invalid",
+                details={"key": key, "file": str(path), "expected": expected},
+            )
 
 
 def _unknown_key(key: str, path: Path, where: str, known: set[str]) -> ConfigError:

@@ -7,10 +7,12 @@ message goes to stderr. Rich turns colour off by itself when stdout is not a ter
 
 import dataclasses
 import json
+import re
 import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 out = Console(highlight=False, soft_wrap=False)
 err = Console(stderr=True, highlight=False)
@@ -24,6 +26,19 @@ def _default(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return str(value)
+
+
+# C0 controls but tab and newline, DEL, C1 controls, and the bidirectional overrides and
+# isolates that can make "invoice\u202efdp.exe" display as "invoiceexe.pdf".
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def safe(value: Any) -> str:
+    """Text from mail, servers or the user, ready for Rich: control and bidi-override
+    characters removed (no terminal escapes reach the screen) and markup escaped (a subject
+    like "[/]" is shown, not interpreted). JSON output keeps text exact; use this only for
+    people."""
+    return escape(_UNSAFE.sub("", "" if value is None else str(value)))
 
 
 def emit_json(data: Any) -> None:

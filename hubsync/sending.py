@@ -172,8 +172,20 @@ def send(
 
 def _track(store: Store, account: cfg.Account, raw: bytes, draft: compose.Draft) -> None:
     """The sent message starts (or continues) a tracked thread; recipients become contacts."""
+    parsed = _track_raw(store, account, raw)
+    for address in draft.bcc:
+        with store.transaction() as conn:
+            store.add_contact(
+                conn, account.name, email.utils.parseaddr(address)[1], None, parsed.date or now()
+            )
+
+
+def _track_raw(store: Store, account: cfg.Account, raw: bytes) -> parse.ParsedMessage:
+    """Log a submitted message as sent (idempotent), in the thread of the message it answers.
+    Also used for journal entries a crash left untracked after submission."""
     parsed = parse.parse(raw)
-    thread = store.thread_of(account.name, draft.in_reply_to) if draft.in_reply_to else None
+    parent = parsed.in_reply_to
+    thread = store.thread_of(account.name, parent) if parent else None
     log_message(
         store,
         account.name,
@@ -186,11 +198,7 @@ def _track(store: Store, account: cfg.Account, raw: bytes, draft: compose.Draft)
         folder=account.sent_folder,
         own_addresses=(account.email,),
     )
-    for address in draft.bcc:
-        with store.transaction() as conn:
-            store.add_contact(
-                conn, account.name, email.utils.parseaddr(address)[1], None, parsed.date or now()
-            )
+    return parsed
 
 
 def _file(
@@ -262,10 +270,15 @@ def file_copy(
 
 
 def retry_filing(store: Store, account: cfg.Account, password: str) -> list[dict]:
-    """File the copies that are still owed (submitted or filing-failed); never resubmit."""
+    """File the copies that are still owed (submitted or filing-failed); never resubmit.
+    A message a power cut left untracked after submission is tracked first, so replies to it
+    are logged; an entry a crash left ``queued`` (never submitted) is marked failed."""
+    _settle_interrupted(store, account)
     done = []
     for item in store.outbox(account.name, OWED_A_COPY):
         raw = store.outbox_raw(item["message_id"])
+        if store.message(account.name, item["message_id"]) is None:
+            _track_raw(store, account, raw)
         try:
             copy = file_copy(
                 store, account, item["message_id"], raw, password, account.sent_copy, retry=True
@@ -284,6 +297,22 @@ def retry_filing(store: Store, account: cfg.Account, password: str) -> list[dict
                 }
             )
     return done
+
+
+QUEUED_STALE = dt.timedelta(minutes=10)  # a send connects within seconds of queueing
+
+
+def _settle_interrupted(store: Store, account: cfg.Account) -> None:
+    """A ``queued`` entry older than QUEUED_STALE belongs to a send that died before it
+    reached the server: nothing was sent, so it is marked failed (and no longer listed)."""
+    cutoff = (dt.datetime.now(dt.UTC) - QUEUED_STALE).isoformat(timespec="seconds")
+    for item in store.outbox(account.name, (OutboxState.QUEUED,)):
+        if item["updated"] < cutoff:
+            store.outbox_update(
+                item["message_id"],
+                OutboxState.FAILED,
+                error="interrupted before it reached the server; nothing was sent",
+            )
 
 
 def _datetime(iso: str) -> dt.datetime | None:

@@ -5,6 +5,7 @@ import os
 import sys
 from pathlib import Path
 
+from sandbox import cleanup
 from sandbox.system import Sandbox
 
 STATE_DIR = Path(os.environ.get("HUBSYNC_SANDBOX_DIR", "/tmp/hubsync-sandbox"))
@@ -40,44 +41,11 @@ def main(argv: list[str]) -> int:
 
 
 def _stop_from_state(root: Path) -> None:
-    """Stop every process the sandbox in ``root`` started, using the files it left."""
+    """Stop every process the sandbox in ``root`` started (and nothing else), then remove it."""
     import shutil
-    import signal
-    import subprocess
 
-    for name in ("main", "loc", "pop", "exp"):
-        conf = root / name / "dovecot.conf"
-        if conf.exists():
-            subprocess.run(["doveadm", "-c", str(conf), "stop"], capture_output=True)
-    if (root / "postfix").exists():
-        subprocess.run(["postfix", "-c", str(root / "postfix"), "stop"], capture_output=True)
-    pid_file = root / "dns" / "dnsmasq.pid"
-    if pid_file.exists():
-        _kill(int(pid_file.read_text()), signal.SIGTERM)
-    state = json.loads((root / "sandbox.json").read_text())
-    bus = state["keyring_env"]["DBUS_SESSION_BUS_ADDRESS"]
-    subprocess.run(
-        ["pkill", "-f", "gnome-keyring-daemon --unlock --components=secrets"],
-        env={**os.environ, "DBUS_SESSION_BUS_ADDRESS": bus},
-        capture_output=True,
-    )
-    subprocess.run(
-        [
-            "pkill",
-            "-f",
-            f"dbus-daemon --session --fork --print-address=1 "
-            f"--print-pid=1 --address=unix:path={root}/keyring",
-        ],
-        capture_output=True,
-    )
+    cleanup.stop_recorded(root)
     shutil.rmtree(root, ignore_errors=True)
-
-
-def _kill(pid: int, sig: int) -> None:
-    try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 if __name__ == "__main__":

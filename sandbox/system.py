@@ -8,6 +8,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from sandbox import cleanup
 from sandbox import courier as courier_server
 from sandbox import cyrus as cyrus_server
 from sandbox.ca import CertAuthority
@@ -69,9 +70,11 @@ class Sandbox:
 
     @classmethod
     def create(cls, root: Path | None = None) -> "Sandbox":
-        root = root or Path(tempfile.mkdtemp(prefix="hs-"))
+        cleanup.reap_leftovers()  # servers of earlier runs that were killed
+        root = root or Path(tempfile.mkdtemp(prefix=cleanup.PREFIX))
         root.mkdir(parents=True, exist_ok=True)
         root.chmod(0o755)  # the mail user must traverse into its maildirs
+        cleanup.claim(root)
         box = cls(root)
         try:
             box.start()
@@ -122,14 +125,21 @@ class Sandbox:
         self.postfix.start()
         self.keyring = KeyringSession(self.root / "keyring")
         self.keyring.start()
+        for pid, marker in zip(self.keyring.pids, ("dbus-daemon", "gnome-keyring"), strict=False):
+            cleanup.record(self.root, pid, marker)
         self.dns = Dnsmasq(self.root / "dns", self._dns_records())
         self.dns.start()
+        pid_file = self.root / "dns" / "dnsmasq.pid"
+        if pid_file.exists():
+            cleanup.record(self.root, int(pid_file.read_text().strip()), "dnsmasq")
         if cyrus_server.available():
             self.cyrus = cyrus_server.Cyrus(self.root / "cyrus", cert, key)
             self.cyrus.start(passwords, self.ca.cert_path)
+            cleanup.record(self.root, self.cyrus.process.pid, "master", group=True)
         if courier_server.available():
             self.courier = courier_server.Courier(self.root / "courier", cert, key, uid, gid)
             self.courier.start(passwords)
+            cleanup.record(self.root, self.courier.process.pid, "couriertcpd", group=True)
 
     def imap_port(self, server: str) -> int:
         """The implicit-TLS IMAP port of "dovecot" (the main server), "cyrus" or "courier"."""

@@ -91,3 +91,28 @@ def test_log_from_standard_input_and_contact_filter(run_cli):
     assert [t["messages"][0]["message_id"] for t in threads] == ["<stdin-0@x.test>"]
     again = run_cli("log", "-", "--json", input=raw)
     assert again.json()["logged"][0]["new"] is False  # logging twice keeps one copy
+
+
+def test_markup_and_terminal_escapes_from_mail_are_shown_harmlessly(run_cli):
+    run_cli.home.mkdir(parents=True)
+    (run_cli.home / "config.toml").write_text(
+        '[accounts.a]\nemail = "me@b.test"\nusername = "me"\nimap_host = "h"\nimap_port = 993\n'
+    )
+    subject = "[/]Quote [red]x\x1b[2J\x1b]0;owned\x07"
+    raw = (
+        "From: Eve <eve@x.test>\r\nTo: me@b.test\r\nMessage-ID: <esc@x.test>\r\n"
+        f"Subject: {subject}\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
+        "Content-Type: text/plain\r\n\r\nhi\r\n--b\r\nContent-Type: application/pdf\r\n"
+        'Content-Disposition: attachment; filename="invoice\u202efdp.exe"\r\n\r\n%PDF\r\n--b--\r\n'
+    )
+    assert run_cli("log", "-", input=raw).code == 0
+    for args in (["threads"], ["contacts", "eve@x.test"], ["why", "esc@x.test", "--offline"]):
+        result = run_cli(*args)
+        assert result.code == 0, (args, result.stderr)
+        assert "\x1b" not in result.stdout and "\u202e" not in result.stdout, args
+    shown = run_cli("threads").stdout
+    assert "[/]Quote [red]x" in shown and "invoicefdp.exe" in shown
+    exact = run_cli("threads", "--json").json()["threads"][0]["messages"][0]
+    assert exact["subject"] == subject  # JSON keeps the text exact
+    assert exact["attachments"][0]["filename"] == "invoice\u202efdp.exe"

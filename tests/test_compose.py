@@ -60,3 +60,25 @@ def test_a_reply_to_a_message_not_in_the_log_is_refused(store):
     with pytest.raises(UsageError) as caught:
         reply_headers(store, "alice", "two words@x")
     assert caught.value.reason == "bad-message-id"
+
+
+def test_a_submitted_message_a_crash_left_untracked_is_tracked_by_the_retry(store):
+    from hubsync import config as cfg
+    from hubsync.sending import OutboxState, retry_filing
+
+    raw = make("<s@example.test>", sender="alice@example.test", to="bob@customer.test")
+    store.outbox_add("alice", "<s@example.test>", raw, "alice@example.test", ["b@x"], "Q", "Sent")
+    store.outbox_update("<s@example.test>", OutboxState.SUBMITTED)
+    store.outbox_add("alice", "<old@example.test>", raw, "alice@example.test", ["b"], "Q", None)
+    store.conn.execute(
+        "UPDATE outbox SET updated = '2000-01-01' WHERE message_id = ?", ("<old@example.test>",)
+    )
+    account = cfg.Account(
+        "alice", "alice@example.test", "alice", "127.0.0.1", 1, sent_folder="Sent"
+    )
+    retried = retry_filing(store, account, "pw")  # nothing listens on port 1: filing fails
+    assert [r["state"] for r in retried] == ["filing-failed"]
+    assert store.message("alice", "<s@example.test>")["origin"] == "sent", "now tracked"
+    states = {i["message_id"]: i["state"] for i in store.outbox("alice")}
+    assert states["<old@example.test>"] == "failed", "a queued entry of a dead run is settled"
+    assert store.outbox("alice", (OutboxState.QUEUED,)) == []

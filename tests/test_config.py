@@ -52,3 +52,46 @@ def test_invalid_toml_is_a_clear_error(tmp_path):
     path.write_text("[accounts\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         config.load(path)
+
+
+BASE = 'email = "me@b.test"\nusername = "me"\nimap_host = "h"\nimap_port = 993\n'
+
+
+@pytest.mark.parametrize(
+    "line, key, expected",
+    [
+        ('never_log = "customer.test"', "never_log", "a list of strings"),
+        ('log_attachments = "no"', "log_attachments", "true or false"),
+        ('attachment_limit_mb = "x"', "attachment_limit_mb", "a number of megabytes"),
+        ("attachment_limit_mb = 0", "attachment_limit_mb", "a number of megabytes"),
+        ('password_command = "echo"', "password_command", "a list of strings"),
+        ('imap_port = "abc"', "imap_port", "a whole number"),
+        ("smtp_port = 70000", "smtp_port", "a whole number"),
+        ('sent_copy = "maybe"', "sent_copy", "one of auto, always, never"),
+        ("display_name = 5", "display_name", "a string"),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_refused_naming_key_file_and_type(
+    tmp_path, line, key, expected
+):
+    path = tmp_path / "config.toml"
+    lines = [x for x in BASE.splitlines() if not x.startswith(key)]
+    path.write_text("[accounts.a]\n" + "\n".join([*lines, line]) + "\n")
+    with pytest.raises(ConfigError) as caught:
+        config.load(path)
+    assert (caught.value.details["key"], caught.value.details["file"]) == (key, str(path))
+    assert expected in caught.value.message and str(path) in caught.value.message
+
+
+def test_well_typed_values_load(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text(
+        "[accounts.a]\n" + BASE + 'never_log = ["hr.test"]\nlog_attachments = false\n'
+        'attachment_limit_mb = 0.5\npassword_command = ["pass", "show", "x"]\n'
+    )
+    account = config.load(path).account("a")
+    assert (account.never_log, account.log_attachments, account.attachment_limit_mb) == (
+        ["hr.test"],
+        False,
+        0.5,
+    )

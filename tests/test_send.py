@@ -122,7 +122,7 @@ def test_header_injection_is_rejected_and_nothing_sent(alice, sandbox, field, va
     argv = [x for k, v in args.items() if v is not None for x in (k, v)]
     result = alice("send", *argv, "--body", "x", "--json")
     assert result.code in (1, 2)
-    assert "line break or NUL" in result.stderr or "not a valid email" in result.stderr
+    assert "could inject headers" in result.stderr or "not a valid email" in result.stderr
     assert alice("outbox", "--all", "--json").json()["items"] == []
 
 
@@ -138,7 +138,7 @@ def test_injection_through_a_template_variable_is_rejected(alice):
         "topic=x\r\nBcc: victim@partner.test",
     )
     assert result.code == 1
-    assert "line break or NUL" in result.stderr
+    assert "could inject headers" in result.stderr
     assert alice("outbox", "--all", "--json").json()["items"] == []
 
 

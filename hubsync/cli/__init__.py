@@ -16,7 +16,7 @@ from hubsync import __version__, environment
 from hubsync.environment import Environment
 from hubsync.errors import EXIT_FAILED, EXIT_USAGE, HubsyncError
 from hubsync.redact import scrub
-from hubsync.render import emit_json, err
+from hubsync.render import emit_json, err, safe
 
 app = typer.Typer(
     name="hubsync",
@@ -127,9 +127,9 @@ def _render_failure(exc: HubsyncError, run: RunContext) -> None:
     """The one place an expected failure becomes a message (and JSON under --json)."""
     if run.debug:
         sys.stderr.write(scrub("".join(traceback.format_exception(exc))))
-    err.print(f"[bold red]Error:[/bold red] {scrub(exc.message)}", markup=True)
+    err.print(f"[bold red]Error:[/bold red] {safe(scrub(exc.message))}", markup=True)
     if exc.fix:
-        err.print(f"[bold]Fix:[/bold] {scrub(exc.fix)}", markup=True)
+        err.print(f"[bold]Fix:[/bold] {safe(scrub(exc.fix))}", markup=True)
     if run.json:
         data = exc.to_dict()
         emit_json({k: scrub(v) if isinstance(v, str) else v for k, v in data.items()})

@@ -10,7 +10,7 @@ from hubsync import config as cfg
 from hubsync import credentials, redact
 from hubsync.errors import CredentialError, UsageError
 from hubsync.mail.discovery import Discovery, discover
-from hubsync.render import emit_json, err, interactive, mark, out
+from hubsync.render import emit_json, err, interactive, mark, out, safe
 
 accounts_app = typer.Typer(
     help="List, show, remove accounts, or choose the default one.", no_args_is_help=True
@@ -44,22 +44,29 @@ def discover_command(
 
 def show_discovery(found: Discovery) -> None:
     """Render a discovery as a table with the chosen servers."""
-    table = Table(title=f"Server candidates for {found.email}")
+    table = Table(title=f"Server candidates for {safe(found.email)}")
     for col in ("kind", "host", "port", "security", "source", "verified"):
         table.add_column(col)
     for c in found.candidates:
         table.add_row(
-            c.kind, c.host, str(c.port), c.security, c.source, f"{mark(c.verified)} {c.check}"
+            c.kind,
+            safe(c.host),
+            str(c.port),
+            c.security,
+            safe(c.source),
+            f"{mark(c.verified)} {safe(c.check)}",
         )
     out.print(table)
     if found.provider:
         out.print(f"Provider: [bold]{found.provider.name}[/bold]")
     for prefix in found.not_offered:
-        out.print(f"DNS says {prefix} is not offered for {found.domain} (SRV target '.').")
+        out.print(
+            f"DNS says {safe(prefix)} is not offered for {safe(found.domain)} (SRV target '.')."
+        )
     for label, chosen in (("IMAP", found.imap), ("SMTP", found.smtp)):
         if chosen:
             out.print(
-                f"{label}: [green]{chosen.host}:{chosen.port} {chosen.security}[/green] "
+                f"{label}: [green]{safe(chosen.host)}:{chosen.port} {chosen.security}[/green] "
                 f"(from {chosen.source})"
             )
         else:
@@ -69,7 +76,7 @@ def show_discovery(found: Discovery) -> None:
 
         out.print(f"[yellow]POP3 only.[/yellow] {POP3_ONLY_EXPLANATION}")
     for note in found.notes:
-        out.print(f"[dim]{note}[/dim]")
+        out.print(f"[dim]{safe(note)}[/dim]")
 
 
 def connect_command(
@@ -130,7 +137,7 @@ def connect_command(
 
     def show_step(step: core.Step) -> None:
         if not json_out:
-            out.print(f"{mark(step.ok)} {step.name}: {step.detail}")
+            out.print(f"{mark(step.ok)} {step.name}: {safe(step.detail)}")
 
     result = core.verify(plan, password, on_step=show_step)
     result.discovery = found
@@ -145,8 +152,8 @@ def connect_command(
         return
     where = "the OS keyring" if store == "keyring" else "nowhere (give it each run)"
     out.print(
-        f"[green]Connected[/green] {plan.email} as account [bold]{plan.name}[/bold]; "
-        f"password stored in {where}; settings in {config.path}."
+        f"[green]Connected[/green] {safe(plan.email)} as account [bold]{safe(plan.name)}[/bold]; "
+        f"password stored in {where}; settings in {safe(config.path)}."
     )
 
 
@@ -196,11 +203,11 @@ def list_command(json_out: bool = typer.Option(False, "--json", help="Print JSON
     for r in rows:
         table.add_row(
             "*" if r["default"] else "",
-            r["account"],
-            r["email"],
-            f"{r['imap']['host']}:{r['imap']['port']} {r['imap']['security']}",
-            f"{r['smtp']['host']}:{r['smtp']['port']} {r['smtp']['security']}",
-            f"{r['sent_folder']} ({r['sent_folder_rule']})",
+            safe(r["account"]),
+            safe(r["email"]),
+            safe(f"{r['imap']['host']}:{r['imap']['port']} {r['imap']['security']}"),
+            safe(f"{r['smtp']['host']}:{r['smtp']['port']} {r['smtp']['security']}"),
+            safe(f"{r['sent_folder']} ({r['sent_folder_rule']})"),
         )
     out.print(table)
 
@@ -218,7 +225,7 @@ def show_command(
         emit_json(data)
         return
     for key, value in data["settings"].items():
-        out.print(f"[bold]{key}[/bold] = {value}")
+        out.print(f"[bold]{key}[/bold] = {safe(value)}")
     out.print(f"[bold]password[/bold]: {data['password']}")
 
 
@@ -253,7 +260,7 @@ def default_command(
     if json_out:
         emit_json({"default": name})
     else:
-        out.print(f"Default account: {name}")
+        out.print(f"Default account: {safe(name)}")
 
 
 KEYRING_STATUS_TEXT = {

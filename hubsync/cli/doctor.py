@@ -5,7 +5,7 @@ import typer
 from hubsync import config as cfg
 from hubsync import doctor as core
 from hubsync.errors import HubsyncError
-from hubsync.render import emit_json, out, status_style
+from hubsync.render import emit_json, out, safe, status_style
 from hubsync.store import open_store
 
 
@@ -48,12 +48,12 @@ def doctor_command(
         emit_json({"accounts": [core.to_dict(n, c) for n, c in results], "ok": healthy})
     else:
         for name, checks in results:
-            out.print(f"[bold]Account {name}[/bold]")
+            out.print(f"[bold]Account {safe(name)}[/bold]")
             for c in checks:
                 style = status_style(c.status)
-                out.print(f"  [{style}]{c.status.upper():4}[/{style}] {c.id}: {c.evidence}")
+                out.print(f"  [{style}]{c.status.upper():4}[/{style}] {c.id}: {safe(c.evidence)}")
                 if c.status != "pass" and c.fix:
-                    out.print(f"       [bold]Fix:[/bold] {c.fix}")
+                    out.print(f"       [bold]Fix:[/bold] {safe(c.fix)}")
         out.print("[green]Healthy.[/green]" if healthy else "[red]Problems found.[/red]")
     raise typer.Exit(0 if healthy else 1)
 

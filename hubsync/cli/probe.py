@@ -4,7 +4,7 @@ import typer
 from rich.table import Table
 
 from hubsync.mail.probe import DEFAULT_PORTS, ProbeReport, probe
-from hubsync.render import emit_json, out
+from hubsync.render import emit_json, out, safe
 
 
 def register(app: typer.Typer) -> None:
@@ -45,20 +45,20 @@ def show(report: ProbeReport) -> None:
             trust = (
                 "[green]trusted[/green]"
                 if c.trusted
-                else f"[red]untrusted[/red] ({c.verify_error})"
+                else f"[red]untrusted[/red] ({safe(c.verify_error)})"
             )
             name = "" if c.matches_host else " [red]name mismatch[/red]"
             expiry = f"expires {c.not_after[:10]}" + (" [red]EXPIRED[/red]" if c.expired else "")
-            cert = f"{c.subject}\nby {c.issuer}\n{trust}{name}\n{expiry}"
-        state = "[green]yes[/green]" if r.open else f"[red]no[/red]\n{r.error}"
+            cert = f"{safe(c.subject)}\nby {safe(c.issuer)}\n{trust}{name}\n{expiry}"
+        state = "[green]yes[/green]" if r.open else f"[red]no[/red]\n{safe(r.error)}"
         if r.open and r.error:
-            state += f"\n[yellow]{r.error}[/yellow]"
-        caps = " ".join(r.capabilities[:12]) + (" …" if len(r.capabilities) > 12 else "")
-        table.add_row(str(r.port), state, r.protocol or "-", r.tls or "-", cert, caps)
+            state += f"\n[yellow]{safe(r.error)}[/yellow]"
+        caps = safe(" ".join(r.capabilities[:12])) + (" …" if len(r.capabilities) > 12 else "")
+        table.add_row(str(r.port), state, safe(r.protocol or "-"), safe(r.tls or "-"), cert, caps)
     out.print(table)
     colour = {"imap": "green", "pop3-only": "yellow"}.get(report.verdict, "red")
     out.print(f"[bold {colour}]Verdict: {report.verdict}[/bold {colour}]")
-    out.print(report.explanation)
+    out.print(safe(report.explanation))
     if report.verdict == "imap" and report.smtp:
         mode = "SSL/TLS" if report.smtp.tls == "implicit" else "STARTTLS"
         out.print(f"SMTP submission: port {report.smtp.port} with {mode}.")

@@ -7,7 +7,7 @@ from rich.tree import Tree
 from hubsync import reports
 from hubsync.cli import common
 from hubsync.logbook import Direction, Origin
-from hubsync.render import emit_json, out
+from hubsync.render import emit_json, out, safe
 
 threads_app = typer.Typer(
     help="Logged threads as trees, with unrelated emails flagged.", invoke_without_command=True
@@ -53,22 +53,25 @@ def threads_command(
         out.print("No logged threads yet.")
     for view in views:
         tree = Tree(
-            f"[bold]Thread {view.thread_id}[/bold]: {view.subject}"
+            f"[bold]Thread {view.thread_id}[/bold]: {safe(view.subject)}"
             + (f" (split from {view.split_from})" if view.split_from else "")
         )
         nodes = {None: tree}
         for m in view.messages:
-            files = "".join(f"\n  📎 {a['filename']} ({a['size']:,} bytes)" for a in m.attachments)
+            files = "".join(
+                f"\n  📎 {safe(a['filename'])} ({a['size']:,} bytes)" for a in m.attachments
+            )
             flag = ""
             if m.suspected_unrelated:
                 flag = (
                     "\n  [yellow]⚠ suspected unrelated email: "
-                    + "; ".join(m.why_flagged)
+                    + safe("; ".join(m.why_flagged))
                     + "[/yellow]"
                 )
             label = (
-                f"{'→' if m.sent else '←'} {m.date[:16] if m.date else '?'} {m.sender} → "
-                f"{', '.join(m.to + m.cc)}: {m.subject}{files}{flag}"
+                f"{'→' if m.sent else '←'} {safe(m.date[:16] if m.date else '?')} "
+                f"{safe(m.sender)} → {safe(', '.join(m.to + m.cc))}: {safe(m.subject)}"
+                f"{files}{flag}"
             )
             parent = nodes.get(m.parent_id, tree)
             nodes[m.message_id] = parent.add(label)
@@ -104,15 +107,15 @@ def _show_audit(audit: reports.FolderAudit, json_out: bool) -> None:
         emit_json(audit.to_dict())
         return
     out.print(
-        f"[bold]{audit.folder}[/bold]: {audit.messages:,} messages in {audit.threads:,} "
+        f"[bold]{safe(audit.folder)}[/bold]: {audit.messages:,} messages in {audit.threads:,} "
         f"threads; largest: {audit.largest_thread['messages']} messages "
-        f"({audit.largest_thread['subject']}); {audit.without_message_id} without a "
+        f"({safe(audit.largest_thread['subject'])}); {audit.without_message_id} without a "
         "Message-ID."
     )
     for s in audit.suspected_unrelated:
         out.print(
-            f"[yellow]⚠ {s['message_id']}[/yellow] (replies to {s['parent_id']}): "
-            + "; ".join(s["reasons"])
+            f"[yellow]⚠ {safe(s['message_id'])}[/yellow] (replies to {safe(s['parent_id'])}): "
+            + safe("; ".join(s["reasons"]))
         )
     out.print("Nothing was stored.")
 
@@ -144,9 +147,9 @@ def report_command(
         table.add_row(label, str(count))
     out.print(table)
     for s in data.attachments_skipped:
-        out.print(f"Skipped attachments of {s['message_id']}: {s['detail']}")
+        out.print(f"Skipped attachments of {safe(s['message_id'])}: {safe(s['detail'])}")
     for e in data.errors:
-        out.print(f"[red]{e['at']} {e['kind']} {e['reason']}[/red]: {e['detail']}")
+        out.print(f"[red]{e['at']} {e['kind']} {safe(e['reason'])}[/red]: {safe(e['detail'])}")
     for title, first, counts in (
         ("By day", "day", data.by_day),
         ("By contact", "contact", data.by_contact),
@@ -155,7 +158,8 @@ def report_command(
         for col in (first, "sent", "replies", "by hand"):
             by.add_column(col)
         for key, c in counts.items():
-            by.add_row(key, *(str(c.get(o, 0)) for o in (Origin.SENT, Origin.REPLY, Origin.MANUAL)))
+            counts = (str(c.get(o, 0)) for o in (Origin.SENT, Origin.REPLY, Origin.MANUAL))
+            by.add_row(safe(key), *counts)
         out.print(by)
     out.print(data.statement)
 
@@ -181,7 +185,9 @@ def contacts_command(
     for col in ("contact", "name", "messages", "last activity"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r.address, r.name or "", str(r.messages), (r.last_activity or "")[:16])
+        table.add_row(
+            safe(r.address), safe(r.name or ""), str(r.messages), (r.last_activity or "")[:16]
+        )
     out.print(table)
 
 
@@ -190,17 +196,17 @@ def _show_contact(record: reports.ContactRecord, full: bool, json_out: bool) -> 
         emit_json(record.to_dict())
         return
     out.print(
-        f"[bold]{record.display}[/bold] — {record.messages} message(s), first seen "
+        f"[bold]{safe(record.display)}[/bold] — {record.messages} message(s), first seen "
         f"{record.first_seen[:10]}, last {record.last_seen[:10]}"
     )
     for item in record.timeline:
         arrow = "→" if item["direction"] == Direction.SENT else "←"
-        out.print(f"  {arrow} {str(item['date'])[:16]} {item['subject']}")
+        out.print(f"  {arrow} {safe(str(item['date'])[:16])} {safe(item['subject'])}")
         if full:
-            out.print("    " + (item.get("body") or "").replace("\n", "\n    "), markup=False)
+            out.print("    " + safe(item.get("body") or "").replace("\n", "\n    "))
     out.print("[bold]Attachments[/bold]" if record.attachments else "No attachments.")
     for a in record.attachments:
-        out.print(f"  📎 {a['filename']} ({a['size']:,} bytes, {a['mime_type']})")
+        out.print(f"  📎 {safe(a['filename'])} ({a['size']:,} bytes, {safe(a['mime_type'])})")
 
 
 def why_command(
@@ -222,7 +228,7 @@ def why_command(
         emit_json(verdict.to_dict())
         return
     state = "[green]logged[/green]" if verdict.logged else "[yellow]not logged[/yellow]"
-    out.print(f"{verdict.message_id}: {state} (rule: {verdict.rule})")
-    out.print(verdict.explanation)
+    out.print(f"{safe(verdict.message_id)}: {state} (rule: {safe(verdict.rule)})")
+    out.print(safe(verdict.explanation))
     if verdict.attachments:
-        out.print(f"Attachments: {verdict.attachments}")
+        out.print(f"Attachments: {safe(verdict.attachments)}")

@@ -11,7 +11,7 @@ from hubsync import templates as tpl
 from hubsync.cli import common
 from hubsync.errors import UsageError
 from hubsync.mail import compose
-from hubsync.render import emit_json, err, out
+from hubsync.render import emit_json, err, out, safe
 
 templates_app = typer.Typer(help="Message templates with {placeholders}.", no_args_is_help=True)
 SENT_COPY_MODES = tuple(m.value for m in sending.SentCopyMode)
@@ -122,11 +122,12 @@ def _show_dry_run(draft, acc, mode, json_out) -> None:
         emit_json(data)
         return
     for key, value in data["headers"].items():
-        out.print(f"[bold]{key}:[/bold] {value}")
+        out.print(f"[bold]{safe(key)}:[/bold] {safe(value)}")
     out.print("[bold]MIME structure:[/bold]")
     for part in data["structure"]:
-        name = f" {part['filename']}" if part["filename"] else ""
-        out.print(f"{'  ' * (part['depth'] + 1)}{part['type']}{name} ({part['size']} bytes)")
+        name = f" {safe(part['filename'])}" if part["filename"] else ""
+        indent = "  " * (part["depth"] + 1)
+        out.print(f"{indent}{safe(part['type'])}{name} ({part['size']} bytes)")
     out.print(
         f"Would submit to {data['would_submit_to']} for {', '.join(draft.recipients)}; "
         f"Sent copy: {mode} into '{acc.sent_folder}'. Nothing was sent."
@@ -135,14 +136,16 @@ def _show_dry_run(draft, acc, mode, json_out) -> None:
 
 def _show_result(result: sending.SendResult) -> None:
     for item in result.retried:
-        out.print(f"Earlier message {item['message_id']}: {item['state']}")
-    out.print(f"[green]Sent[/green] {result.message_id} to {', '.join(result.accepted)}")
+        out.print(f"Earlier message {safe(item['message_id'])}: {item['state']}")
+    out.print(
+        f"[green]Sent[/green] {safe(result.message_id)} to {safe(', '.join(result.accepted))}"
+    )
     for rcpt, why in result.refused.items():
-        out.print(f"[red]Refused[/red] {rcpt}: {why}")
+        out.print(f"[red]Refused[/red] {safe(rcpt)}: {safe(why)}")
     copy = {
-        sending.SentCopy.APPENDED: f"copy filed in '{result.sent_folder}'",
+        sending.SentCopy.APPENDED: f"copy filed in '{safe(result.sent_folder)}'",
         sending.SentCopy.ALREADY_PRESENT: f"the server filed its own copy in "
-        f"'{result.sent_folder}'",
+        f"'{safe(result.sent_folder)}'",
         sending.SentCopy.SKIPPED: "no Sent copy (--sent-copy never)",
     }.get(result.sent_copy)
     if copy:
@@ -150,7 +153,7 @@ def _show_result(result: sending.SendResult) -> None:
     else:
         err.print(
             f"[yellow]The message was sent once, but filing the Sent copy failed:[/yellow] "
-            f"{result.error}\nIt is listed by `hubsync outbox` and will be retried; it "
+            f"{safe(result.error)}\nIt is listed by `hubsync outbox` and will be retried; it "
             "will never be sent again."
         )
 
@@ -175,9 +178,9 @@ def outbox_command(
         emit_json({"account": acc.name, "retried": retried, "items": items})
         raise typer.Exit(1 if failed else 0)
     for item in retried:
-        out.print(f"Retried {item['message_id']}: {item['state']}", markup=False)
+        out.print(f"Retried {safe(item['message_id'])}: {item['state']}")
         if item.get("error"):
-            err.print(f"  {item['error']}", markup=False)
+            err.print(f"  {safe(item['error'])}")
     if not items:
         out.print("The outbox is empty: every sent message has its Sent copy.")
     else:
@@ -186,11 +189,11 @@ def outbox_command(
             table.add_column(col)
         for item in items:
             table.add_row(
-                item["message_id"],
-                item["subject"] or "",
+                safe(item["message_id"]),
+                safe(item["subject"] or ""),
                 item["state"],
                 item["updated"],
-                item["error"] or "",
+                safe(item["error"] or ""),
             )
         out.print(table)
     raise typer.Exit(1 if failed else 0)
@@ -214,7 +217,8 @@ def templates_add(
     template = tpl.Template(name, subject or "", body)
     path = tpl.save(template)
     out.print(
-        f"Saved template {name} ({path}); variables: {', '.join(template.variables) or 'none'}"
+        f"Saved template {safe(name)} ({safe(path)}); variables: "
+        f"{safe(', '.join(template.variables) or 'none')}"
     )
 
 
@@ -230,8 +234,8 @@ def templates_list(json_out: bool = typer.Option(False, "--json", help="Print JS
         return
     for item in items:
         out.print(
-            f"[bold]{item['name']}[/bold]: {item['subject']} "
-            f"({', '.join(item['variables']) or 'no variables'})"
+            f"[bold]{safe(item['name'])}[/bold]: {safe(item['subject'])} "
+            f"({safe(', '.join(item['variables']) or 'no variables')})"
         )
     if not items:
         out.print("No templates yet: `hubsync templates add NAME --file FILE`.")
@@ -254,4 +258,4 @@ def templates_show(
 def templates_remove(name: str = typer.Argument(...)) -> None:
     """Delete a template."""
     tpl.remove(name)
-    out.print(f"Removed template {name}")
+    out.print(f"Removed template {safe(name)}")

@@ -11,7 +11,7 @@ from rich.table import Table
 from hubsync import locking
 from hubsync.cli import common
 from hubsync.errors import UsageError
-from hubsync.render import emit_json, err, interactive, out
+from hubsync.render import emit_json, err, interactive, out, safe
 from hubsync.sync import engine, manual, watch
 
 
@@ -76,13 +76,15 @@ def _watch(store, acc, password, folders, json_out) -> None:
             emit_json(report.to_dict())
         else:
             out.print(
-                f"Synced {acc.name}: scanned {report.total('scanned')}, logged "
+                f"Synced {safe(acc.name)}: scanned {report.total('scanned')}, logged "
                 f"{report.total('logged')}. Watching INBOX (Ctrl-C to stop)…"
             )
         sys.stdout.flush()
 
     def on_trouble(message: str, delay: float) -> None:
-        err.print(f"[yellow]Connection trouble:[/yellow] {message}; reconnecting in {delay:g}s")
+        err.print(
+            f"[yellow]Connection trouble:[/yellow] {safe(message)}; reconnecting in {delay:g}s"
+        )
 
     try:
         watch.watch(store, acc, password, folders, on_report, on_trouble)
@@ -105,7 +107,7 @@ def show_report(report: engine.SyncReport) -> None:
         table.add_column(col, justify="right" if col != "folder" else "left")
     for f in report.folders:
         table.add_row(
-            f.folder + (" (rescanned: UIDVALIDITY changed)" if f.uidvalidity_changed else ""),
+            safe(f.folder) + (" (rescanned: UIDVALIDITY changed)" if f.uidvalidity_changed else ""),
             str(f.scanned),
             str(f.matched),
             str(f.logged),
@@ -125,7 +127,7 @@ def show_report(report: engine.SyncReport) -> None:
             " and were skipped (the ones after them were synced); `hubsync report` lists them."
         )
     for error in report.errors:
-        err.print(f"[red]Error:[/red] {error}")
+        err.print(f"[red]Error:[/red] {safe(error)}")
 
 
 def log_command(
@@ -152,7 +154,7 @@ def log_command(
         return
     for r in results:
         state = "logged" if r.new else "already in the log"
-        out.print(f"{r.source}: {r.message_id} {state} (thread {r.thread_id})", markup=False)
+        out.print(f"{safe(r.source)}: {safe(r.message_id)} {state} (thread {r.thread_id})")
 
 
 def _read(name: str) -> bytes:
