@@ -38,18 +38,44 @@ class Template:
                 fix=" ".join(f"--var {m}=VALUE" for m in missing),
                 reason="template-variable",
             )
-        return self.subject.format_map(values), self.body.format_map(values)
+        return _fill(self.subject, values), _fill(self.body, values)
 
 
-def fields(text: str) -> list[str]:
-    """The placeholder names in ``text``, in order of first use."""
+_PLACEHOLDER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _parts(text: str) -> list[tuple[str, str | None]]:
+    """(literal text, placeholder name or None) pieces; a placeholder is a plain name only:
+    no attribute access, index, conversion or format spec (``{a.__class__}``, ``{a[0]}``
+    and ``{a!r}`` are refused, so a template cannot reach into Python objects)."""
     try:
-        return [name for _, name, _, _ in string.Formatter().parse(text) if name]
+        parsed = list(string.Formatter().parse(text))
     except ValueError as exc:
         raise UsageError(
             f"Template text is malformed: {exc} (write {{{{ and }}}} for braces).",
             reason="template-invalid",
         ) from None
+    pieces = []
+    for literal, name, spec, conversion in parsed:
+        if name is not None and (not _PLACEHOLDER.match(name) or spec or conversion):
+            shown = name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+            raise UsageError(
+                f"Template placeholder {{{shown}}} is not a plain name.",
+                fix="Use placeholders like {first_name} (letters, digits, underscores); "
+                "write {{ and }} for literal braces.",
+                reason="template-invalid",
+            )
+        pieces.append((literal, name))
+    return pieces
+
+
+def _fill(text: str, values: dict[str, str]) -> str:
+    return "".join(literal + (values[name] if name else "") for literal, name in _parts(text))
+
+
+def fields(text: str) -> list[str]:
+    """The placeholder names in ``text``, in order of first use."""
+    return [name for _, name in _parts(text) if name]
 
 
 def directory() -> Path:

@@ -195,3 +195,10 @@ def test_unknown_config_key_is_reported_by_the_cli(offline_cli):
     result = offline_cli("accounts", "list")
     assert result.code == 1
     assert "emial" in result.stderr and "config.toml" in result.stderr
+
+
+def test_a_non_ascii_password_is_sent_as_utf8_and_refused_cleanly(cli, sandbox):
+    result = cli(*connect_args(sandbox, "umlaut"), input="pässwörd-ß\n")
+    assert result.code == 1, result.stderr
+    assert "IMAP login failed" in result.stderr and "internal error" not in result.stderr
+    assert "pässwörd" not in result.stdout + result.stderr

@@ -144,9 +144,14 @@ def logged_in(
 def login(
     client: imapclient.IMAPClient, username: str, password: str, provider: Provider | None = None
 ) -> None:
-    """LOGIN; a refusal becomes the diagnosed AuthFailure (with the provider's own fix)."""
+    """LOGIN; a refusal becomes the diagnosed AuthFailure (with the provider's own fix).
+    A user name or password beyond ASCII goes through AUTHENTICATE PLAIN, which carries UTF-8
+    (RFC 4616); LOGIN's quoted strings cannot."""
     try:
-        client.login(username, password)
+        if (username + password).isascii():
+            client.login(username, password)
+        else:
+            client.plain_login(username, password)
     except LoginError as exc:
         raise diagnose_login(_text(exc), provider) from None
     except IMAPClientError as exc:

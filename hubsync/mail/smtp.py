@@ -1,5 +1,6 @@
 """SMTP submission: implicit TLS (465) or STARTTLS (587), authentication only after TLS."""
 
+import base64
 import contextlib
 import smtplib
 import socket
@@ -83,7 +84,10 @@ def authenticate(
 ) -> None:
     """AUTH; a refusal becomes the diagnosed AuthFailure (with the provider's own fix)."""
     try:
-        conn.login(username, password)
+        if (username + password).isascii():
+            conn.login(username, password)
+        else:
+            _auth_plain_utf8(conn, username, password)
     except smtplib.SMTPAuthenticationError as exc:
         text = f"{exc.smtp_code} {exc.smtp_error.decode(errors='replace')}"
         raise diagnose_login(text, provider, protocol="SMTP") from None
@@ -93,6 +97,17 @@ def authenticate(
             fix="Use the submission port (465 or 587), not port 25.",
             reason="smtp-no-auth",
         ) from None
+
+
+def _auth_plain_utf8(conn: smtplib.SMTP, username: str, password: str) -> None:
+    """AUTH PLAIN with UTF-8 credentials (RFC 4616), which smtplib's login cannot send."""
+    conn.ehlo_or_helo_if_needed()
+    if not conn.has_extn("auth"):
+        raise smtplib.SMTPNotSupportedError("SMTP AUTH extension not supported by server.")
+    token = base64.b64encode(b"\0" + username.encode() + b"\0" + password.encode()).decode()
+    code, reply = conn.docmd("AUTH", "PLAIN " + token)
+    if code not in (235, 503):
+        raise smtplib.SMTPAuthenticationError(code, reply)
 
 
 def submit(conn: smtplib.SMTP, raw: bytes, sender: str, recipients: list[str]) -> Submission:
