@@ -85,6 +85,18 @@ class NotImap(ProtocolFailure):
     reason = "not-imap"
 
 
+class ResponseTooLarge(ProtocolFailure):
+    """The server sent more than the byte budget of one command."""
+
+    reason = "imap-response-too-large"
+
+
+class ServerTooSlow(NetworkError):
+    """The server kept one command running past its time budget."""
+
+    reason = "imap-too-slow"
+
+
 class SendFailure(HubsyncError):
     reason = "send-failed"
 

@@ -85,7 +85,7 @@ class MemoryMailbox:
     def sizes(self, uids: Iterable[int]) -> dict[int, int]:
         return {u: len(self.folders[self.selected][u]) for u in uids}
 
-    def messages(self, uids: list[int]) -> dict[int, bytes]:
+    def messages(self, uids: list[int], announced: int) -> dict[int, bytes]:
         if self.fail_fetch is not None:
             failure, self.fail_fetch = self.fail_fetch, None
             raise failure

@@ -12,7 +12,13 @@ import imapclient
 from imapclient import imap4, tls
 from imapclient.exceptions import IMAPClientError, LoginError
 
-from hubsync.errors import ConnectionDropped, NotImap, SendFailure
+from hubsync.errors import (
+    ConnectionDropped,
+    NotImap,
+    ResponseTooLarge,
+    SendFailure,
+    ServerTooSlow,
+)
 from hubsync.mail import dns as maildns
 from hubsync.mail.diagnosis import diagnose_login
 from hubsync.mail.endpoint import Endpoint
@@ -21,11 +27,91 @@ from hubsync.mail.providers import Provider
 from hubsync.mail.sent_folder import Folder
 from hubsync.mail.tls import client_context
 
+RESPONSE_BYTES = 32 * 1024 * 1024  # what the server may send in answer to one command
+RESPONSE_SECONDS = 120.0  # and for how long (IDLE excepted: it lasts until DONE)
+
+
+class _Budgeted:
+    """Mixed into imaplib's IMAP4 classes: every byte read counts against the command that
+    is running, and the command has a deadline. A server that sends endless untagged lines,
+    a body far larger than it announced, or a trickle that never ends is stopped with an
+    error that says so (imaplib itself would read for as long as the server liked)."""
+
+    max_bytes = RESPONSE_BYTES
+    max_seconds: float | None = RESPONSE_SECONDS
+    _used = 0
+    _deadline: float | None = None
+
+    def send(self, data: bytes) -> None:
+        self._used = 0
+        idle = data.rstrip().upper().endswith(b" IDLE")
+        self._deadline = (
+            None if idle or not self.max_seconds else time.monotonic() + self.max_seconds
+        )
+        super().send(data)
+
+    def spend(self, count: int) -> None:
+        """Count ``count`` bytes read for the running command; raise when over budget (and
+        cut the connection: what the server sends next cannot be trusted either)."""
+        self._used += count
+        if self._used > self.max_bytes:
+            self._cut()
+            raise ResponseTooLarge(
+                f"The IMAP server sent more than {_size(self.max_bytes)} in answer to one "
+                "command (endless responses, or a message far larger than announced); "
+                "hubsync stopped reading.",
+                fix="Tell the server's administrator; `hubsync doctor` shows which server it is.",
+            )
+        if self._deadline is not None and time.monotonic() > self._deadline:
+            self._cut()
+            raise ServerTooSlow(
+                f"The IMAP server kept answering one command for more than "
+                f"{self.max_seconds:g} s; hubsync stopped waiting.",
+                fix="Try again later; if it keeps happening, `hubsync doctor` shows the server.",
+            )
+
+    def _cut(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+
+    def readline(self) -> bytes:
+        line = super().readline()
+        self.spend(len(line))
+        return line
+
+    def read(self, size: int) -> bytes:
+        if self._used + size > self.max_bytes:  # a literal announced over the budget:
+            self.spend(size)  # refuse before allocating it
+        data = super().read(size)
+        self.spend(len(data))
+        return data
+
+
+def _size(count: int) -> str:
+    return f"{count / 1048576:g} MB" if count >= 1048576 else f"{count // 1024:,} KB"
+
+
+@contextlib.contextmanager
+def response_budget(client: imapclient.IMAPClient, max_bytes: int) -> Iterator[None]:
+    """Allow the commands in the block ``max_bytes`` (e.g. the sizes the server announced for
+    the messages being fetched, plus a little): never trust an announced size further."""
+    imap = client._imap
+    previous = getattr(imap, "max_bytes", None)
+    if previous is None:
+        yield
+        return
+    imap.max_bytes = max_bytes
+    try:
+        yield
+    finally:
+        imap.max_bytes = previous
+
 
 class _Client(imapclient.IMAPClient):
     """IMAPClient that may connect to an address found through HUBSYNC_DNS, while TLS still
-    verifies the certificate against the host name. The address belongs to the instance, so
-    sessions to different hosts can open at once in one process."""
+    verifies the certificate against the host name, and that reads within a budget. The
+    address belongs to the instance, so sessions to different hosts can open at once in one
+    process."""
 
     def __init__(self, *args, connect_address: str | None = None, **kwargs) -> None:
         self.connect_address = connect_address  # read by _create_IMAP4 during __init__
@@ -37,7 +123,7 @@ class _Client(imapclient.IMAPClient):
 
         if self.ssl:
 
-            class Tls(tls.IMAP4_TLS):
+            class Tls(_Budgeted, tls.IMAP4_TLS):
                 def _create_socket(self, timeout=None):
                     sock = socket.create_connection(
                         (address or self.host, self.port), timeout=timeout or self._timeout
@@ -46,7 +132,7 @@ class _Client(imapclient.IMAPClient):
 
             return Tls(self.host, self.port, self.ssl_context, timeout)
 
-        class Plain(imap4.IMAP4WithTimeout):
+        class Plain(_Budgeted, imap4.IMAP4WithTimeout):
             def _create_socket(self, timeout=None):
                 return socket.create_connection(
                     (address or self.host, self.port), timeout or self._timeout

@@ -51,8 +51,9 @@ def log_replies(
             continue
         if logged:
             yield logged, found.thread_id
+    announced = dict(full)
     for group in _groups(full, FULL_FETCH_BYTES):
-        raw_by_uid = mailbox.messages(group)
+        raw_by_uid = mailbox.messages(group, sum(announced[uid] for uid in group))
         for uid in group:
             raw = raw_by_uid.get(uid, b"")
             found = by_uid[uid]

@@ -53,11 +53,14 @@ def fetch_headers(
     )
     scanner = FetchScanner(_TAG, want)
     read1 = imap.file.read1
+    spend = getattr(imap, "spend", None)  # the session's byte and time budget per command
     counted = 0
     while not scanner.done:
         chunk = read1(1 << 20)
         if not chunk:
             raise ConnectionDropped("The IMAP server closed the connection during a fetch.")
+        if spend is not None:
+            spend(len(chunk))
         found = scanner.feed(chunk)
         if counter is not None:
             counter[0] += scanner.seen - counted

@@ -12,6 +12,7 @@ from typing import Protocol
 import imapclient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
+from hubsync.mail.imap import response_budget
 from hubsync.sync import bodies
 from hubsync.sync.fetch import scan_headers
 
@@ -41,8 +42,9 @@ class Mailbox(Protocol):
     def sizes(self, uids: Iterable[int]) -> dict[int, int]:
         """RFC822.SIZE per UID (from the server's index: nothing is downloaded)."""
 
-    def messages(self, uids: list[int]) -> dict[int, bytes]:
-        """Whole messages by UID, read without setting \\Seen."""
+    def messages(self, uids: list[int], announced: int) -> dict[int, bytes]:
+        """Whole messages by UID, read without setting \\Seen; ``announced`` is the sum of
+        their RFC822.SIZE, beyond which the server is not believed."""
 
     def text_only(self, uid: int) -> tuple[bytes, str, int]:
         """(header, body text, number of attachment parts), attachments not downloaded."""
@@ -93,8 +95,10 @@ class ImapMailbox:
         data = self.client.fetch(list(uids), ["RFC822.SIZE"])
         return {uid: int(item.get(b"RFC822.SIZE") or 0) for uid, item in data.items()}
 
-    def messages(self, uids: list[int]) -> dict[int, bytes]:
-        data = self.client.fetch(uids, ["BODY.PEEK[]"])
+    def messages(self, uids: list[int], announced: int) -> dict[int, bytes]:
+        # The sizes came from the server: allow them, plus the response's own overhead.
+        with response_budget(self.client, announced + 65536 + 1024 * len(uids)):
+            data = self.client.fetch(uids, ["BODY.PEEK[]"])
         return {uid: item.get(b"BODY[]") or b"" for uid, item in data.items()}
 
     def text_only(self, uid: int) -> tuple[bytes, str, int]:
