@@ -146,9 +146,11 @@ def send(
         draft.subject,
         account.sent_folder,
     )
+    fault_point("after-queued")
     try:
         with smtp_session(account, password, timeout=smtp.SUBMIT_TIMEOUT) as conn:
             store.outbox_update(message_id, OutboxState.SUBMITTING)
+            fault_point("before-submit")
             submission = smtp.submit(conn, wire, draft.sender, draft.recipients)
     except SmtpDisconnected as exc:
         store.outbox_update(message_id, OutboxState.UNCERTAIN, error=exc.message)
@@ -167,6 +169,7 @@ def send(
     _track(store, account, full, draft)
     fault_point("after-submit")
     _file(store, account, result, full, password, sent_copy_mode)
+    fault_point("after-filed")
     return result
 
 

@@ -255,3 +255,46 @@ def test_reply_carries_in_reply_to_and_references(alice, sandbox):
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     assert msg["In-Reply-To"] == first["message_id"]
     assert msg["References"] == first["message_id"]
+
+
+@pytest.mark.parametrize(
+    "point, state, delivered, filed",
+    [
+        ("after-queued", "queued", 0, 0),
+        ("before-submit", "submitting", 0, 0),
+        ("after-submit", "filed", 1, 1),  # state after the retry below
+        ("after-filed", "filed", 1, 1),
+    ],
+)
+def test_a_send_killed_at_every_journal_step_never_delivers_twice(
+    alice, sandbox, point, state, delivered, filed
+):
+    subject = f"killed {point}"
+    killed = alice(
+        "send",
+        "--to",
+        "bob@customer.test",
+        "--subject",
+        subject,
+        "--body",
+        "x",
+        env={"HUBSYNC_FAULT": point},
+    )
+    assert killed.code == 137
+    items = [
+        i for i in alice("outbox", "--all", "--json").json()["items"] if i["subject"] == subject
+    ]
+    assert len(items) == 1
+    mid = items[0]["message_id"]
+    for _ in range(2):  # retrying twice changes nothing more than retrying once
+        alice("outbox", "--retry", "--json")
+    [after] = [
+        i for i in alice("outbox", "--all", "--json").json()["items"] if i["message_id"] == mid
+    ]
+    assert after["state"] == state
+    if delivered:
+        wait_delivered(sandbox, "bob@customer.test", mid)
+    else:
+        time.sleep(1)  # give a (wrong) delivery the time to show up
+    assert count_by_message_id(sandbox, "bob@customer.test", "INBOX", mid) == delivered
+    assert count_by_message_id(sandbox, "alice@example.test", "Sent", mid) == filed
