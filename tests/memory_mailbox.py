@@ -43,6 +43,7 @@ class MemoryMailbox:
     # -- what the test does to the server ----------------------------------------------------
 
     def deliver(self, folder: str, raw: bytes) -> int:
+        raw = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")  # servers store CRLF
         uid = self.uidnext[folder]
         self.folders[folder][uid] = raw
         self.uidnext[folder] = uid + 1

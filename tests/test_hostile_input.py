@@ -123,3 +123,34 @@ def test_the_whole_shared_corpus_goes_through_log(store):
     logged, refused = log_all(store, files)
     assert logged + refused == len(files) and logged > 300
     assert store.integrity() == "ok"
+
+
+def sync_corpus_as_replies(store, files: list[Path]) -> None:
+    """Every corpus message arrives as a reply to a tracked message; one sync takes them all."""
+    from memory_mailbox import MemoryMailbox
+
+    from hubsync import config as cfg
+    from hubsync.sync import engine
+
+    root = b"From: me@b.test\r\nTo: x@y.test\r\nSubject: root\r\nMessage-ID: <root@b.test>\r\n\r\nx"
+    log_manual(store, "a", root, ("me@b.test",))
+    box = MemoryMailbox()
+    for path in files:
+        box.deliver("INBOX", b"In-Reply-To: <root@b.test>\r\n" + path.read_bytes())
+    account = cfg.Account("a", "me@b.test", "me", "memory", 143, sent_folder="Sent")
+    report = engine.sync_mailbox(box, store, account, ["INBOX"], batch=50)
+    inbox = report.folders[0]
+    assert inbox.scanned == len(files)
+    assert inbox.logged + inbox.already_logged + inbox.unreadable == len(files)
+    assert inbox.unreadable == len(store.events("a", ("message-error",)))
+    assert store.sync_state("a", "INBOX")["last_uid"] == len(files), "nothing blocked the rest"
+    assert store.integrity() == "ok"
+
+
+def test_the_copied_corpus_synced_as_replies(store):
+    sync_corpus_as_replies(store, corpus_files(FIXTURES))
+
+
+@pytest.mark.skipif(not SHARED_CORPUS.exists(), reason="the shared corpus is not beside this clone")
+def test_the_whole_shared_corpus_synced_as_replies(store):
+    sync_corpus_as_replies(store, corpus_files(SHARED_CORPUS))
