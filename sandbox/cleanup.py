@@ -83,3 +83,27 @@ def _terminate(pid: int, group: bool) -> None:
             os.kill(pid, signal.SIGTERM)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def stop_group(process: subprocess.Popen | None) -> None:
+    """Stop a daemon started with ``start_new_session=True`` and everything it forked (its
+    process group), and reap it."""
+    if process is None or process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+    except ProcessLookupError:
+        pass
+
+
+def start_group(args: list[str], log: Path) -> subprocess.Popen:
+    """Start a daemon in a process group of its own (so ``stop_group`` stops all it forks),
+    its output into ``log``."""
+    with open(log, "wb") as out:
+        return subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True
+        )

@@ -12,11 +12,11 @@ UIDVALIDITY on every EXAMINE of a maildir never opened read-write.
 
 import os
 import shutil
-import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from sandbox import cleanup
 from sandbox.ports import free_port, wait_for_port
 
 PRIVATE_ROOT = Path(os.environ.get("HUBSYNC_SANDBOX_ROOT", "/opt/hubsync-sandbox"))
@@ -61,15 +61,10 @@ class Courier:
         pem.chmod(0o600)
         script = self.directory / "run.sh"
         script.write_text(self._script())
-        log = open(self.directory / "courier.log", "wb")  # noqa: SIM115 - kept by the child
-        self.process = subprocess.Popen(
+        self.process = cleanup.start_group(
             ["unshare", "-m", "--propagation", "private", "sh", str(script)],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
+            self.directory / "courier.log",
         )
-        log.close()
         try:
             wait_for_port(self.port)
         except RuntimeError:
@@ -121,13 +116,4 @@ exec couriertcpd -address=127.0.0.1 -maxprocs=40 -maxperip=40 -nodnslookup \\
 
     def stop(self) -> None:
         """Stop exactly the processes this instance started (its process group)."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-        except ProcessLookupError:
-            pass
+        cleanup.stop_group(self.process)

@@ -8,13 +8,13 @@ attribute sent in lower case (``\\sent``), and IDLE through the idled daemon.
 import imaplib
 import os
 import shutil
-import signal
 import ssl
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from sandbox import cleanup
 from sandbox.ports import free_port, wait_for_port
 
 PRIVATE_ROOT = Path(os.environ.get("HUBSYNC_SANDBOX_ROOT", "/opt/hubsync-sandbox"))
@@ -62,8 +62,7 @@ class Cyrus:
             )
         subprocess.run(["chown", "-R", "cyrus:mail", str(d)], check=True)
         (d / "tls/key.pem").chmod(0o600)
-        log = open(d / "cyrus.log", "wb")  # noqa: SIM115 - kept by the child
-        self.process = subprocess.Popen(
+        self.process = cleanup.start_group(
             [
                 str(COMMON_BIN / "master"),
                 "-C",
@@ -73,12 +72,8 @@ class Cyrus:
                 "-p",  # its own pid file: the default one would allow a single instance
                 str(d / "run/master.pid"),
             ],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
+            d / "cyrus.log",
         )
-        log.close()
         try:
             wait_for_port(self.port)
             self._create_mailboxes(users, cafile)
@@ -150,17 +145,8 @@ DAEMON {{
 """
 
     def stop(self) -> None:
-        """Stop exactly the processes this instance started (cyrmaster's process group)."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-        except ProcessLookupError:
-            pass
+        """Stop exactly the processes this instance started (its process group)."""
+        cleanup.stop_group(self.process)
 
 
 def _ok(response) -> None:

@@ -6,9 +6,13 @@ import time
 
 
 def connect_args(sandbox, account: str, server: str = "main", security: str = "ssl") -> list[str]:
-    """`hubsync connect` arguments for alice on the main or the localized server."""
-    dovecot = sandbox.main if server == "main" else sandbox.localized
-    imap_port = dovecot.ports.imaps if security == "ssl" else dovecot.ports.imap
+    """`hubsync connect` arguments for alice on the main or the localized Dovecot, or on the
+    "cyrus" or "courier" server (implicit TLS)."""
+    if server in ("cyrus", "courier"):
+        imap_port = sandbox.imap_port(server)
+    else:
+        dovecot = sandbox.main if server == "main" else sandbox.localized
+        imap_port = dovecot.ports.imaps if security == "ssl" else dovecot.ports.imap
     return [
         "connect",
         "alice@example.test",

@@ -9,11 +9,22 @@ from collections.abc import Callable, Iterable
 
 from imapclient.exceptions import IMAPClientError
 
+from hubsync import config as cfg
 from hubsync.errors import ConnectionDropped
 from hubsync.mail import parse
 from hubsync.sync.mailbox import FolderState
 
 _FIELDS = (b"message-id", b"in-reply-to", b"references")
+
+# alice's account, as the engine sees it when it syncs a MemoryMailbox.
+ACCOUNT = cfg.Account(
+    name="alice",
+    email="alice@example.test",
+    username="alice@example.test",
+    imap_host="memory",
+    imap_port=143,
+    sent_folder="Sent",
+)
 
 
 def header_fields(raw: bytes) -> bytes:

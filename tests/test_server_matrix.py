@@ -19,7 +19,7 @@ from contextlib import contextmanager
 
 import pytest
 import tomli_w
-from helpers import wait_for
+from helpers import connect_args, wait_for
 
 SERVERS = ("dovecot", "cyrus", "courier")
 SENT = {"dovecot": "Sent", "cyrus": "Sent", "courier": "INBOX.Sent"}
@@ -61,26 +61,9 @@ def count_in(sandbox, server: str, folder: str, message_id: str) -> int:
 def on_server(request, cli, sandbox):
     """alice connected with her IMAP on one of the servers (SMTP through Postfix)."""
     server = request.param
+    imap_server = server if server != "dovecot" else "main"
     result = cli(
-        "connect",
-        ALICE,
-        "--account",
-        server,
-        "--imap-host",
-        "localhost",
-        "--imap-port",
-        str(sandbox.imap_port(server)),
-        "--imap-security",
-        "ssl",
-        "--smtp-host",
-        "localhost",
-        "--smtp-port",
-        str(sandbox.postfix.submission_port),
-        "--smtp-security",
-        "starttls",
-        "--cafile",
-        str(sandbox.ca.cert_path),
-        "--password-stdin",
+        *connect_args(sandbox, server, imap_server),
         "--json",
         input=sandbox.users[ALICE].password + "\n",
     )

@@ -4,21 +4,11 @@ block the ones after them."""
 from pathlib import Path
 
 from mail_factory import make
-from memory_mailbox import MemoryMailbox
+from memory_mailbox import ACCOUNT, MemoryMailbox
 
-from hubsync import config as cfg
 from hubsync import doctor, environment, reports
 from hubsync.logbook import log_manual
 from hubsync.sync import engine
-
-ACCOUNT = cfg.Account(
-    name="alice",
-    email="alice@example.test",
-    username="alice@example.test",
-    imap_host="memory",
-    imap_port=143,
-    sent_folder="Sent",
-)
 
 
 def deeply_nested(levels: int) -> bytes:

@@ -10,9 +10,8 @@ from unittest import mock
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from memory_mailbox import MemoryMailbox
+from memory_mailbox import ACCOUNT, MemoryMailbox
 
-from hubsync import config as cfg
 from hubsync import environment
 from hubsync.errors import ConnectionDropped
 from hubsync.logbook import Direction, Origin, log_message
@@ -22,14 +21,6 @@ from hubsync.sync import engine
 from hubsync.sync.matching import MatchRule
 
 ROOT = "<root@example.test>"
-ACCOUNT = cfg.Account(
-    name="alice",
-    email="alice@example.test",
-    username="alice@example.test",
-    imap_host="memory",
-    imap_port=143,
-    sent_folder="Sent",
-)
 
 
 class SimulatedCrash(BaseException):
