@@ -93,7 +93,7 @@ class ImapMailbox:
 
     def sizes(self, uids: Iterable[int]) -> dict[int, int]:
         data = self.client.fetch(list(uids), ["RFC822.SIZE"])
-        return {uid: int(item.get(b"RFC822.SIZE") or 0) for uid, item in data.items()}
+        return {uid: _size(item.get(b"RFC822.SIZE")) for uid, item in data.items()}
 
     def messages(self, uids: list[int], announced: int) -> dict[int, bytes]:
         # The sizes came from the server: allow them, plus the response's own overhead.
@@ -103,3 +103,15 @@ class ImapMailbox:
 
     def text_only(self, uid: int) -> tuple[bytes, str, int]:
         return bodies.fetch_text_only(self.client, uid)
+
+
+UNKNOWN_SIZE = 1 << 62  # a size the server would not state: treated as over every limit
+
+
+def _size(value) -> int:
+    """RFC822.SIZE as a number; anything else counts as too big to download whole."""
+    try:
+        size = int(value)
+    except (TypeError, ValueError):
+        return UNKNOWN_SIZE
+    return size if size >= 0 else UNKNOWN_SIZE
