@@ -195,3 +195,31 @@ def test_watch_logs_a_reply_while_idling(on_server, sandbox):
             timeout=20,
             interval=0.5,
         )
+
+
+def uid_of(sandbox, server: str, message_id: str) -> int:
+    context = ssl.create_default_context(cafile=str(sandbox.ca.cert_path))
+    conn = imaplib.IMAP4_SSL("localhost", sandbox.imap_port(server), ssl_context=context)
+    try:
+        conn.login(ALICE, sandbox.users[ALICE].password)
+        conn.select("INBOX", readonly=True)
+        typ, data = conn.uid("SEARCH", "HEADER", "Message-ID", message_id)
+        return int(data[0].split()[-1])
+    finally:
+        conn.logout()
+
+
+def test_a_message_is_logged_by_hand_from_a_folder(on_server, sandbox):
+    server, cli = on_server
+    mid = unique("by-hand")
+    sandbox.append(server, ALICE, message(mid, "Dana <dana@prospect.test>", "Pricing question"))
+    uid = uid_of(sandbox, server, mid)
+    logged = cli("log", "--folder", "INBOX", "--uid", str(uid), "--json")
+    assert logged.code == 0, logged.stderr
+    [entry] = logged.json()["logged"]
+    assert (entry["message_id"], entry["new"], entry["source"]) == (mid, True, f"INBOX UID {uid}")
+    missing = cli("log", "--folder", "INBOX", "--uid", "999999", "--json")
+    assert missing.code != 0 and "999999" in missing.stdout + missing.stderr
+    assert "dana@prospect.test" in {
+        c["address"] for c in cli("contacts", "--json").json()["contacts"]
+    }

@@ -11,17 +11,23 @@ import quopri
 import html2text
 import imapclient
 
-
-def fetch_full(client: imapclient.IMAPClient, uid: int) -> bytes:
-    """The whole message ``uid`` (BODY.PEEK[]: not marked as read), or b""."""
-    data = client.fetch([uid], ["BODY.PEEK[]"]).get(uid, {})
-    return data.get(b"BODY[]", b"") or b""
+HEADER_BYTES = 1024 * 1024  # at most this much of a header block is read
+TEXT_BYTES = 4 * 1024 * 1024  # and of the text part of a message too big to fetch whole
 
 
 def fetch_header(client: imapclient.IMAPClient, uid: int) -> bytes:
-    """The header block of message ``uid``, or b""."""
-    data = client.fetch([uid], ["BODY.PEEK[HEADER]"]).get(uid, {})
-    return data.get(b"BODY[HEADER]", b"") or b""
+    """The header block of message ``uid`` (its first HEADER_BYTES), or b""."""
+    data = client.fetch([uid], [f"BODY.PEEK[HEADER]<0.{HEADER_BYTES}>"]).get(uid, {})
+    return _item(data, b"BODY[HEADER]")
+
+
+def _item(data: dict, prefix: bytes) -> bytes:
+    """The value of the FETCH item whose key starts with ``prefix`` (a partial fetch comes
+    back as e.g. ``BODY[1]<0>``)."""
+    for key, value in data.items():
+        if isinstance(key, bytes) and key.upper().startswith(prefix):
+            return value or b""
+    return b""
 
 
 def fetch_text_only(client: imapclient.IMAPClient, uid: int) -> tuple[bytes, str, int]:
@@ -37,8 +43,9 @@ def fetch_text_only(client: imapclient.IMAPClient, uid: int) -> tuple[bytes, str
         return header, "", attachments
     texts.sort(key=lambda p: p[2] != "plain")  # text/plain preferred
     number, _, subtype, encoding, charset, _ = texts[0]
-    key = f"BODY[{number}]".encode()
-    data = client.fetch([uid], [f"BODY.PEEK[{number}]"]).get(uid, {}).get(key, b"") or b""
+    # A text part can be as large as the message: read its first TEXT_BYTES only.
+    item = client.fetch([uid], [f"BODY.PEEK[{number}]<0.{TEXT_BYTES}>"]).get(uid, {})
+    data = _item(item, f"BODY[{number}]".encode())
     text = _decode(data, encoding, charset)
     if subtype == "html":
         converter = html2text.HTML2Text()

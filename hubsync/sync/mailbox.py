@@ -97,7 +97,8 @@ class ImapMailbox:
 
     def messages(self, uids: list[int], announced: int) -> dict[int, bytes]:
         # The sizes came from the server: allow them, plus the response's own overhead.
-        with response_budget(self.client, announced + 65536 + 1024 * len(uids)):
+        budget = min(announced, MAX_MESSAGE_BYTES) + 65536 + 1024 * len(uids)
+        with response_budget(self.client, budget):
             data = self.client.fetch(uids, ["BODY.PEEK[]"])
         return {uid: item.get(b"BODY[]") or b"" for uid, item in data.items()}
 
@@ -105,6 +106,7 @@ class ImapMailbox:
         return bodies.fetch_text_only(self.client, uid)
 
 
+MAX_MESSAGE_BYTES = 1 << 31  # no server is believed beyond this, whatever it announces
 UNKNOWN_SIZE = 1 << 62  # a size the server would not state: treated as over every limit
 
 

@@ -7,7 +7,7 @@ from hubsync.errors import MessageError, UsageError
 from hubsync.logbook import LogOutcome, log_manual
 from hubsync.mail import parse
 from hubsync.store import Store
-from hubsync.sync import bodies
+from hubsync.sync.mailbox import ImapMailbox
 
 
 @dataclass
@@ -43,8 +43,11 @@ def log_from_folder(
     from hubsync.sync.engine import session
 
     with session(account, password, store) as client:
-        client.select_folder(folder, readonly=True)
-        raw = bodies.fetch_full(client, uid)
+        mailbox = ImapMailbox(client)
+        mailbox.examine(folder)
+        size = mailbox.sizes([uid]).get(uid)
+        # Asked for by name: read it whole, as large as the server says it is (and no larger).
+        raw = mailbox.messages([uid], size).get(uid, b"") if size is not None else b""
     if not raw:
         raise UsageError(f"No message with UID {uid} in {folder}.", reason="no-such-message")
     outcome = log_manual(store, account.name, raw, (account.email,), folder, uid)
