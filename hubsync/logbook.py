@@ -117,11 +117,19 @@ def log_manual(
     own_addresses: tuple[str, ...] = (),
     folder: str | None = None,
     uid: int | None = None,
+    body: str | None = None,
+    note: str | None = None,
 ) -> LogOutcome:
     """Log a message by hand (the BCC-logging counterpart): it joins the thread it replies
     into, or starts a tracked thread of its own, so later replies to it are logged.
+    With ``body``, ``raw`` is the header only (a message too large to keep whole): that text
+    is its body, nothing is kept of its attachments, and ``note`` says why.
     Returns what was done; raises MessageError for input that is not a mail message."""
-    parsed = parse(raw)
+    if body is None:
+        parsed = parse(raw)
+    else:
+        parsed = parse(raw, with_body=False)
+        parsed.body = body
     found = match_reply(
         [parsed.in_reply_to] if parsed.in_reply_to else [],
         parsed.references,
@@ -139,6 +147,8 @@ def log_manual(
         match_ref=found.ref if found else None,
         folder=folder,
         uid=uid,
+        keep_attachments=body is None,
+        attachments_note=note,
         own_addresses=own_addresses,
     )
     if outcome.message_pk is not None:

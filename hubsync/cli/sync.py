@@ -1,8 +1,8 @@
 """`hubsync sync` and `hubsync log`."""
 
+import contextlib
 import signal
 import sys
-from pathlib import Path
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -148,7 +148,10 @@ def log_command(
     elif not files:
         raise UsageError("Give message files, - for standard input, or --folder/--uid.")
     else:
-        results = [manual.log_raw(store, acc, name, _read(name)) for name in files]
+        results = []
+        for name in files:
+            with _open(name) as stream:
+                results.append(manual.log_file(store, acc, name, stream))
     if json_out:
         emit_json({"account": acc.name, "logged": [r.to_dict() for r in results]})
         return
@@ -157,10 +160,11 @@ def log_command(
         out.print(f"{safe(r.source)}: {safe(r.message_id)} {state} (thread {r.thread_id})")
 
 
-def _read(name: str) -> bytes:
+def _open(name: str):
+    """The message file to log, or standard input for "-" (read as a stream, never whole)."""
     if name == "-":
-        return sys.stdin.buffer.read()
+        return contextlib.nullcontext(sys.stdin.buffer)
     try:
-        return Path(name).read_bytes()
+        return open(name, "rb")  # noqa: SIM115 - closed by the caller's with
     except OSError as exc:
         raise UsageError(f"Cannot read {name}: {exc.strerror}.") from None

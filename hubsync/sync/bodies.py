@@ -46,12 +46,18 @@ def fetch_text_only(client: imapclient.IMAPClient, uid: int) -> tuple[bytes, str
     # A text part can be as large as the message: read its first TEXT_BYTES only.
     item = client.fetch([uid], [f"BODY.PEEK[{number}]<0.{TEXT_BYTES}>"]).get(uid, {})
     data = _item(item, f"BODY[{number}]".encode())
+    return header, text_of(data, subtype, encoding, charset), attachments
+
+
+def text_of(data: bytes, subtype: str, encoding: str, charset: str) -> str:
+    """A text part's readable text: transfer encoding and charset undone, HTML turned into
+    text."""
     text = _decode(data, encoding, charset)
     if subtype == "html":
         converter = html2text.HTML2Text()
         converter.body_width = 0
         text = converter.handle(text)
-    return header, text.strip(), attachments
+    return text.strip()
 
 
 def _walk(body, prefix: str):

@@ -1,12 +1,17 @@
 """`hubsync log`: log messages by hand, from files or from a folder on the server."""
 
+import shutil
+import tempfile
 from dataclasses import asdict, dataclass
+from typing import BinaryIO
 
 from hubsync import config as cfg
 from hubsync.errors import MessageError, UsageError
 from hubsync.logbook import LogOutcome, log_manual
 from hubsync.mail import parse
+from hubsync.mail.stream import read_text_only
 from hubsync.store import Store
+from hubsync.sync.bodies import text_of
 from hubsync.sync.mailbox import ImapMailbox
 
 
@@ -34,6 +39,46 @@ def log_raw(store: Store, account: cfg.Account, source: str, raw: bytes) -> Manu
     except MessageError as exc:
         raise MessageError(f"{source}: {exc.message}", fix=exc.fix) from None
     return _result(source, raw, outcome)
+
+
+def log_file(store: Store, account: cfg.Account, source: str, stream: BinaryIO) -> ManualLog:
+    """Log the message in ``stream`` (a file, or standard input spooled to a temporary file)
+    in bounded memory: under the attachment limit it is read whole; over it (or with
+    attachment logging off) only its header and text are kept, as sync does."""
+    limit = int(account.attachment_limit_mb * 1024 * 1024)
+    with tempfile.TemporaryFile() as spool:
+        if not stream.seekable():
+            shutil.copyfileobj(stream, spool, 1024 * 1024)
+            stream = spool
+        size = stream.seek(0, 2)
+        stream.seek(0)
+        if account.log_attachments and size < limit:
+            return log_raw(store, account, source, stream.read())
+        big = read_text_only(stream)
+    if account.log_attachments:
+        note = (
+            f"attachments not logged: the email is {size / 1048576:.1f} MB, over the "
+            f"{account.attachment_limit_mb:g} MB limit"
+        )
+    else:
+        note = "attachment logging is switched off"
+    body = text_of(big.text, big.subtype, big.encoding, big.charset) if big.subtype else ""
+    try:
+        outcome = log_manual(
+            store, account.name, big.header + b"\r\n", (account.email,), body=body, note=note
+        )
+    except MessageError as exc:
+        raise MessageError(f"{source}: {exc.message}", fix=exc.fix) from None
+    result = _result(source, big.header + b"\r\n", outcome)
+    if outcome.message_pk is not None and big.attachments:
+        store.add_event(
+            account.name,
+            "attachments-skipped",
+            "over-limit" if account.log_attachments else "attachments-off",
+            result.message_id,
+            f"{note}; {big.attachments} attachment(s); size {size} bytes",
+        )
+    return result
 
 
 def log_from_folder(
