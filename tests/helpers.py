@@ -2,7 +2,30 @@
 
 import imaplib
 import ssl
+import subprocess
+import sys
 import time
+
+# A fresh parent for the measured command, so RUSAGE_CHILDREN is that command's alone.
+_MEASURE = (
+    "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); "
+    "sys.exit(r.returncode)"
+)
+
+
+def hubsync_peak_rss(
+    args: list[str], env: dict, timeout: float
+) -> tuple[subprocess.CompletedProcess, float]:
+    """Run `hubsync ARGS`; return its result and its own peak RSS in MB."""
+    done = subprocess.run(
+        [sys.executable, "-c", _MEASURE, sys.executable, "-m", "hubsync", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
+    return done, int(done.stderr.strip().splitlines()[-1]) / 1024
 
 
 def connect_args(sandbox, account: str, server: str = "main", security: str = "ssl") -> list[str]:

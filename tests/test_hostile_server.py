@@ -8,6 +8,7 @@ import time
 
 import pytest
 from conftest import base_env
+from helpers import hubsync_peak_rss
 from hostile_server import TRACKED, HostileServer
 
 from sandbox.ca import CertAuthority
@@ -29,7 +30,7 @@ def certificate(tmp_path_factory):
     return ca.cert_path, cert, key
 
 
-def run_sync(tmp_path, port: int, cafile) -> tuple[subprocess.CompletedProcess, float, int]:
+def run_sync(tmp_path, port: int, cafile) -> tuple[subprocess.CompletedProcess, float, float]:
     home = tmp_path / "home"
     home.mkdir()
     (home / "config.toml").write_text(
@@ -48,33 +49,8 @@ def run_sync(tmp_path, port: int, cafile) -> tuple[subprocess.CompletedProcess, 
     )
     assert log.returncode == 0, log.stderr
     started = time.monotonic()
-    # A fresh parent for the sync, so its peak RSS is the sync's alone.
-    measure = (
-        "import resource, subprocess, sys; "
-        "r = subprocess.run(sys.argv[1:]); "
-        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); "
-        "sys.exit(r.returncode)"
-    )
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            measure,
-            sys.executable,
-            "-m",
-            "hubsync",
-            "sync",
-            "--folder",
-            "INBOX",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=200,
-    )
-    peak_kib = int(done.stderr.strip().splitlines()[-1])
-    return done, time.monotonic() - started, peak_kib
+    done, peak_mb = hubsync_peak_rss(["sync", "--folder", "INBOX", "--json"], env, 200)
+    return done, time.monotonic() - started, peak_mb
 
 
 @pytest.mark.parametrize(
@@ -91,7 +67,7 @@ def test_misbehaviour_ends_in_a_clear_error_quickly(tmp_path, certificate, behav
     cafile, cert, key = certificate
     server = HostileServer(behaviour, cert, key)
     try:
-        done, seconds, peak_kib = run_sync(tmp_path, server.port, cafile)
+        done, seconds, peak_mb = run_sync(tmp_path, server.port, cafile)
     finally:
         server.close()
     assert done.returncode == 1, done.stderr
@@ -99,7 +75,7 @@ def test_misbehaviour_ends_in_a_clear_error_quickly(tmp_path, certificate, behav
     assert "Traceback" not in done.stderr and "internal error" not in done.stderr
     assert "password" not in done.stderr.lower() or behaviour != "endless-login"
     assert seconds < 60
-    assert peak_kib < 400 * 1024, f"peak RSS {peak_kib // 1024} MB"
+    assert peak_mb < 400, f"peak RSS {peak_mb:.0f} MB"
     db = tmp_path / "home" / "data" / "hubsync.sqlite3"
     import sqlite3
 

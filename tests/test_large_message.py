@@ -5,21 +5,13 @@ an event says why."""
 import base64
 import json
 import sqlite3
-import subprocess
-import sys
 
 import pytest
 from conftest import base_env
+from helpers import hubsync_peak_rss
 
 # Writes and reads hundreds of megabytes: not part of the in-process tier.
 pytestmark = pytest.mark.servers
-
-
-MEASURE = (
-    "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
-    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); "
-    "sys.exit(r.returncode)"
-)
 
 
 def write_big_message(path, attachment_mb: int, in_reply_to: str = "") -> int:
@@ -51,30 +43,10 @@ def test_a_270_mb_message_is_logged_within_300_mb(tmp_path):
     )
     size = write_big_message(tmp_path / "big.eml", 200)
     assert size > 270 * 1024 * 1024
-    measure = (
-        "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
-        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); "
-        "sys.exit(r.returncode)"
-    )
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            measure,
-            sys.executable,
-            "-m",
-            "hubsync",
-            "log",
-            str(tmp_path / "big.eml"),
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        env=base_env(home),
-        timeout=300,
+    done, peak_mb = hubsync_peak_rss(
+        ["log", str(tmp_path / "big.eml"), "--json"], base_env(home), 300
     )
     assert done.returncode == 0, done.stderr
-    peak_mb = int(done.stderr.strip().splitlines()[-1]) / 1024
     print(f"peak RSS of `hubsync log` on {size / 1048576:.0f} MB: {peak_mb:.0f} MB")
     assert peak_mb < 300, f"peak RSS {peak_mb:.0f} MB"
     assert json.loads(done.stdout)["logged"][0]["message_id"] == "<big@customer.test>"
@@ -98,15 +70,8 @@ def test_a_270_mb_reply_is_synced_within_300_mb(alice, sandbox, tmp_path):
     raw = path.read_bytes().replace(b"<big@customer.test>", b"<big-sync@customer.test>")
     sandbox.append("dovecot", "alice@example.test", raw)
     del raw
-    done = subprocess.run(
-        [sys.executable, "-c", MEASURE, sys.executable, "-m", "hubsync", "sync", "--json"],
-        capture_output=True,
-        text=True,
-        env=alice.env,
-        timeout=300,
-    )
+    done, peak_mb = hubsync_peak_rss(["sync", "--json"], alice.env, 300)
     assert done.returncode == 0, done.stderr
-    peak_mb = int(done.stderr.strip().splitlines()[-1]) / 1024
     print(f"peak RSS of `hubsync sync` with a 270 MB reply: {peak_mb:.0f} MB")
     assert peak_mb < 300, f"peak RSS {peak_mb:.0f} MB"
     report = json.loads(done.stdout)
