@@ -133,11 +133,6 @@ def _account_from_table(name: str, table: object, path: Path) -> Account:
         account = Account(name=name, **table)
     except TypeError as exc:
         raise ConfigError(f"{path}: [accounts.{name}]: {exc}") from None
-    for attr in ("imap_security", "smtp_security"):
-        if getattr(account, attr) not in SECURITY_MODES:
-            raise ConfigError(
-                f"{path}: [accounts.{name}] {attr} must be one of {', '.join(SECURITY_MODES)}."
-            )
     return account
 
 

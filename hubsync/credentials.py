@@ -16,15 +16,27 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from keyring.errors import KeyringError, KeyringLocked
-
 from hubsync import environment
 from hubsync.errors import CredentialError, KeyringLockedError
 
 SERVICE = "hubsync"
 ENV_VAR = environment.PASSWORD
-# What a keyring backend raises when D-Bus, the daemon or the collection is not there.
-_BACKEND_ERRORS = (KeyringError, OSError, RuntimeError, ImportError)
+# keyring is imported only when a command needs it (about 60 ms of start-up otherwise).
+
+
+def _backend_errors() -> tuple[type[BaseException], ...]:
+    """What a keyring backend raises when D-Bus, the daemon or the collection is not there."""
+    from keyring.errors import KeyringError
+
+    return (KeyringError, OSError, RuntimeError, ImportError)
+
+
+def _keyring_locked() -> type[BaseException]:
+    from keyring.errors import KeyringLocked
+
+    return KeyringLocked
+
+
 _ALTERNATIVES = (
     "Alternatives: unlock or install a Secret Service keyring (gnome-keyring, KWallet), "
     "or give the password per run with --password-stdin, the HUBSYNC_PASSWORD environment "
@@ -60,7 +72,7 @@ def describe_backend() -> tuple[str, bool]:
     """Return (backend name, usable for secrets)."""
     try:
         backend = _backend()
-    except _BACKEND_ERRORS as exc:
+    except _backend_errors() as exc:
         return (f"unavailable ({type(exc).__name__})", False)
     return (_backend_name(backend), _backend_is_safe(backend))
 
@@ -84,7 +96,7 @@ def _backend_is_safe(backend) -> bool:
 def _safe_backend():
     try:
         backend = _backend()
-    except _BACKEND_ERRORS as exc:
+    except _backend_errors() as exc:
         raise CredentialError(
             f"No usable keyring: {exc}", fix=_ALTERNATIVES, reason="keyring-unavailable"
         ) from None
@@ -104,9 +116,9 @@ def _call(action: str, reason: str, fix: str, method: str, *args: str):
     backend = _safe_backend()
     try:
         return getattr(backend, method)(SERVICE, *args)
-    except KeyringLocked:
+    except _keyring_locked():
         raise _locked() from None
-    except _BACKEND_ERRORS as exc:
+    except _backend_errors() as exc:
         raise CredentialError(
             f"The keyring {action}: {type(exc).__name__}", fix=fix, reason=reason
         ) from None
