@@ -38,6 +38,13 @@ class Account:
     never_log: list[str] = field(default_factory=list)
     log_attachments: bool = True
     attachment_limit_mb: float = 50.0
+    auth: str = "password"  # or "oauth2"
+    oauth_issuer: str = ""
+    oauth_client_id: str = ""
+    oauth_scopes: list[str] = field(default_factory=list)
+    oauth_mechanism: str = ""  # XOAUTH2 or OAUTHBEARER to try first; "" = provider's/server's
+    oauth_token_url: str = ""  # the issuer's token endpoint, found at sign-in
+    oauth_token_command: list[str] = field(default_factory=list)
 
     def to_toml(self) -> dict:
         """The account's table in config.toml (empty values left out)."""
@@ -62,7 +69,7 @@ class Account:
 
 
 ACCOUNT_KEYS = {f.name for f in fields(Account)} - {"name"}
-TOP_KEYS = {"default_account", "accounts"}
+TOP_KEYS = {"default_account", "accounts", "oauth_client_ids"}
 _REQUIRED = ("email", "username", "imap_host", "imap_port")
 
 
@@ -71,6 +78,8 @@ class Config:
     path: Path
     default_account: str = ""
     accounts: dict[str, Account] = field(default_factory=dict)
+    # A registered OAuth2 client ID per provider key ("gmail", "microsoft"): not a secret.
+    oauth_client_ids: dict[str, str] = field(default_factory=dict)
 
     def account(self, name: str | None = None) -> Account:
         """The named account, or the default one; a clear error when there is none."""
@@ -91,6 +100,8 @@ class Config:
         data: dict = {}
         if self.default_account:
             data["default_account"] = self.default_account
+        if self.oauth_client_ids:
+            data["oauth_client_ids"] = dict(self.oauth_client_ids)
         data["accounts"] = {name: acc.to_toml() for name, acc in self.accounts.items()}
         paths.write_private_file(self.path, tomli_w.dumps(data).encode())
 
@@ -108,6 +119,14 @@ def load(path: Path | None = None) -> Config:
         if key not in TOP_KEYS:
             raise _unknown_key(key, path, "top level", TOP_KEYS)
     config = Config(path=path, default_account=str(raw.get("default_account", "")))
+    client_ids = raw.get("oauth_client_ids", {})
+    if not isinstance(client_ids, dict) or not all(isinstance(v, str) for v in client_ids.values()):
+        raise ConfigError(
+            f"{path}: 'oauth_client_ids' must be a table of strings.",
+            fix='For example: oauth_client_ids = { gmail = "1234-abc.apps.googleusercontent.com" }',
+            reason="config-invalid",
+        )
+    config.oauth_client_ids = dict(client_ids)
     accounts = raw.get("accounts", {})
     if not isinstance(accounts, dict):
         raise ConfigError(f"{path}: 'accounts' must be a table.", reason="config-invalid")
@@ -156,12 +175,16 @@ _KEY_TYPES = {
     "password_command": "strings",
     "watched_folders": "strings",
     "never_log": "strings",
+    "oauth_scopes": "strings",
+    "oauth_token_command": "strings",
 }
 _CHOICES = {
     "imap_security": SECURITY_MODES,
     "smtp_security": SECURITY_MODES,
     "sent_copy": ("auto", "always", "never"),
     "credential_source": ("keyring", "none"),
+    "auth": ("password", "oauth2"),
+    "oauth_mechanism": ("XOAUTH2", "OAUTHBEARER"),
 }
 _EXAMPLES = {
     "password_command": 'password_command = ["pass", "show", "mail/work"]',

@@ -31,3 +31,30 @@ def account_lock(account: str, what: str = "sync") -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def waiting_lock(name: str, timeout: float = 30.0) -> Iterator[None]:
+    """Hold the lock ``name``, waiting up to ``timeout`` seconds for another process to let
+    it go (for short critical sections, such as refreshing an OAuth2 token once)."""
+    import time
+
+    directory = paths.ensure_private_dir(paths.data_dir() / "locks")
+    safe = "".join(c if c.isalnum() or c in "@.-_" else "_" for c in name)
+    fd = os.open(directory / f"{safe}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise AlreadyRunning(
+                        f"Another hubsync process held {name!r} for more than {timeout:g} s.",
+                        fix="Try again; if it persists, look for a stuck hubsync process.",
+                    ) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)

@@ -100,10 +100,15 @@ def stop_group(process: subprocess.Popen | None) -> None:
         pass
 
 
-def start_group(args: list[str], log: Path) -> subprocess.Popen:
+def start_group(args: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
     """Start a daemon in a process group of its own (so ``stop_group`` stops all it forks),
-    its output into ``log``."""
+    its output into ``log`` (``env``: added to this process's environment)."""
     with open(log, "wb") as out:
         return subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+            env={**os.environ, **env} if env else None,
         )

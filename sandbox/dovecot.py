@@ -1,5 +1,6 @@
 """A Dovecot instance run from its own configuration directory."""
 
+import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,9 @@ class Dovecot:
     protocols: tuple[str, ...] = ("imap", "pop3", "lmtp")
     folders: dict[str, str | None] = field(default_factory=dict)
     ports: DovecotPorts = field(default_factory=DovecotPorts)
+    # Where the OAuth2 provider introspects tokens: with it, XOAUTH2 and OAUTHBEARER
+    # logins are checked there (passdb oauth2), passwords still by the passwd-file.
+    oauth_introspection_url: str = ""
 
     @property
     def config_path(self) -> Path:
@@ -58,6 +62,21 @@ class Dovecot:
             elif proto == "lmtp":
                 self.ports.lmtp, self.ports.auth = free_port(), free_port()
         self.write_users(users)
+        if self.oauth_introspection_url:
+            oauth = self.directory / "dovecot-oauth2.conf.ext"
+            oauth.write_text(
+                "introspection_mode = post\n"
+                f"introspection_url = {self.oauth_introspection_url}\n"
+                "force_introspection = yes\n"
+                "active_attribute = active\n"
+                "active_value = true\n"
+                "username_attribute = email\n"
+                "username_format = %Ln\n"
+            )
+            oauth.chmod(0o600)
+        run = self.directory / "run"
+        if run.exists():  # a stale auth-penalty socket stalls the first login for 5 s
+            shutil.rmtree(run)
         self.config_path.write_text(self._config())
         _run_daemon(["dovecot", "-c", str(self.config_path)], self.directory / "start.log")
         for port in (self.ports.imap, self.ports.imaps, self.ports.pop3, self.ports.lmtp):
@@ -153,7 +172,7 @@ listen = 127.0.0.1
 ssl = yes
 ssl_cert = <{self.cert}
 ssl_key = <{self.key}
-auth_mechanisms = plain login
+auth_mechanisms = plain login{" xoauth2 oauthbearer" if self.oauth_introspection_url else ""}
 auth_failure_delay = 0
 first_valid_uid = {self.uid}
 mail_location = maildir:~/Maildir
@@ -161,7 +180,7 @@ mail_max_userip_connections = 200
 imap_idle_notify_interval = 1 secs
 recipient_delimiter = +
 lmtp_save_to_detail_mailbox = yes
-passdb {{
+{self._oauth_passdb()}passdb {{
   driver = passwd-file
   args = scheme=PLAIN {self.users_path}
 }}
@@ -178,6 +197,24 @@ protocol imap {{
   mail_max_userip_connections = 200
 }}
 {newline.join(services)}
+"""
+
+    def _oauth_passdb(self) -> str:
+        """Tokens checked by introspection; no failed-login penalty (a refused token would
+        otherwise delay the next logins from 127.0.0.1 by seconds, past a short token's
+        lifetime)."""
+        if not self.oauth_introspection_url:
+            return ""
+        return f"""passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {self.directory}/dovecot-oauth2.conf.ext
+}}
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
 """
 
 

@@ -15,6 +15,7 @@ from sandbox.ca import CertAuthority
 from sandbox.dnsmasq import Dnsmasq
 from sandbox.dovecot import Dovecot
 from sandbox.keyring_session import KeyringSession
+from sandbox.oidc import OidcProvider
 from sandbox.postfix import Postfix
 
 MAIL_USER = "hubsync-vmail"
@@ -67,6 +68,7 @@ class Sandbox:
         self.dns: Dnsmasq | None = None
         self.cyrus: cyrus_server.Cyrus | None = None
         self.courier: courier_server.Courier | None = None
+        self.oidc: OidcProvider | None = None
 
     @classmethod
     def create(cls, root: Path | None = None) -> "Sandbox":
@@ -88,8 +90,17 @@ class Sandbox:
         self.ca = CertAuthority(self.root / "tls")
         cert, key = self.ca.issue("server")
         passwords = {u.address: u.password for u in USERS}
+        # The OAuth2 provider's port is fixed now (Dovecot names it); it starts on demand.
+        self.oidc = OidcProvider(self.root / "oidc")
         self.main = Dovecot(
-            "main", self.root / "main", cert, key, uid, gid, folders=SPECIAL_USE_FOLDERS
+            "main",
+            self.root / "main",
+            cert,
+            key,
+            uid,
+            gid,
+            folders=SPECIAL_USE_FOLDERS,
+            oauth_introspection_url=self.oidc.introspection_url,
         )
         self.main.start(passwords)
         self.localized = Dovecot(
@@ -141,6 +152,11 @@ class Sandbox:
             self.courier.start(passwords)
             cleanup.record(self.root, self.courier.process.pid, "couriertcpd", group=True)
 
+    def start_oidc(self) -> OidcProvider:
+        """Start the OpenID Connect provider (once), with the sandbox users as its accounts."""
+        self.oidc.start({u.address: u.password for u in self.users.values()})
+        return self.oidc
+
     def imap_port(self, server: str) -> int:
         """The implicit-TLS IMAP port of "dovecot" (the main server), "cyrus" or "courier"."""
         if server == "dovecot":
@@ -188,6 +204,7 @@ class Sandbox:
 
     def stop(self) -> None:
         for part in (
+            self.oidc,
             self.courier,
             self.cyrus,
             self.dns,
@@ -261,6 +278,7 @@ class Sandbox:
                 "submissions_files_sent_copy": pf.filing_port,
             },
             "dns": f"127.0.0.1:{self.dns.port}",
+            "oauth_issuer": self.oidc.issuer if self.oidc and self.oidc.running else None,
             "dbus_session_bus_address": self.keyring.address,
             "keyring_env": self.keyring.env(),
             "users": [asdict(u) for u in self.users.values()],

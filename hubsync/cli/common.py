@@ -2,6 +2,8 @@
 
 from hubsync import config as cfg
 from hubsync import credentials, redact
+from hubsync.oauth import grant
+from hubsync.sessions import Secret
 from hubsync.store import Store, open_store
 
 
@@ -10,8 +12,11 @@ def account(name: str | None) -> cfg.Account:
     return cfg.load().account(name)
 
 
-def password_for(acc: cfg.Account) -> str:
-    """The account's password from its sources; registered for redaction."""
+def password_for(acc: cfg.Account) -> Secret:
+    """The account's login secret: its password from its sources (registered for
+    redaction), or for an OAuth2 account the source of its access tokens."""
+    if acc.auth == "oauth2":
+        return grant.source_for(acc)
     secret = credentials.resolve(acc.name, acc.password_command or None)
     redact.register(secret.value)
     return secret.value

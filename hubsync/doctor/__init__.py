@@ -51,6 +51,11 @@ def run(account: cfg.Account, store: Store | None, offline: bool = False) -> lis
     checks, password = local_checks(account, store)
     if offline:
         return checks
+    if account.auth == "oauth2" and password is not None:
+        from hubsync.doctor.oauth import refresh_check
+
+        check, password = refresh_check(account, password)
+        checks.append(check)
     with ThreadPoolExecutor(max_workers=2) as pool:
         imap_chain = pool.submit(imap_checks, account, password)
         smtp_chain = pool.submit(smtp_checks, account, password)

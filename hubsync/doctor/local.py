@@ -6,12 +6,13 @@ from hubsync.doctor import Check, fail, from_error, ok, warn
 from hubsync.errors import HubsyncError
 from hubsync.mail import providers
 from hubsync.sending import OutboxState
+from hubsync.sessions import Secret
 from hubsync.store import Store, queries
 from hubsync.store import attachments as files
 
 
-def local_checks(account: cfg.Account, store: Store | None) -> tuple[list[Check], str | None]:
-    """The local checks, and the account's password when one was found (for the network
+def local_checks(account: cfg.Account, store: Store | None) -> tuple[list[Check], Secret | None]:
+    """The local checks, and the account's login secret when one was found (for the network
     checks: the keyring or password_command is asked only once)."""
     secret_check, password = _secret_check(account)
     checks = [_keyring_check(), secret_check]
@@ -51,7 +52,11 @@ def _keyring_check() -> Check:
     )
 
 
-def _secret_check(account: cfg.Account) -> tuple[Check, str | None]:
+def _secret_check(account: cfg.Account) -> tuple[Check, Secret | None]:
+    if account.auth == "oauth2":
+        from hubsync.doctor.oauth import stored_check
+
+        return stored_check(account)
     try:
         secret = credentials.resolve(account.name, account.password_command or None)
     except HubsyncError as exc:

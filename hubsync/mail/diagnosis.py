@@ -114,3 +114,61 @@ def diagnose_login(
 def _alert(text: str) -> str:
     match = re.search(r"\[ALERT\]\s*(.*)", text)
     return match.group(1).strip() if match else ""
+
+
+def oauth_refused(
+    protocol: str,
+    server_text: str,
+    error: dict,
+    mechanism: str,
+    provider: Provider | None = None,
+) -> AuthFailure:
+    """A server's refusal of an OAuth2 token (after one refresh), with the JSON error the
+    server sent in its challenge (RFC 7628: ``status``, ``scope``)."""
+    text = server_text.strip()
+    status = error.get("status", "")
+    scope = error.get("scope", "")
+    said = ", ".join(f"{k}={v}" for k, v in error.items()) or "no details"
+    fix = (
+        "Check that the user name is the address you signed in as, and that the sign-in "
+        "granted the mail scopes; then run `hubsync connect NAME --auth oauth2` again to "
+        "sign in afresh."
+    )
+    if provider:
+        fix += f" {provider.name}: {provider.login_hint}"
+    code_match = re.search(r"\[([A-Z-]+)[^\]]*\]", text)
+    return AuthFailure(
+        f"{protocol} refused the OAuth2 token ({mechanism}; the server said: {said}).\n"
+        f"Server said: {text}",
+        fix=fix,
+        reason="oauth-token-refused",
+        details={
+            "server_text": text,
+            "response_code": code_match.group(1) if code_match else "",
+            "mechanism": mechanism,
+            "oauth_status": status,
+            "oauth_scope": scope,
+            "oauth_error": error,
+        },
+    )
+
+
+def oauth_unsupported(protocol: str, advertised: list[str]) -> AuthFailure:
+    """The server offers neither XOAUTH2 nor OAUTHBEARER."""
+    offered = ", ".join(advertised) or "none advertised"
+    return AuthFailure(
+        f"The {protocol} server does not offer OAuth2 login (mechanisms: {offered}).",
+        fix="Use --auth password for this server, or check the host: Gmail and Microsoft 365 "
+        "offer XOAUTH2.",
+        reason="oauth-not-offered",
+        details={"mechanisms": advertised},
+    )
+
+
+def oauth_no_token() -> AuthFailure:
+    """No access token could be had (none stored, no refresh token, an empty command)."""
+    return AuthFailure(
+        "No OAuth2 access token is available for this account.",
+        fix="Run `hubsync connect NAME --auth oauth2` to sign in.",
+        reason="oauth-no-token",
+    )

@@ -20,12 +20,13 @@ from hubsync.errors import (
     ServerTooSlow,
 )
 from hubsync.mail import dns as maildns
-from hubsync.mail.diagnosis import diagnose_login
+from hubsync.mail.diagnosis import diagnose_login, oauth_no_token, oauth_refused, oauth_unsupported
 from hubsync.mail.endpoint import Endpoint
 from hubsync.mail.failures import connection_failure, no_starttls
 from hubsync.mail.providers import Provider
 from hubsync.mail.sent_folder import Folder
 from hubsync.mail.tls import client_context
+from hubsync.oauth import sasl
 
 RESPONSE_BYTES = 32 * 1024 * 1024  # what the server may send in answer to one command
 RESPONSE_SECONDS = 120.0  # and for how long (IDLE excepted: it lasts until DONE)
@@ -205,23 +206,22 @@ def session_guard(endpoint: Endpoint) -> Iterator[None]:
 @contextlib.contextmanager
 def logged_in(
     endpoint: Endpoint,
-    username: str,
-    password: str,
-    provider: Provider | None = None,
+    login: Callable[[imapclient.IMAPClient], None],
     on_connected: Callable[[], None] | None = None,
 ) -> Iterator[imapclient.IMAPClient]:
-    """A logged-in session for one piece of work: TLS first, then LOGIN; a dropped
-    connection becomes ConnectionDropped, and the session is always closed.
+    """A logged-in session for one piece of work: TLS first, then ``login`` (a password or
+    an OAuth2 login); a dropped connection becomes ConnectionDropped, and the session is
+    always closed.
 
-    ``on_connected`` is called once TLS is up, before the password is sent (for callers that
-    report each step).
+    ``on_connected`` is called once TLS is up, before any credential is sent (for callers
+    that report each step).
     """
     client = open_session(endpoint)
     try:
         with session_guard(endpoint):
             if on_connected:
                 on_connected()
-            login(client, username, password, provider)
+            login(client)
             yield client
     finally:
         close(client)
@@ -242,6 +242,57 @@ def login(
         raise diagnose_login(_text(exc), provider) from None
     except IMAPClientError as exc:
         raise diagnose_login(_text(exc), provider) from None
+
+
+def oauth_login(
+    client: imapclient.IMAPClient,
+    username: str,
+    token: Callable[[bool], str | None],
+    preferred: str = "",
+    provider: Provider | None = None,
+) -> str:
+    """AUTHENTICATE with XOAUTH2 or OAUTHBEARER (RFC 7628), whichever the server offers
+    (``preferred`` first); returns the mechanism used. ``token(False)`` gives the current
+    access token, ``token(True)`` a new one after a refusal (or None): one retry, no more.
+
+    On a refusal the server first sends a JSON error challenge; hubsync answers it as the
+    mechanism requires (empty for XOAUTH2, ^A for OAUTHBEARER) and reports that JSON.
+    """
+    advertised = [c[5:] for c in capability_names(client) if c.upper().startswith("AUTH=")]
+    mechanism = sasl.choose(advertised, preferred)
+    if mechanism is None:
+        raise oauth_unsupported("IMAP", advertised)
+    current = token(False)
+    if not current:
+        raise oauth_no_token()
+    for retry in (False, True):
+        error: dict = {}
+        try:
+            exchange = _sasl_exchange(mechanism, username, current, error)
+            client._command_and_check("authenticate", mechanism, exchange)
+            return mechanism
+        except IMAPClientError as exc:  # imaplib's error: a NO or BAD to AUTHENTICATE
+            refusal = oauth_refused("IMAP", _text(exc), error, mechanism, provider)
+        current = None if retry else token(True)
+        if not current:
+            break
+    raise refusal
+
+
+def _sasl_exchange(mechanism: str, username: str, token: str, error: dict):
+    """imaplib's authenticator callback: the initial response to the empty challenge, the
+    specified answer to an error challenge (whose JSON is kept in ``error``)."""
+    sent = False
+
+    def answer(challenge: bytes) -> bytes:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return sasl.initial_response(mechanism, username, token)
+        error.update(sasl.parse_error(challenge))
+        return sasl.error_reply(mechanism)
+
+    return answer
 
 
 def list_folders(client: imapclient.IMAPClient) -> list[Folder]:

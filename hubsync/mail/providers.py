@@ -6,6 +6,18 @@ from hubsync.mail.endpoint import Endpoint
 
 
 @dataclass(frozen=True)
+class OAuthSettings:
+    """How a provider's OAuth2 sign-in works (check against its current documentation)."""
+
+    issuer: str
+    scopes: tuple[str, ...]
+    mechanism: str  # the SASL mechanism to try first
+    extra_params: tuple[tuple[str, str], ...] = ()  # added to the authorization URL
+    device_flow: bool = True  # whether its device flow grants the mail scopes
+    registration: str = ""  # where to register a client ID (docs/oauth.md has the steps)
+
+
+@dataclass(frozen=True)
 class Provider:
     key: str
     name: str
@@ -17,6 +29,7 @@ class Provider:
     sent_folder_note: str
     login_hint: str
     notes: tuple[str, ...] = field(default_factory=tuple)
+    oauth: OAuthSettings | None = None
 
 
 PROVIDERS = (
@@ -36,6 +49,15 @@ PROVIDERS = (
             "At most 15 simultaneous IMAP connections.",
             "Daily limits: 2500 MB download, 500 MB upload over IMAP.",
         ),
+        OAuthSettings(
+            issuer="https://accounts.google.com",
+            scopes=("https://mail.google.com/",),
+            mechanism="XOAUTH2",
+            extra_params=(("access_type", "offline"), ("prompt", "consent")),
+            device_flow=False,  # Google's device flow does not grant the mail scope
+            registration="Google Cloud console > APIs & Services > Credentials > Create "
+            "OAuth client ID > Desktop app",
+        ),
     ),
     Provider(
         "microsoft",
@@ -53,6 +75,18 @@ PROVIDERS = (
             "Folders over about 100,000 items slow Exchange down.",
             "SMTP '5.7.139 SmtpClientAuthentication is disabled for the Tenant' is a tenant "
             "setting.",
+        ),
+        OAuthSettings(
+            issuer="https://login.microsoftonline.com/common/v2.0",
+            scopes=(
+                "https://outlook.office.com/IMAP.AccessAsUser.All",
+                "https://outlook.office.com/SMTP.Send",
+                "offline_access",
+            ),
+            mechanism="XOAUTH2",
+            registration="Microsoft Entra admin center > App registrations > New "
+            "registration; Authentication > Mobile and desktop applications > "
+            "http://localhost; Allow public client flows: Yes",
         ),
     ),
     Provider(

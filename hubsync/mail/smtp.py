@@ -9,11 +9,17 @@ from dataclasses import dataclass, field
 
 from hubsync.errors import NetworkError, SendFailure, SmtpDisconnected
 from hubsync.mail import dns as maildns
-from hubsync.mail.diagnosis import diagnose_login
+from hubsync.mail.diagnosis import (
+    diagnose_login,
+    oauth_no_token,
+    oauth_refused,
+    oauth_unsupported,
+)
 from hubsync.mail.endpoint import Endpoint
 from hubsync.mail.failures import connection_failure, no_starttls
 from hubsync.mail.providers import Provider
 from hubsync.mail.tls import client_context
+from hubsync.oauth import sasl
 
 SUBMIT_TIMEOUT = 60.0  # a large message may take a while to be accepted
 
@@ -150,21 +156,70 @@ def submit(conn: smtplib.SMTP, raw: bytes, sender: str, recipients: list[str]) -
 @contextlib.contextmanager
 def logged_in(
     endpoint: Endpoint,
-    username: str,
-    password: str,
-    provider: Provider | None = None,
+    login: Callable[[smtplib.SMTP], None],
     on_connected: Callable[[], None] | None = None,
 ) -> Iterator[smtplib.SMTP]:
     """An authenticated submission session, always closed afterwards. ``on_connected`` is
-    called once TLS is up, before the password is sent."""
+    called once TLS is up, before any credential is sent."""
     conn = open_session(endpoint)
     try:
         if on_connected:
             on_connected()
-        authenticate(conn, username, password, provider)
+        login(conn)
         yield conn
     finally:
         close(conn)
+
+
+def oauth_authenticate(
+    conn: smtplib.SMTP,
+    username: str,
+    token: Callable[[bool], str | None],
+    preferred: str = "",
+    provider: Provider | None = None,
+) -> str:
+    """AUTH XOAUTH2 or OAUTHBEARER, as ``imap.oauth_login`` does for IMAP (one retry with a
+    refreshed token; the server's JSON error challenge answered as specified and reported).
+    Returns the mechanism used."""
+    conn.ehlo_or_helo_if_needed()
+    if not conn.has_extn("auth"):
+        raise SendFailure(
+            "The SMTP server offers no authentication on this port.",
+            fix="Use the submission port (465 or 587), not port 25.",
+            reason="smtp-no-auth",
+        )
+    advertised = conn.esmtp_features.get("auth", "").split()
+    mechanism = sasl.choose(advertised, preferred)
+    if mechanism is None:
+        raise oauth_unsupported("SMTP", advertised)
+    current = token(False)
+    if not current:
+        raise oauth_no_token()
+    for retry in (False, True):
+        error: dict = {}
+        try:
+            conn.auth(mechanism, _sasl_exchange(mechanism, username, current, error))
+            return mechanism
+        except smtplib.SMTPAuthenticationError as exc:
+            text = f"{exc.smtp_code} {exc.smtp_error.decode(errors='replace')}"
+            refusal = oauth_refused("SMTP", text, error, mechanism, provider)
+        current = None if retry else token(True)
+        if not current:
+            break
+    raise refusal
+
+
+def _sasl_exchange(mechanism: str, username: str, token: str, error: dict):
+    """smtplib's authobject: called with no challenge for the initial response (sent with
+    AUTH), then with each decoded challenge (an error's JSON, kept in ``error``)."""
+
+    def answer(challenge: bytes | None = None) -> str:
+        if challenge is None:
+            return sasl.initial_response(mechanism, username, token).decode()
+        error.update(sasl.parse_error(challenge))
+        return sasl.error_reply(mechanism).decode()
+
+    return answer
 
 
 def close(conn: smtplib.SMTP | None) -> None:
