@@ -15,7 +15,8 @@ from hubsync.mail.discovery import Discovery, discover, split_address
 from hubsync.mail.endpoint import Endpoint
 from hubsync.mail.probe import POP3, POP3_ONLY_EXPLANATION, probe_port
 from hubsync.mail.sent_folder import SentResolution, resolve_sent_folder
-from hubsync.sessions import imap_session, smtp_session
+from hubsync.oauth.grant import TokenSource
+from hubsync.sessions import Secret, imap_session, smtp_session
 
 WANTED_CAPABILITIES = ("IDLE", "UIDPLUS", "SPECIAL-USE", "CONDSTORE")
 
@@ -137,7 +138,7 @@ def plan(
 
 
 def verify(
-    account: cfg.Account, password: str, on_step: Callable[[Step], None] | None = None
+    account: cfg.Account, password: Secret, on_step: Callable[[Step], None] | None = None
 ) -> ConnectResult:
     """Run every connection step; stop at the first failure and record it in the result
     (``failure``). On success the account's Sent folder is set from what the server has."""
@@ -163,7 +164,7 @@ def verify(
                 password,
                 on_connected=lambda: passed(f"{imap_at} {imap_at.mode}", "IMAP login"),
             ) as client:
-                passed(f"as {account.username}", "Capabilities after login")
+                passed(f"as {account.username}{_how(password)}", "Capabilities after login")
                 result.capabilities = imap.capability_names(client)
                 missing = [c for c in WANTED_CAPABILITIES if c not in result.capabilities]
                 passed(
@@ -191,7 +192,7 @@ def verify(
             timeout=30,
             on_connected=lambda: passed(f"{smtp_at} {smtp_at.mode}", "SMTP authentication"),
         ):
-            passed(f"as {account.username}", "")
+            passed(f"as {account.username}{_how(password)}", "")
     except HubsyncError as exc:
         record(stage[0], False, exc.message.splitlines()[0])
         result.failure = exc
@@ -199,6 +200,10 @@ def verify(
         account.sent_folder = result.sent.folder
         account.sent_folder_rule = result.sent.rule
     return result
+
+
+def _how(secret: Secret) -> str:
+    return " with an OAuth2 token" if isinstance(secret, TokenSource) else ""
 
 
 def _pop3_or(endpoint: Endpoint) -> HubsyncError:
@@ -217,11 +222,15 @@ def _pop3_or(endpoint: Endpoint) -> HubsyncError:
 
 
 def save_connected(
-    config: cfg.Config, account: cfg.Account, password: str | None, store: str
+    config: cfg.Config, account: cfg.Account, secret: Secret | None, store: str
 ) -> None:
-    """Store the secret (unless ``store`` is "none"), then the account; first one is default."""
+    """Store the secret (unless ``store`` is "none"): the password, or an OAuth2 account's
+    sign-in; then the account. The first account becomes the default."""
     if store == "keyring":
-        credentials.store(account.name, password or "")
+        if isinstance(secret, TokenSource):
+            credentials.store(account.name, secret.pending.dumps() if secret.pending else "")
+        else:
+            credentials.store(account.name, secret or "")
     account.credential_source = store
     config.accounts[account.name] = account
     if not config.default_account or config.default_account not in config.accounts:

@@ -19,6 +19,7 @@ PASSWORD = "HUBSYNC_PASSWORD"  # noqa: S105 - the variable's name, not a secret
 DNS = "HUBSYNC_DNS"
 FAULT = "HUBSYNC_FAULT"
 PAUSE = "HUBSYNC_PAUSE"
+OAUTH_CLIENT_ID = "HUBSYNC_OAUTH_CLIENT_ID"
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Environment:
     dns: str = ""  # HOST:PORT of a DNS server that also resolves hosts before connecting
     fault: str = ""  # crash-safety tests: the named point where the process dies
     pause: str = ""  # race tests: NAME=SECONDS, a point where the process waits
+    oauth_client_id: str = ""  # a registered OAuth2 client ID for `connect --auth oauth2`
 
     @classmethod
     def from_mapping(cls, env: Mapping[str, str]) -> "Environment":
@@ -41,6 +43,7 @@ class Environment:
             dns=env.get(DNS, ""),
             fault=env.get(FAULT, ""),
             pause=env.get(PAUSE, ""),
+            oauth_client_id=env.get(OAUTH_CLIENT_ID, ""),
         )
 
     def __repr__(self) -> str:  # never print the password, even in a traceback's locals

@@ -47,6 +47,12 @@ def emit_json(data: Any) -> None:
     sys.stdout.flush()
 
 
+def emit_json_line(data: Any) -> None:
+    """Print ``data`` as one line of JSON on stdout (an event of a command still running)."""
+    sys.stdout.write(json.dumps(data, default=_default, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
 def status_style(status: str) -> str:
     """The Rich colour for a check status (pass, warn, fail)."""
     return {"pass": "green", "ok": "green", "warn": "yellow", "fail": "red"}.get(status, "")

@@ -17,7 +17,7 @@ from hubsync.environment import fault_point
 from hubsync.errors import HubsyncError, SendFailure, SmtpDisconnected, UsageError
 from hubsync.logbook import Direction, Origin, log_message
 from hubsync.mail import compose, imap, parse, providers, smtp
-from hubsync.sessions import imap_session, smtp_session
+from hubsync.sessions import Secret, imap_session, smtp_session
 from hubsync.store import Store
 from hubsync.store.db import now
 from hubsync.sync.matching import MatchRule
@@ -122,7 +122,7 @@ def send(
     store: Store,
     account: cfg.Account,
     draft: compose.Draft,
-    password: str,
+    password: Secret,
     sent_copy_mode: str = SentCopyMode.AUTO,
 ) -> SendResult:
     """Submit ``draft`` exactly once, track its thread, then file one Sent copy.
@@ -205,7 +205,7 @@ def _track_raw(store: Store, account: cfg.Account, raw: bytes) -> parse.ParsedMe
 
 
 def _file(
-    store: Store, account: cfg.Account, result: SendResult, raw: bytes, password: str, mode: str
+    store: Store, account: cfg.Account, result: SendResult, raw: bytes, password: Secret, mode: str
 ) -> None:
     try:
         result.sent_copy = file_copy(store, account, result.message_id, raw, password, mode)
@@ -230,7 +230,7 @@ def file_copy(
     account: cfg.Account,
     message_id: str,
     raw: bytes,
-    password: str,
+    password: Secret,
     mode: str,
     retry: bool = False,
 ) -> SentCopy:
@@ -272,7 +272,7 @@ def file_copy(
         return SentCopy.APPENDED
 
 
-def retry_filing(store: Store, account: cfg.Account, password: str) -> list[dict]:
+def retry_filing(store: Store, account: cfg.Account, password: Secret) -> list[dict]:
     """File the copies that are still owed (submitted or filing-failed); never resubmit.
     A message a power cut left untracked after submission is tracked first, so replies to it
     are logged; an entry a crash left ``queued`` (never submitted) is marked failed."""

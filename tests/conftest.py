@@ -56,6 +56,16 @@ def sandbox():
     box.remove()
 
 
+@pytest.fixture(scope="session")
+def oidc(sandbox):
+    """The sandbox's OpenID Connect provider, started once for the session on first use."""
+    from sandbox.oidc import available
+
+    if not available():
+        pytest.fail("oidc-provider (Node) is not installed; run `bash scripts/install`")
+    return sandbox.start_oidc()
+
+
 @dataclass
 class CliResult:
     code: int

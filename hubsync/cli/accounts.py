@@ -1,5 +1,6 @@
 """`hubsync discover`, `hubsync connect` and `hubsync accounts ...`."""
 
+import shlex
 import sys
 
 import typer
@@ -10,7 +11,11 @@ from hubsync import config as cfg
 from hubsync import credentials, redact
 from hubsync.errors import CredentialError, UsageError
 from hubsync.mail.discovery import Discovery, discover
-from hubsync.render import emit_json, err, interactive, mark, out, safe
+from hubsync.oauth import signin
+from hubsync.oauth.flows import DeviceCode
+from hubsync.oauth.grant import TokenSource
+from hubsync.oauth.signin import OAuthRequest
+from hubsync.render import emit_json, emit_json_line, err, interactive, mark, out, safe
 
 accounts_app = typer.Typer(
     help="List, show, remove accounts, or choose the default one.", no_args_is_help=True
@@ -101,13 +106,55 @@ def connect_command(
         "each run via HUBSYNC_PASSWORD or a password_command).",
     ),
     cafile: str = typer.Option(None, "--cafile", help="Also trust this CA bundle."),
+    auth: str = typer.Option(
+        None,
+        "--auth",
+        help="password (default) or oauth2 (Gmail, Microsoft 365, any OpenID Connect issuer).",
+    ),
+    oauth_flow: str = typer.Option(
+        None,
+        "--oauth-flow",
+        help="browser (sign in through a browser; default on a desktop) or device (enter a "
+        "code on another device; default without a display or with --no-browser).",
+    ),
+    oauth_issuer: str = typer.Option(
+        None, "--oauth-issuer", help="OAuth2 issuer URL (known for Gmail and Microsoft 365)."
+    ),
+    oauth_client_id: str = typer.Option(
+        None, "--oauth-client-id", help="Your registered OAuth2 client ID (see docs/oauth.md)."
+    ),
+    oauth_client_secret_stdin: bool = typer.Option(
+        False,
+        "--oauth-client-secret-stdin",
+        help="Read the client secret from stdin (Google 'Desktop app' clients have one).",
+    ),
+    scope: list[str] = typer.Option(
+        None, "--scope", help="OAuth2 scope to ask for (repeatable; known for the big two)."
+    ),
+    oauth_mechanism: str = typer.Option(
+        None, "--oauth-mechanism", help="XOAUTH2 or OAUTHBEARER first (default: automatic)."
+    ),
+    oauth_token_command: str = typer.Option(
+        None,
+        "--oauth-token-command",
+        help="A command that prints an access token (run without a shell for each login), "
+        "for organisations that hand out tokens another way.",
+    ),
+    no_browser: bool = typer.Option(
+        False, "--no-browser", help="Never open a browser: print the sign-in URL or code."
+    ),
+    oauth_timeout: float = typer.Option(
+        300.0, "--oauth-timeout", help="Seconds to wait for the browser sign-in."
+    ),
     yes: bool = typer.Option(False, "--yes", "-y", help="Never prompt."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> None:
     """Connect an inbox: IMAP connect and login, capabilities, Sent folder, SMTP connect and
-    authentication. The account is saved (and the password stored) only if every step passed.
+    authentication. The account is saved (and the password or OAuth2 sign-in stored) only if
+    every step passed.
 
-    Running it again for an existing account updates it (e.g. after a password change).
+    Running it again for an existing account updates it (e.g. after a password change, or to
+    sign in again with --auth oauth2 after consent was revoked).
     """
     for value, name in ((imap_security, "--imap-security"), (smtp_security, "--smtp-security")):
         if value and value not in cfg.SECURITY_MODES:
@@ -133,28 +180,91 @@ def connect_command(
     if not json_out and not (imap_host and smtp_host):
         err.print("Looking up settings…")
     plan, found = core.plan(request, existing)
-    password = _password(password_stdin, yes, plan)
+    if auth not in (None, "password", "oauth2"):
+        raise UsageError("--auth must be password or oauth2.")
+    plan.auth = auth or plan.auth or "password"
+    if plan.auth == "oauth2":
+        secret = _oauth_sign_in(
+            plan,
+            config,
+            OAuthRequest(
+                flow=oauth_flow,
+                issuer=oauth_issuer,
+                client_id=oauth_client_id,
+                client_secret=_stdin_line("--oauth-client-secret-stdin")
+                if oauth_client_secret_stdin
+                else "",
+                scopes=list(scope or []),
+                mechanism=oauth_mechanism,
+                token_command=shlex.split(oauth_token_command) if oauth_token_command else [],
+                open_browser=not no_browser,
+                timeout=oauth_timeout,
+            ),
+            json_out,
+        )
+        store = "keyring" if secret.pending is not None else "none"
+    else:
+        secret = _password(password_stdin, yes, plan)
 
     def show_step(step: core.Step) -> None:
         if not json_out:
             out.print(f"{mark(step.ok)} {step.name}: {safe(step.detail)}")
 
-    result = core.verify(plan, password, on_step=show_step)
+    result = core.verify(plan, secret, on_step=show_step)
     result.discovery = found
     if result.failure:
         if json_out:
             emit_json(result.to_dict())
             json_out = False  # the error itself goes to stderr below, not a second JSON
         raise result.failure
-    core.save_connected(config, result.account, password, store)
+    core.save_connected(config, result.account, secret, store)
     if json_out:
         emit_json(result.to_dict())
         return
+    what = "OAuth2 sign-in" if plan.auth == "oauth2" else "password"
     where = "the OS keyring" if store == "keyring" else "nowhere (give it each run)"
+    if plan.auth == "oauth2" and store == "none":
+        where = "nowhere (tokens come from oauth_token_command)"
     out.print(
         f"[green]Connected[/green] {safe(plan.email)} as account [bold]{safe(plan.name)}[/bold]; "
-        f"password stored in {where}; settings in {safe(config.path)}."
+        f"{what} stored in {where}; settings in {safe(config.path)}."
     )
+
+
+def _stdin_line(option: str) -> str:
+    value = sys.stdin.readline().rstrip("\r\n")
+    if not value:
+        raise UsageError(f"{option} was given but standard input was empty.")
+    redact.register(value)
+    return value
+
+
+def _oauth_sign_in(
+    plan: cfg.Account, config: cfg.Config, request: OAuthRequest, json_out: bool
+) -> TokenSource:
+    """Sign in by the chosen flow. The URL or device code goes to stderr for the user and,
+    with --json, as one JSON line on stdout as it happens (the result follows)."""
+    signin.configure(plan, request, config)
+
+    def on_url(url: str) -> None:
+        err.print("Sign in and allow access in your browser:", markup=False)
+        err.print(f"  {url}", markup=False, soft_wrap=True)
+        if json_out:
+            emit_json_line({"event": "authorization-url", "url": url})
+        err.print("Waiting for the sign-in…", markup=False)
+
+    def on_code(code: DeviceCode) -> None:
+        err.print(
+            f"To sign in, open {code.verification_uri} on any device and enter the code "
+            f"{code.user_code} (valid for {code.expires_in / 60:.0f} minutes).",
+            markup=False,
+            soft_wrap=True,
+        )
+        if json_out:
+            emit_json_line(code.to_dict())
+        err.print("Waiting for the sign-in…", markup=False)
+
+    return signin.sign_in(plan, request, on_url, on_code)
 
 
 def _password(from_stdin: bool, yes: bool, plan: cfg.Account) -> str:
@@ -272,8 +382,11 @@ KEYRING_STATUS_TEXT = {
 
 
 def _summary(config: cfg.Config, a: cfg.Account) -> dict:
-    if a.credential_source == "keyring":
+    if a.auth == "oauth2" and a.oauth_token_command:
+        stored = "OAuth2 tokens from oauth_token_command"
+    elif a.credential_source == "keyring":
         stored = KEYRING_STATUS_TEXT[credentials.keyring_status(a.name)]
+        stored = f"OAuth2 sign-in {stored}" if a.auth == "oauth2" else stored
     else:
         stored = "HUBSYNC_PASSWORD or password_command"
     return {
@@ -285,5 +398,6 @@ def _summary(config: cfg.Config, a: cfg.Account) -> dict:
         "sent_folder": a.sent_folder,
         "sent_folder_rule": a.sent_folder_rule,
         "provider": a.provider or None,
+        "auth": a.auth,
         "password": stored,
     }

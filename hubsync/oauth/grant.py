@@ -101,6 +101,26 @@ class TokenSource:
         self.source = "command" if self.command else "keyring"
         self.refreshed = 0  # how many refreshes this source made (doctor reports it)
         self.last: TokenSet | None = None
+        self.pending: StoredGrant | None = None  # a sign-in not yet saved (connect)
+
+    @classmethod
+    def unsaved(
+        cls, account: str, client: Client, token_url: str, signed_in: StoredGrant, cafile=None
+    ) -> "TokenSource":
+        """A source for a fresh sign-in that ``connect`` saves only after every step passed:
+        its tokens (refreshed ones too) stay in memory until then."""
+        source = cls(account, client, token_url, cafile=cafile)
+        source.pending = signed_in
+        return source
+
+    def _load(self) -> StoredGrant:
+        return self.pending if self.pending is not None else load(self.account)
+
+    def _save(self, stored: StoredGrant) -> None:
+        if self.pending is not None:
+            self.pending = stored
+        else:
+            save(self.account, stored)
 
     def __repr__(self) -> str:
         return f"TokenSource(account={self.account!r}, source={self.source!r})"
@@ -112,7 +132,7 @@ class TokenSource:
             value = credentials.run_password_command(self.command)
             redact.register(value)
             return value
-        grant = load(self.account)
+        grant = self._load()
         if not refresh and grant.tokens.access_token:
             if not grant.tokens.expires_within(REFRESH_MARGIN, self.clock()):
                 self.last = grant.tokens
@@ -123,7 +143,7 @@ class TokenSource:
 
     def _refresh(self, grant: StoredGrant, stale: str) -> str:
         with locking.waiting_lock(f"oauth-{self.account}"):
-            grant = load(self.account)  # another process may have refreshed meanwhile
+            grant = self._load()  # another process may have refreshed meanwhile
             current = grant.tokens
             fresh_enough = current.access_token and current.access_token != stale
             if fresh_enough and not current.expires_within(REFRESH_MARGIN, self.clock()):
@@ -135,7 +155,7 @@ class TokenSource:
             )
             if not new.scope:
                 new.scope = current.scope
-            save(self.account, StoredGrant(new, grant.client_secret))  # rotation: at once
+            self._save(StoredGrant(new, grant.client_secret))  # rotation: saved at once
             self.refreshed += 1
             self.last = new
             return new.access_token

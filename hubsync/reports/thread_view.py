@@ -3,6 +3,7 @@ read-only audit of a live folder."""
 
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 from hubsync import config as cfg
 from hubsync import threads as jwz
@@ -12,6 +13,9 @@ from hubsync.mail.parse import normalize_message_id
 from hubsync.reports.period import since_date
 from hubsync.store import Store
 from hubsync.store import queries as q
+
+if TYPE_CHECKING:
+    from hubsync.sessions import Secret
 
 
 @dataclass
@@ -229,7 +233,9 @@ def audit(records: list[dict], own: str, folder: str = "") -> FolderAudit:
     )
 
 
-def audit_folder(store: Store, account: cfg.Account, password: str, folder: str) -> FolderAudit:
+def audit_folder(
+    store: Store, account: cfg.Account, password: "Secret", folder: str
+) -> FolderAudit:
     """Read ``folder`` on the server (read-only) and audit its threads."""
     from hubsync.sync.engine import session  # network code only for this report
     from hubsync.sync.folder_audit import folder_headers

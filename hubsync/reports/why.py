@@ -4,6 +4,7 @@ its headers read live from the server (and nothing of it is kept)."""
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from hubsync import config as cfg
 from hubsync.logbook import Origin
@@ -11,6 +12,9 @@ from hubsync.mail.parse import normalize_message_id
 from hubsync.store import Store
 from hubsync.store import queries as q
 from hubsync.sync.matching import MatchRule
+
+if TYPE_CHECKING:
+    from hubsync.sessions import Secret
 
 # Verdicts besides the MatchRule of a logged message.
 NEVER_LOG = "never-log"
@@ -116,7 +120,7 @@ def _logged(message_id: str, row: dict, events: list[dict]) -> WhyVerdict:
 
 
 def why_with_server(
-    store: Store, account: cfg.Account, password: Callable[[], str], message_id: str
+    store: Store, account: cfg.Account, password: Callable[[], "Secret"], message_id: str
 ) -> WhyVerdict:
     """``why``, looking the message up in the watched folders when it is not in the log
     (``password`` is asked for only then)."""
@@ -127,7 +131,9 @@ def why_with_server(
     return why(store, account.name, message_id, live) if live else verdict
 
 
-def _find_live(store: Store, account: cfg.Account, password: str, message_id: str) -> dict | None:
+def _find_live(
+    store: Store, account: cfg.Account, password: "Secret", message_id: str
+) -> dict | None:
     """Read the threading headers of a message from the watched folders (not stored)."""
     from hubsync.mail.fetch_scanner import header_fields_value  # only for this path
     from hubsync.mail.parse import parse

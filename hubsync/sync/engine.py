@@ -16,7 +16,7 @@ from hubsync import config as cfg
 from hubsync.environment import fault_point
 from hubsync.errors import HubsyncError, StoreError
 from hubsync.mail import parse
-from hubsync.sessions import imap_session
+from hubsync.sessions import Secret, imap_session
 from hubsync.store import Store
 from hubsync.sync.capture import log_replies
 from hubsync.sync.fetch import BATCH, uid_ranges
@@ -28,7 +28,9 @@ Progress = Callable[[str, int, int], None]  # folder, done, total
 
 
 @contextlib.contextmanager
-def session(account: cfg.Account, password: str, store: Store) -> Iterator[imapclient.IMAPClient]:
+def session(
+    account: cfg.Account, password: Secret, store: Store
+) -> Iterator[imapclient.IMAPClient]:
     """A logged-in IMAP session for one piece of work; a failure to connect or log in is
     recorded as an account event (doctor's history), and the session is always closed."""
     opened = False
@@ -53,7 +55,7 @@ def watched_folders(account: cfg.Account) -> list[str]:
 def sync_account(
     store: Store,
     account: cfg.Account,
-    password: str,
+    password: Secret,
     folders: list[str] | None = None,
     progress: Progress | None = None,
     client: imapclient.IMAPClient | None = None,

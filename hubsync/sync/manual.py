@@ -10,6 +10,7 @@ from hubsync.errors import MessageError, UsageError
 from hubsync.logbook import LogOutcome, log_manual
 from hubsync.mail import parse
 from hubsync.mail.stream import read_text_only
+from hubsync.sessions import Secret
 from hubsync.store import Store
 from hubsync.sync.bodies import text_of
 from hubsync.sync.mailbox import ImapMailbox
@@ -82,7 +83,7 @@ def log_file(store: Store, account: cfg.Account, source: str, stream: BinaryIO) 
 
 
 def log_from_folder(
-    store: Store, account: cfg.Account, password: str, folder: str, uid: int
+    store: Store, account: cfg.Account, password: Secret, folder: str, uid: int
 ) -> ManualLog:
     """Fetch message ``uid`` of ``folder`` from the server (read-only) and log it."""
     from hubsync.sync.engine import session

@@ -13,6 +13,7 @@ import imapclient
 from hubsync import config as cfg
 from hubsync.environment import pause_point
 from hubsync.errors import AuthFailure, CredentialError, HubsyncError, TLSFailure
+from hubsync.sessions import Secret
 from hubsync.store import Store
 from hubsync.sync.engine import SyncReport, session, sync_account, watched_folders
 from hubsync.sync.mailbox import ImapMailbox
@@ -25,7 +26,7 @@ MAX_BACKOFF = 300.0
 def watch(
     store: Store,
     account: cfg.Account,
-    password: str,
+    password: Secret,
     folders: list[str] | None,
     on_report: Callable[[SyncReport], None],
     on_trouble: Callable[[str, float], None],

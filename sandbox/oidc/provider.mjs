@@ -62,6 +62,21 @@ const provider = new Provider(settings.issuer, {
 });
 provider.proxy = false;
 
+// RFC 8628 3.5: a device client that polls faster than the interval is told to slow down
+// (the library defines the error but leaves enforcing it to the application).
+const lastPoll = new Map();
+provider.use(async (ctx, next) => {
+  await next();
+  const code = ctx.oidc && ctx.oidc.params && ctx.oidc.params.device_code;
+  if (!code || !ctx.path.endsWith('/token')) return;
+  const now = Date.now();
+  const last = lastPoll.get(code);
+  lastPoll.set(code, now);
+  if (last !== undefined && now - last < 4500 && ctx.body && ctx.body.error === 'authorization_pending') {
+    ctx.body = { error: 'slow_down', error_description: 'polling faster than the interval' };
+  }
+});
+
 const escape = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const page = (title, body) => `<!DOCTYPE html><html><head><meta charset="utf-8"><title>${escape(title)}</title></head><body><h1>${escape(title)}</h1>${body}</body></html>`;
 
