@@ -103,8 +103,11 @@ def connect(
         if process.poll() is None:
             process.kill()
             process.wait()
-    # One JSON line per sign-in event as it happens, then the result as one JSON document.
-    lines = [event] + ([json.loads(rest)] if rest.strip() else [])
+    # One JSON line per sign-in event as it happens, then the result as JSON documents.
+    lines, decoder, at = [event], json.JSONDecoder(), 0
+    while rest[at:].strip():
+        value, at = decoder.raw_decode(rest, len(rest) - len(rest[at:].lstrip()))
+        lines.append(value)
     return process.returncode, lines, stderr
 
 
@@ -363,8 +366,10 @@ def test_a_token_for_another_user_is_refused_with_the_servers_error(cli, sandbox
         cli, sandbox, oidc, "alice-wrong", login="bob@customer.test", password="bob-sandbox-pw"
     )
     assert code == 1
-    result = lines[-1]
+    result = lines[1]
     assert result["ok"] is False
+    assert lines[-1]["error"] == "oauth-token-refused"
+    assert lines[-1]["oauth_status"] == "invalid_token"
     assert "refused the OAuth2 token" in stderr
     assert "invalid_token" in stderr  # the JSON error from the server's challenge
     assert stored_grant(cli, "alice-wrong") is None
