@@ -50,6 +50,8 @@ class Account:
         """The account's table in config.toml (empty values left out)."""
         data = asdict(self)
         data.pop("name")
+        if data["auth"] == "password":
+            data.pop("auth")  # the default; written only for OAuth2 accounts
         return {k: v for k, v in data.items() if v not in ("", [], None) or k == "never_log"}
 
     @property
