@@ -2,6 +2,7 @@
 
 import shlex
 import sys
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
@@ -11,11 +12,12 @@ from hubsync import config as cfg
 from hubsync import credentials, redact
 from hubsync.errors import CredentialError, UsageError
 from hubsync.mail.discovery import Discovery, discover
-from hubsync.oauth import signin
-from hubsync.oauth.flows import DeviceCode
 from hubsync.oauth.grant import TokenSource
-from hubsync.oauth.signin import OAuthRequest
 from hubsync.render import emit_json, emit_json_line, err, interactive, mark, out, safe
+
+if TYPE_CHECKING:
+    from hubsync.oauth.flows import DeviceCode
+    from hubsync.oauth.signin import OAuthRequest
 
 accounts_app = typer.Typer(
     help="List, show, remove accounts, or choose the default one.", no_args_is_help=True
@@ -184,6 +186,8 @@ def connect_command(
         raise UsageError("--auth must be password or oauth2.")
     plan.auth = auth or plan.auth or "password"
     if plan.auth == "oauth2":
+        from hubsync.oauth.signin import OAuthRequest  # only for OAuth2 sign-ins
+
         secret = _oauth_sign_in(
             plan,
             config,
@@ -240,10 +244,12 @@ def _stdin_line(option: str) -> str:
 
 
 def _oauth_sign_in(
-    plan: cfg.Account, config: cfg.Config, request: OAuthRequest, json_out: bool
+    plan: cfg.Account, config: cfg.Config, request: "OAuthRequest", json_out: bool
 ) -> TokenSource:
     """Sign in by the chosen flow. The URL or device code goes to stderr for the user and,
     with --json, as one JSON line on stdout as it happens (the result follows)."""
+    from hubsync.oauth import signin
+
     signin.configure(plan, request, config)
 
     def on_url(url: str) -> None:
@@ -253,7 +259,7 @@ def _oauth_sign_in(
             emit_json_line({"event": "authorization-url", "url": url})
         err.print("Waiting for the sign-in…", markup=False)
 
-    def on_code(code: DeviceCode) -> None:
+    def on_code(code: "DeviceCode") -> None:
         err.print(
             f"To sign in, open {code.verification_uri} on any device and enter the code "
             f"{code.user_code} (valid for {code.expires_in / 60:.0f} minutes).",

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 
 from hubsync import redact
 from hubsync.errors import AuthFailure, ProtocolFailure
-from hubsync.oauth import http
 
 
 class OAuthError(AuthFailure):
@@ -144,6 +143,8 @@ def request_tokens(
     cafile: str | None = None,
 ) -> TokenSet:
     """POST a grant to the token endpoint; the TokenSet, or the provider's error."""
+    from hubsync.oauth import http  # urllib only when a token is really requested
+
     status, body = http.post_form(token_url, {**fields, **client.credentials()}, cafile)
     if status != 200 or "error" in body:
         raise error_from(status, body, account, during)
