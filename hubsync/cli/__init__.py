@@ -25,6 +25,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
@@ -48,7 +49,12 @@ def _version(value: bool) -> None:
 def _root(
     ctx: typer.Context,
     version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        False,
+        "--version",
+        "-V",
+        callback=_version,
+        is_eager=True,
+        help="Print the version and exit.",
     ),
     debug: bool = typer.Option(
         False, "--debug", help="Show tracebacks (secrets redacted) for failures."
@@ -79,10 +85,12 @@ COMMAND_MODULES = {
     "contacts": "reports",
     "why": "reports",
     "doctor": "doctor",
+    "completion": "completion",
 }
 
 
 _registered: set[str] = set()
+COMPLETE_VAR = "_HUBSYNC_COMPLETE"
 
 
 def _register_commands(args: list[str]) -> None:
@@ -101,6 +109,11 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     run = RunContext(env=Environment.from_mapping(os.environ), json="--json" in args)
     os.umask(0o077)  # everything hubsync creates (SQLite's -wal and -shm too) is private
+    if COMPLETE_VAR in os.environ:  # the shell asks what to complete (see `hubsync completion`)
+        from typer._completion_classes import completion_init
+
+        completion_init()
+        args = []  # the words come from the environment; every command must be known
     _register_commands(args)
     try:
         with environment.use(run.env):

@@ -10,6 +10,7 @@ from rich.table import Table
 from hubsync import accounts as core
 from hubsync import config as cfg
 from hubsync import credentials, redact
+from hubsync.cli import options
 from hubsync.errors import CredentialError, UsageError
 from hubsync.mail.discovery import Discovery, discover
 from hubsync.oauth.grant import TokenSource
@@ -32,9 +33,11 @@ def register(app: typer.Typer) -> None:
 
 
 def discover_command(
-    email: str = typer.Argument(..., help="The email address to find servers for."),
-    cafile: str = typer.Option(None, "--cafile", help="Also trust this CA bundle."),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON only."),
+    email: str = typer.Argument(
+        ..., metavar="ADDRESS", help="The email address to find servers for."
+    ),
+    cafile: str = options.cafile(),
+    json_out: bool = options.json_out(),
 ) -> None:
     """Find the IMAP and SMTP servers for EMAIL (provider table, DNS SRV, autoconfig, MX,
     guesses), probe each candidate, and pick the most secure verified one.
@@ -87,43 +90,80 @@ def show_discovery(found: Discovery) -> None:
 
 
 def connect_command(
-    email: str = typer.Argument(..., help="The inbox's email address."),
-    account: str = typer.Option(None, "--account", help="Name for the account (default: EMAIL)."),
-    imap_host: str = typer.Option(None, "--imap-host"),
-    imap_port: int = typer.Option(None, "--imap-port"),
-    imap_security: str = typer.Option(None, "--imap-security", help="ssl or starttls."),
-    smtp_host: str = typer.Option(None, "--smtp-host"),
-    smtp_port: int = typer.Option(None, "--smtp-port"),
-    smtp_security: str = typer.Option(None, "--smtp-security", help="ssl or starttls."),
-    username: str = typer.Option(None, "--username", help="Login name (default: EMAIL)."),
-    display_name: str = typer.Option(None, "--name", help="Your name for the From header."),
-    sent_folder: str = typer.Option(None, "--sent-folder", help="Use this Sent folder."),
+    email: str = typer.Argument(..., metavar="ADDRESS", help="The inbox's email address."),
+    account: str = typer.Option(
+        None,
+        "--account",
+        "-a",
+        metavar="NAME",
+        help="Name for the account (default: EMAIL).",
+        autocompletion=options.complete_account,
+    ),
+    imap_host: str = typer.Option(
+        None, "--imap-host", metavar="HOST", help="IMAP server host name (default: discovered)."
+    ),
+    imap_port: int = typer.Option(
+        None, "--imap-port", metavar="PORT", help="IMAP port (993 for SSL/TLS, 143 for STARTTLS)."
+    ),
+    imap_security: str = typer.Option(
+        None, "--imap-security", metavar="ssl|starttls", help="ssl or starttls."
+    ),
+    smtp_host: str = typer.Option(
+        None, "--smtp-host", metavar="HOST", help="SMTP submission host name (default: discovered)."
+    ),
+    smtp_port: int = typer.Option(
+        None,
+        "--smtp-port",
+        metavar="PORT",
+        help="SMTP submission port (465 for SSL/TLS, 587 for STARTTLS).",
+    ),
+    smtp_security: str = typer.Option(
+        None, "--smtp-security", metavar="ssl|starttls", help="ssl or starttls."
+    ),
+    username: str = typer.Option(
+        None, "--username", metavar="LOGIN", help="Login name (default: EMAIL)."
+    ),
+    display_name: str = typer.Option(
+        None, "--name", metavar="DISPLAY-NAME", help="Your name for the From header."
+    ),
+    sent_folder: str = typer.Option(
+        None, "--sent-folder", metavar="FOLDER", help="Use this Sent folder."
+    ),
     password_stdin: bool = typer.Option(
         False, "--password-stdin", help="Read the password from the first line of stdin."
     ),
     store: str = typer.Option(
         "keyring",
         "--store",
+        metavar="keyring|none",
         help="Where the password goes: keyring, or none (then give it "
         "each run via HUBSYNC_PASSWORD or a password_command).",
     ),
-    cafile: str = typer.Option(None, "--cafile", help="Also trust this CA bundle."),
+    cafile: str = options.cafile(),
     auth: str = typer.Option(
         None,
         "--auth",
+        metavar="password|oauth2",
         help="password (default) or oauth2 (Gmail, Microsoft 365, any OpenID Connect issuer).",
     ),
     oauth_flow: str = typer.Option(
         None,
         "--oauth-flow",
+        metavar="browser|device",
         help="browser (sign in through a browser; default on a desktop) or device (enter a "
         "code on another device; default without a display or with --no-browser).",
     ),
     oauth_issuer: str = typer.Option(
-        None, "--oauth-issuer", help="OAuth2 issuer URL (known for Gmail and Microsoft 365)."
+        None,
+        "--oauth-issuer",
+        metavar="URL",
+        help="OAuth2 issuer URL (known for Gmail and Microsoft 365).",
     ),
     oauth_client_id: str = typer.Option(
-        None, "--oauth-client-id", help="Your registered OAuth2 client ID (see docs/oauth.md)."
+        None,
+        "--oauth-client-id",
+        metavar="ID",
+        help="Your registered OAuth2 client ID (see docs/oauth.md).",
     ),
     oauth_client_secret_stdin: bool = typer.Option(
         False,
@@ -131,14 +171,21 @@ def connect_command(
         help="Read the client secret from stdin (Google 'Desktop app' clients have one).",
     ),
     scope: list[str] = typer.Option(
-        None, "--scope", help="OAuth2 scope to ask for (repeatable; known for the big two)."
+        None,
+        "--scope",
+        metavar="SCOPE",
+        help="OAuth2 scope to ask for (repeatable; known for the big two).",
     ),
     oauth_mechanism: str = typer.Option(
-        None, "--oauth-mechanism", help="XOAUTH2 or OAUTHBEARER first (default: automatic)."
+        None,
+        "--oauth-mechanism",
+        metavar="XOAUTH2|OAUTHBEARER",
+        help="XOAUTH2 or OAUTHBEARER first (default: automatic).",
     ),
     oauth_token_command: str = typer.Option(
         None,
         "--oauth-token-command",
+        metavar="COMMAND",
         help="A command that prints an access token (run without a shell for each login), "
         "for organisations that hand out tokens another way.",
     ),
@@ -146,10 +193,10 @@ def connect_command(
         False, "--no-browser", help="Never open a browser: print the sign-in URL or code."
     ),
     oauth_timeout: float = typer.Option(
-        300.0, "--oauth-timeout", help="Seconds to wait for the browser sign-in."
+        300.0, "--oauth-timeout", metavar="SECONDS", help="Seconds to wait for the browser sign-in."
     ),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Never prompt."),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON only."),
+    yes: bool = options.yes(),
+    json_out: bool = options.json_out(),
 ) -> None:
     """Connect an inbox: IMAP connect and login, capabilities, Sent folder, SMTP connect and
     authentication. The account is saved (and the password or OAuth2 sign-in stored) only if
@@ -303,7 +350,7 @@ def _password(from_stdin: bool, yes: bool, plan: cfg.Account) -> str:
 
 
 @accounts_app.command("list")
-def list_command(json_out: bool = typer.Option(False, "--json", help="Print JSON only.")) -> None:
+def list_command(json_out: bool = options.json_out()) -> None:
     """List connected accounts."""
     config = cfg.load()
     rows = [_summary(config, a) for a in config.accounts.values()]
@@ -330,8 +377,8 @@ def list_command(json_out: bool = typer.Option(False, "--json", help="Print JSON
 
 @accounts_app.command("show")
 def show_command(
-    name: str = typer.Argument(...),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON only."),
+    name: str = options.account_name(),
+    json_out: bool = options.json_out(),
 ) -> None:
     """Show one account's settings (never its password)."""
     config = cfg.load()
@@ -347,8 +394,8 @@ def show_command(
 
 @accounts_app.command("remove")
 def remove_command(
-    name: str = typer.Argument(...),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON only."),
+    name: str = options.account_name(),
+    json_out: bool = options.json_out(),
 ) -> None:
     """Remove an account and delete its password from the keyring."""
     config = cfg.load()
@@ -365,8 +412,8 @@ def remove_command(
 
 @accounts_app.command("default")
 def default_command(
-    name: str = typer.Argument(...),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON only."),
+    name: str = options.account_name(),
+    json_out: bool = options.json_out(),
 ) -> None:
     """Make NAME the default account."""
     config = cfg.load()

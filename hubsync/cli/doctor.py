@@ -4,6 +4,7 @@ import typer
 
 from hubsync import config as cfg
 from hubsync import doctor as core
+from hubsync.cli import options
 from hubsync.errors import HubsyncError
 from hubsync.render import emit_json, out, safe, status_style
 from hubsync.store import open_store
@@ -15,12 +16,12 @@ def register(app: typer.Typer) -> None:
 
 
 def doctor_command(
-    account: str = typer.Option(None, "--account", "-a"),
+    account: str = options.account(),
     all_accounts: bool = typer.Option(False, "--all", help="Check every account."),
     offline: bool = typer.Option(
         False, "--offline", help="Only local checks (config, keyring, store, outbox, history)."
     ),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON only."),
+    json_out: bool = options.json_out(),
 ) -> None:
     """Diagnose accounts: config, keyring, DNS, TCP, TLS, IMAP login, capabilities, Sent folder,
     folder sizes, SMTP, sync history, outbox and store. Each check says pass, warn or fail,

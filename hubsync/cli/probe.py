@@ -3,6 +3,7 @@
 import typer
 from rich.table import Table
 
+from hubsync.cli import options
 from hubsync.mail.probe import DEFAULT_PORTS, ProbeReport, probe
 from hubsync.render import emit_json, out, safe
 
@@ -13,13 +14,21 @@ def register(app: typer.Typer) -> None:
 
 
 def probe_command(
-    host: str = typer.Argument(..., help="Host name or address of the mail server."),
-    port: list[int] = typer.Option(
-        None, "--port", "-p", help="Port to check (repeatable). Default: 993 143 995 110 465 587."
+    host: str = typer.Argument(
+        ..., metavar="HOST", help="Host name or address of the mail server."
     ),
-    timeout: float = typer.Option(10.0, "--timeout", min=0.5, help="Seconds allowed per port."),
-    cafile: str = typer.Option(None, "--cafile", help="Also trust this CA bundle (private CAs)."),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON only."),
+    port: list[int] = typer.Option(
+        None,
+        "--port",
+        "-p",
+        metavar="PORT",
+        help="Port to check (repeatable). Default: 993 143 995 110 465 587.",
+    ),
+    timeout: float = typer.Option(
+        10.0, "--timeout", metavar="SECONDS", min=0.5, help="Seconds allowed per port."
+    ),
+    cafile: str = options.cafile(),
+    json_out: bool = options.json_out(),
 ) -> None:
     """Tell IMAP from POP3 and SMTP on HOST's ports, with TLS mode, certificate and capabilities.
 

@@ -5,7 +5,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from hubsync import reports
-from hubsync.cli import common
+from hubsync.cli import common, options
 from hubsync.logbook import Direction, Origin
 from hubsync.render import emit_json, out, safe
 
@@ -25,13 +25,20 @@ def register(app: typer.Typer) -> None:
 @threads_app.callback()
 def threads_command(
     ctx: typer.Context,
-    account: str = typer.Option(None, "--account", "-a"),
-    contact: str = typer.Option(None, "--contact", help="Only threads with this address."),
-    since: str = typer.Option(None, "--since", help="Only messages from this date (YYYY-MM-DD)."),
-    folder: str = typer.Option(
-        None, "--folder", help="Audit this live folder instead (read-only, nothing stored)."
+    account: str = options.account(),
+    contact: str = typer.Option(
+        None, "--contact", metavar="ADDRESS", help="Only threads with this address."
     ),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON only."),
+    since: str = typer.Option(
+        None, "--since", metavar="DATE", help="Only messages from this date (YYYY-MM-DD)."
+    ),
+    folder: str = typer.Option(
+        None,
+        "--folder",
+        metavar="FOLDER",
+        help="Audit this live folder instead (read-only, nothing stored).",
+    ),
+    json_out: bool = options.json_out(),
 ) -> None:
     """Logged threads: who wrote to whom, when, direction, attachments. A message chained to
     an old thread it has nothing to do with (new subject, nobody in common) is flagged.
@@ -86,9 +93,9 @@ def threads_command(
 
 @threads_app.command("split")
 def split_command(
-    message_id: str = typer.Argument(..., help="The message to detach."),
-    account: str = typer.Option(None, "--account", "-a"),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON only."),
+    message_id: str = typer.Argument(..., metavar="MESSAGE-ID", help="The message to detach."),
+    account: str = options.account(),
+    json_out: bool = options.json_out(),
 ) -> None:
     """Detach a message (and replies under it) into a thread of its own; later syncs keep it."""
     acc = common.account(account)
@@ -121,9 +128,9 @@ def _show_audit(audit: reports.FolderAudit, json_out: bool) -> None:
 
 
 def report_command(
-    account: str = typer.Option(None, "--account", "-a"),
-    since: str = typer.Option(None, "--since", help="From this date (YYYY-MM-DD)."),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON only."),
+    account: str = options.account(),
+    since: str = typer.Option(None, "--since", metavar="DATE", help="From this date (YYYY-MM-DD)."),
+    json_out: bool = options.json_out(),
 ) -> None:
     """The logging report: what was logged, skipped and why, by contact and by day."""
     acc = common.account(account)
@@ -165,10 +172,10 @@ def report_command(
 
 
 def contacts_command(
-    address: str = typer.Argument(None, help="Show this contact's record."),
-    account: str = typer.Option(None, "--account", "-a"),
+    address: str = typer.Argument(None, metavar="ADDRESS", help="Show this contact's record."),
+    account: str = options.account(),
     full: bool = typer.Option(False, "--full", help="Include message bodies."),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON only."),
+    json_out: bool = options.json_out(),
 ) -> None:
     """Contacts with message counts and last activity; one contact's timeline and
     attachments."""
@@ -210,12 +217,14 @@ def _show_contact(record: reports.ContactRecord, full: bool, json_out: bool) -> 
 
 
 def why_command(
-    message_id: str = typer.Argument(..., help="The Message-ID, with or without <>."),
-    account: str = typer.Option(None, "--account", "-a"),
+    message_id: str = typer.Argument(
+        ..., metavar="MESSAGE-ID", help="The Message-ID, with or without <>."
+    ),
+    account: str = options.account(),
     offline: bool = typer.Option(
         False, "--offline", help="Do not look the message up on the server."
     ),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON only."),
+    json_out: bool = options.json_out(),
 ) -> None:
     """Explain whether and why a message was logged (which rule, which reference), or why not."""
     acc = common.account(account)

@@ -8,7 +8,7 @@ from rich.table import Table
 
 from hubsync import sending
 from hubsync import templates as tpl
-from hubsync.cli import common
+from hubsync.cli import common, options
 from hubsync.errors import UsageError
 from hubsync.mail import compose
 from hubsync.render import emit_json, err, out, safe
@@ -25,28 +25,40 @@ def register(app: typer.Typer) -> None:
 
 
 def send_command(
-    to: list[str] = typer.Option(None, "--to", help="Recipient (repeatable)."),
-    cc: list[str] = typer.Option(None, "--cc", help="Copy recipient (repeatable)."),
+    to: list[str] = typer.Option(None, "--to", metavar="ADDRESS", help="Recipient (repeatable)."),
+    cc: list[str] = typer.Option(
+        None, "--cc", metavar="ADDRESS", help="Copy recipient (repeatable)."
+    ),
     bcc: list[str] = typer.Option(
-        None, "--bcc", help="Blind copy (repeatable; kept only in your Sent copy)."
+        None,
+        "--bcc",
+        metavar="ADDRESS",
+        help="Blind copy (repeatable; kept only in your Sent copy).",
     ),
-    subject: str = typer.Option(None, "--subject", "-s"),
-    body: str = typer.Option(None, "--body", help="The text of the message."),
+    subject: str = typer.Option(None, "--subject", "-s", metavar="TEXT", help="The subject line."),
+    body: str = typer.Option(None, "--body", metavar="TEXT", help="The text of the message."),
     body_file: str = typer.Option(
-        None, "--body-file", help="Read the text from FILE (- for standard input)."
+        None, "--body-file", metavar="FILE", help="Read the text from FILE (- for standard input)."
     ),
-    template: str = typer.Option(None, "--template", help="Use a saved template."),
-    var: list[str] = typer.Option(None, "--var", help="KEY=VALUE for the template (repeatable)."),
-    attach: list[Path] = typer.Option(None, "--attach", help="Attach a file (repeatable)."),
+    template: str = options.template(),
+    var: list[str] = typer.Option(
+        None, "--var", metavar="KEY=VALUE", help="KEY=VALUE for the template (repeatable)."
+    ),
+    attach: list[Path] = typer.Option(
+        None, "--attach", metavar="FILE", help="Attach a file (repeatable)."
+    ),
     in_reply_to: str = typer.Option(
         None,
         "--in-reply-to",
+        metavar="MESSAGE-ID",
         help="Message-ID this replies to; In-Reply-To and References come from the stored thread.",
     ),
-    sent_copy: str = typer.Option(None, "--sent-copy", help="auto (default), always or never."),
-    account: str = typer.Option(None, "--account", "-a"),
+    sent_copy: str = typer.Option(
+        None, "--sent-copy", metavar="auto|always|never", help="auto (default), always or never."
+    ),
+    account: str = options.account(),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the message and send nothing."),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON only."),
+    json_out: bool = options.json_out(),
 ) -> None:
     """Send a message over SMTP, then file one copy in the Sent folder.
 
@@ -159,10 +171,10 @@ def _show_result(result: sending.SendResult) -> None:
 
 
 def outbox_command(
-    account: str = typer.Option(None, "--account", "-a"),
+    account: str = options.account(),
     retry: bool = typer.Option(False, "--retry", help="Retry filing the Sent copies owed."),
     show_all: bool = typer.Option(False, "--all", help="Also list filed and failed messages."),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON only."),
+    json_out: bool = options.json_out(),
 ) -> None:
     """List sent messages whose Sent copy is still owed, or whose outcome is uncertain.
 
@@ -201,10 +213,16 @@ def outbox_command(
 
 @templates_app.command("add")
 def templates_add(
-    name: str = typer.Argument(...),
-    file: Path = typer.Option(None, "--file", help="File: 'Subject: ...' line, blank line, body."),
-    subject: str = typer.Option(None, "--subject"),
-    body_file: Path = typer.Option(None, "--body-file"),
+    name: str = options.template_name(),
+    file: Path = typer.Option(
+        None, "--file", metavar="FILE", help="File: 'Subject: ...' line, blank line, body."
+    ),
+    subject: str = typer.Option(
+        None, "--subject", "-s", metavar="TEXT", help="The subject line (with --body-file)."
+    ),
+    body_file: Path = typer.Option(
+        None, "--body-file", metavar="FILE", help="The body, with {placeholders}."
+    ),
 ) -> None:
     """Save a template. Placeholders look like {first_name}."""
     if file:
@@ -223,7 +241,7 @@ def templates_add(
 
 
 @templates_app.command("list")
-def templates_list(json_out: bool = typer.Option(False, "--json", help="Print JSON only.")) -> None:
+def templates_list(json_out: bool = options.json_out()) -> None:
     """List templates with their variables."""
     items = [
         {"name": t.name, "subject": t.subject, "variables": t.variables}
@@ -243,8 +261,8 @@ def templates_list(json_out: bool = typer.Option(False, "--json", help="Print JS
 
 @templates_app.command("show")
 def templates_show(
-    name: str = typer.Argument(...),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON only."),
+    name: str = options.template_name(),
+    json_out: bool = options.json_out(),
 ) -> None:
     """Show a template."""
     t = tpl.load(name)
@@ -255,7 +273,7 @@ def templates_show(
 
 
 @templates_app.command("remove")
-def templates_remove(name: str = typer.Argument(...)) -> None:
+def templates_remove(name: str = options.template_name()) -> None:
     """Delete a template."""
     tpl.remove(name)
     out.print(f"Removed template {safe(name)}")

@@ -9,7 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from hubsync import locking
-from hubsync.cli import common
+from hubsync.cli import common, options
 from hubsync.errors import UsageError
 from hubsync.render import emit_json, err, interactive, out, safe
 from hubsync.sync import engine, manual, watch
@@ -22,12 +22,16 @@ def register(app: typer.Typer) -> None:
 
 
 def sync_command(
-    account: str = typer.Option(None, "--account", "-a"),
+    account: str = options.account(),
     folder: list[str] = typer.Option(
-        None, "--folder", "-f", help="Folder to sync (repeatable; default: INBOX and Sent)."
+        None,
+        "--folder",
+        "-f",
+        metavar="FOLDER",
+        help="Folder to sync (repeatable; default: INBOX and Sent).",
     ),
     watch_mode: bool = typer.Option(False, "--watch", help="Keep running: IMAP IDLE on INBOX."),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON only."),
+    json_out: bool = options.json_out(),
 ) -> None:
     """Log replies to tracked threads. Nothing else is stored; mail is never marked as read.
 
@@ -131,11 +135,15 @@ def show_report(report: engine.SyncReport) -> None:
 
 
 def log_command(
-    files: list[str] = typer.Argument(None, help="Message files (.eml); - for standard input."),
-    account: str = typer.Option(None, "--account", "-a"),
-    folder: str = typer.Option(None, "--folder", help="Log a message from this IMAP folder..."),
-    uid: int = typer.Option(None, "--uid", help="...with this UID."),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON only."),
+    files: list[str] = typer.Argument(
+        None, metavar="FILE...", help="Message files (.eml); - for standard input."
+    ),
+    account: str = options.account(),
+    folder: str = typer.Option(
+        None, "--folder", metavar="FOLDER", help="Log a message from this IMAP folder..."
+    ),
+    uid: int = typer.Option(None, "--uid", metavar="UID", help="...with this UID."),
+    json_out: bool = options.json_out(),
 ) -> None:
     """Log messages by hand (like a CRM's BCC address): each becomes a tracked thread, so
     replies to it are logged by later syncs."""

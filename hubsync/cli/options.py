@@ -1,0 +1,104 @@
+"""Options shared by many commands: one spelling, one short flag, one placeholder and one help
+text each, and the shell completions they offer (account, folder and template names)."""
+
+import typer
+
+
+def complete_account(incomplete: str) -> list[str]:
+    try:
+        from hubsync import config as cfg
+
+        names = cfg.load().accounts
+    except Exception:  # noqa: BLE001 - a broken config must not break the user's shell
+        return []
+    return [n for n in names if n.startswith(incomplete)]
+
+
+def _folders(incomplete: str) -> list[str]:
+    """Folders of every account's last sync (read from the store; no network)."""
+    import sqlite3
+
+    try:
+        from hubsync.store.db import db_path
+
+        path = db_path()
+        if not path.exists():
+            return []
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as conn:
+            rows = conn.execute("SELECT DISTINCT folder FROM sync_state").fetchall()
+    except Exception:  # noqa: BLE001 - completion never fails loudly
+        return []
+    return sorted(r[0] for r in rows if r[0].startswith(incomplete))
+
+
+def _templates(incomplete: str) -> list[str]:
+    try:
+        from hubsync import templates
+
+        return [t.name for t in templates.all_templates() if t.name.startswith(incomplete)]
+    except Exception:  # noqa: BLE001 - completion never fails loudly
+        return []
+
+
+def account():
+    """``--account/-a NAME``: the same on every command."""
+    return typer.Option(
+        None,
+        "--account",
+        "-a",
+        metavar="NAME",
+        help="The account to use (default: the default account; see `hubsync accounts list`).",
+        autocompletion=complete_account,
+    )
+
+
+def json_out():
+    """``--json``: stdout carries exactly one JSON object (docs/schema/ has each shape)."""
+    return typer.Option(False, "--json", help="Print one JSON object only (docs/schema/).")
+
+
+def timeout(default: float = 30.0):
+    """``--timeout SECONDS``: how long any one network step may take."""
+    return typer.Option(
+        default,
+        "--timeout",
+        metavar="SECONDS",
+        min=0.5,
+        help="Give up a network step (connect, TLS, login, one command) after this long.",
+    )
+
+
+def folder(help_text: str, repeatable: bool = False):
+    """``--folder/-f NAME``."""
+    return typer.Option(
+        None, "--folder", "-f", metavar="FOLDER", help=help_text, autocompletion=_folders
+    )
+
+
+def template():
+    return typer.Option(
+        None,
+        "--template",
+        "-t",
+        metavar="NAME",
+        help="Use this saved template (see `hubsync templates list`).",
+        autocompletion=_templates,
+    )
+
+
+def template_name(help_text: str = "The template's name."):
+    return typer.Argument(..., metavar="NAME", help=help_text, autocompletion=_templates)
+
+
+def account_name(help_text: str = "The account's name (see `hubsync accounts list`)."):
+    return typer.Argument(..., metavar="NAME", help=help_text, autocompletion=complete_account)
+
+
+def cafile():
+    return typer.Option(
+        None, "--cafile", metavar="FILE", help="Also trust the CA certificates in this PEM file."
+    )
+
+
+def yes():
+    return typer.Option(False, "--yes", "-y", help="Never prompt; assume yes to confirmations.")

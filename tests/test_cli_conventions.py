@@ -1,0 +1,123 @@
+"""The conventions a user of gh, himalaya or httpie expects: -h, -V, help text and readable
+placeholders on every option, one meaning per short flag, shell completion."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def every_parameter():
+    from typer.main import get_command
+
+    from hubsync.cli import _register_commands, app
+
+    _register_commands([])
+    found = []
+
+    def walk(command, path):
+        for param in command.params:
+            found.append((path or "hubsync", param))
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, f"{path} {name}".strip())
+
+    walk(get_command(app), "")
+    return found
+
+
+def test_every_option_and_argument_has_help_and_a_readable_placeholder():
+    missing = []
+    for path, param in every_parameter():
+        label = f"{path} {'/'.join(param.opts)}"
+        if not getattr(param, "help", None):
+            missing.append(f"{label}: no help")
+        is_flag = getattr(param, "is_flag", False)
+        if not is_flag and param.name not in ("help",):
+            metavar = param.metavar or ""
+            if not metavar or metavar != metavar.upper() and "|" not in metavar:
+                missing.append(f"{label}: placeholder {metavar!r}")
+    assert missing == []
+
+
+def test_one_meaning_per_short_flag():
+    meanings: dict[str, set[str]] = {}
+    for _, param in every_parameter():
+        longs = [o for o in param.opts if o.startswith("--")]
+        for short in (o for o in param.opts if len(o) == 2):
+            meanings.setdefault(short, set()).update(longs)
+    clashes = {s: sorted(m) for s, m in meanings.items() if len(m) > 1}
+    assert clashes == {}
+    assert meanings["-a"] == {"--account"}
+
+
+def test_account_option_is_spelled_the_same_everywhere():
+    for path, param in every_parameter():
+        if "--account" in param.opts:
+            assert "-a" in param.opts, path
+
+
+def run(*args, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "hubsync", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1", **(env or {})},
+        timeout=60,
+    )
+
+
+def test_short_help_and_version():
+    assert "Usage" in run("-h").stdout
+    assert "Usage" in run("send", "-h").stdout
+    version = run("-V")
+    assert version.returncode == 0 and version.stdout.startswith("hubsync ")
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_script_for_each_shell(shell):
+    result = run("completion", shell)
+    assert result.returncode == 0, result.stderr
+    assert "_HUBSYNC_COMPLETE" in result.stdout
+
+
+def test_bash_completion_completes_commands_options_and_account_names(tmp_path):
+    """The generated bash script, sourced in a real bash, completes what a user types."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text(
+        'default_account = "work"\n[accounts.work]\nemail = "a@b.test"\nusername = "a@b.test"\n'
+        'imap_host = "h"\nimap_port = 993\n[accounts.private]\nemail = "p@b.test"\n'
+        'username = "p@b.test"\nimap_host = "h"\nimap_port = 993\n'
+    )
+    script = run("completion", "bash").stdout
+    wrapper = tmp_path / "hubsync"
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m hubsync "$@"\n')
+    wrapper.chmod(0o755)
+
+    def complete(line: str) -> list[str]:
+        words = line.split(" ")
+        probe = (
+            f"{script}\n"
+            f"COMP_WORDS=({' '.join(repr(w) for w in words)}); COMP_CWORD={len(words) - 1}\n"
+            "_hubsync_completion hubsync\n"
+            'printf "%s\\n" "${COMPREPLY[@]}"\n'
+        )
+        env = {
+            **os.environ,
+            "PATH": f"{tmp_path}:{os.environ['PATH']}",
+            "PYTHONPATH": str(ROOT),
+            "HUBSYNC_HOME": str(home),
+        }
+        done = subprocess.run(
+            ["bash", "-c", probe], capture_output=True, text=True, env=env, timeout=60
+        )
+        return [w for w in done.stdout.split() if w]
+
+    assert "sync" in complete("hubsync sy")
+    assert "--account" in complete("hubsync sync --acc")
+    assert sorted(complete("hubsync sync -a ")) == ["private", "work"]
+    assert complete("hubsync doctor --account pr") == ["private"]
