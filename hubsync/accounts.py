@@ -194,7 +194,9 @@ def verify(
         ):
             passed(f"as {account.username}{_how(password)}", "")
     except HubsyncError as exc:
-        record(stage[0], False, exc.message.splitlines()[0])
+        # The label says what was tried, not what was hoped for: "IMAP connect", not
+        # "IMAP connect (TLS verified)", when the connection or its TLS failed.
+        record(stage[0].replace(" (TLS verified)", ""), False, exc.message.splitlines()[0])
         result.failure = exc
     if result.failure is None:
         account.sent_folder = result.sent.folder

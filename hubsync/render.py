@@ -7,15 +7,44 @@ message goes to stderr. Rich turns colour off by itself when stdout is not a ter
 
 import dataclasses
 import json
+import os
 import re
 import sys
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
+from rich.padding import Padding
+from rich.table import Table
+from rich.text import Text
 
-out = Console(highlight=False, soft_wrap=False)
-err = Console(stderr=True, highlight=False)
+
+def _console(stderr: bool = False) -> Console:
+    """A terminal gets Rich's layout at its width; a pipe or file gets lines that are never
+    hard-wrapped (a Message-ID is never split) and tables as wide as their content."""
+    stream = sys.stderr if stderr else sys.stdout
+    terminal = stream.isatty()
+    wide = None if terminal or os.environ.get("COLUMNS") else 100_000
+    return Console(stderr=stderr, highlight=False, soft_wrap=not terminal, width=wide)
+
+
+out = _console()
+err = _console(stderr=True)
+
+
+def table(title: str | None = None, *columns: str, right: tuple[str, ...] = ()) -> Table:
+    """A table whose cells fold rather than truncate (names and ids are shown whole); with
+    borders on a terminal, plain columns in a pipe."""
+    made = Table(title=title, box=box.SQUARE if out.is_terminal else box.SIMPLE_HEAD)
+    for name in columns:
+        made.add_column(name, overflow="fold", justify="right" if name in right else "left")
+    return made
+
+
+def indented(text: str, by: int) -> Padding:
+    """``text`` (markup) indented by ``by`` columns on every line it wraps to."""
+    return Padding(Text.from_markup(text), (0, 0, 0, by))
 
 
 def _default(value: Any) -> Any:

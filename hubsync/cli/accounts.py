@@ -5,13 +5,12 @@ import sys
 from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 
 from hubsync import accounts as core
 from hubsync import config as cfg
-from hubsync import credentials, redact
+from hubsync import credentials, redact, render
 from hubsync.cli import options
-from hubsync.errors import CredentialError, UsageError
+from hubsync.errors import AuthFailure, CredentialError, UsageError
 from hubsync.mail.discovery import Discovery, discover
 from hubsync.oauth.grant import TokenSource
 from hubsync.render import emit_json, emit_json_line, err, interactive, mark, out, safe
@@ -54,9 +53,10 @@ def discover_command(
 
 def show_discovery(found: Discovery) -> None:
     """Render a discovery as a table with the chosen servers."""
-    table = Table(title=f"Server candidates for {safe(found.email)}")
-    for col in ("kind", "host", "port", "security", "source", "verified"):
-        table.add_column(col)
+    table = render.table(
+        f"Server candidates for {safe(found.email)}",
+        *("kind", "host", "port", "security", "source", "verified"),
+    )
     for c in found.candidates:
         table.add_row(
             c.kind,
@@ -232,6 +232,7 @@ def connect_command(
     if auth not in (None, "password", "oauth2"):
         raise UsageError("--auth must be password or oauth2.")
     plan.auth = auth or plan.auth or "password"
+    retry_prompt = None  # asks again after a refused password typed at the prompt
     if plan.auth == "oauth2":
         from hubsync.oauth.signin import OAuthRequest  # only for OAuth2 sign-ins
 
@@ -255,19 +256,26 @@ def connect_command(
         )
         store = "keyring" if secret.pending is not None else "none"
     else:
-        secret = _password(password_stdin, yes, plan)
+        secret, source = _password(password_stdin, yes, plan)
+        if source == "prompt":
+            retry_prompt = _prompt_for(plan)
 
     def show_step(step: core.Step) -> None:
-        if not json_out:
+        if json_out:
+            return
+        if step.ok:
             out.print(f"{mark(step.ok)} {step.name}: {safe(step.detail)}")
+        else:  # the error itself is printed once, on stderr
+            out.print(f"{mark(step.ok)} {step.name}: failed")
 
-    result = core.verify(plan, secret, on_step=show_step)
+    result, secret = _verify_with_retries(plan, secret, show_step, retry_prompt)
     result.discovery = found
     if result.failure:
-        if json_out:
-            emit_json(result.to_dict())
-            json_out = False  # the error itself goes to stderr below, not a second JSON
+        # One JSON object under --json: the error, with the steps that ran inside it.
+        result.failure.details["connect"] = result.to_dict()
         raise result.failure
+    if not json_out:
+        out.print(safe(PRIVACY_STATEMENT))
     core.save_connected(config, result.account, secret, store)
     if json_out:
         emit_json(result.to_dict())
@@ -320,7 +328,43 @@ def _oauth_sign_in(
     return signin.sign_in(plan, request, on_url, on_code)
 
 
-def _password(from_stdin: bool, yes: bool, plan: cfg.Account) -> str:
+PRIVACY_STATEMENT = (
+    "What hubsync will read: the sender, recipients, subject and threading headers of new "
+    "mail in INBOX and Sent, to find replies; the body and attachments only of replies to "
+    "threads you sent or logged with hubsync. What it keeps: those threads (contacts' "
+    "addresses and names, subjects, bodies, attachments while an email is under its size "
+    "limit). Nothing of any other email is kept, not even its addresses."
+)
+PASSWORD_ATTEMPTS = 3
+
+
+def _prompt_for(plan: cfg.Account):
+    def prompt() -> str:
+        value = typer.prompt(f"Password for {plan.name}", hide_input=True)
+        redact.register(value)
+        return value
+
+    return prompt
+
+
+def _verify_with_retries(plan, secret, show_step, retry_prompt):
+    """Verify; a password typed at the prompt and refused at login is asked for again, up to
+    three tries in all (nothing is retyped but the password). Returns the result and the
+    secret it was reached with."""
+    for attempt in range(1, PASSWORD_ATTEMPTS + 1):
+        result = core.verify(plan, secret, on_step=show_step)
+        refused = isinstance(result.failure, AuthFailure)
+        if not (refused and retry_prompt and attempt < PASSWORD_ATTEMPTS):
+            return result, secret
+        err.print(
+            f"[red]{safe(result.failure.message.splitlines()[0])}[/red] "
+            f"Try again ({PASSWORD_ATTEMPTS - attempt} left)."
+        )
+        secret = retry_prompt()
+    return result, secret
+
+
+def _password(from_stdin: bool, yes: bool, plan: cfg.Account) -> tuple[str, str]:
     """The password to connect with, from the same sources and in the same order as every
     other command (credentials.resolve), with a prompt before the keyring on a terminal: a
     user reconnecting after a password change types the new one."""
@@ -346,7 +390,7 @@ def _password(from_stdin: bool, yes: bool, plan: cfg.Account) -> str:
             reason="password-missing",
         ) from None
     redact.register(secret.value)
-    return secret.value
+    return secret.value, secret.source
 
 
 @accounts_app.command("list")
@@ -360,9 +404,7 @@ def list_command(json_out: bool = options.json_out()) -> None:
     if not rows:
         out.print("No accounts yet. Connect one with `hubsync connect you@example.com`.")
         return
-    table = Table(title="Accounts")
-    for col in ("", "account", "email", "IMAP", "SMTP", "Sent folder"):
-        table.add_column(col)
+    table = render.table("Accounts", *("", "account", "email", "IMAP", "SMTP", "Sent folder"))
     for r in rows:
         table.add_row(
             "*" if r["default"] else "",

@@ -6,7 +6,7 @@ from hubsync import config as cfg
 from hubsync import doctor as core
 from hubsync.cli import options
 from hubsync.errors import HubsyncError
-from hubsync.render import emit_json, out, safe, status_style
+from hubsync.render import emit_json, indented, out, safe, status_style
 from hubsync.store import open_store
 
 
@@ -52,9 +52,13 @@ def doctor_command(
             out.print(f"[bold]Account {safe(name)}[/bold]")
             for c in checks:
                 style = status_style(c.status)
-                out.print(f"  [{style}]{c.status.upper():4}[/{style}] {c.id}: {safe(c.evidence)}")
+                out.print(
+                    indented(
+                        f"[{style}]{c.status.upper():4}[/{style}] {c.id}: {safe(c.evidence)}", 2
+                    )
+                )
                 if c.status != "pass" and c.fix:
-                    out.print(f"       [bold]Fix:[/bold] {safe(c.fix)}")
+                    out.print(indented(f"[bold]Fix:[/bold] {safe(c.fix)}", 7))
         out.print("[green]Healthy.[/green]" if healthy else "[red]Problems found.[/red]")
     raise typer.Exit(0 if healthy else 1)
 

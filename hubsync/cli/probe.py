@@ -1,8 +1,8 @@
 """`hubsync probe HOST`: what listens on a host's mail ports."""
 
 import typer
-from rich.table import Table
 
+from hubsync import render
 from hubsync.cli import options
 from hubsync.mail.probe import DEFAULT_PORTS, ProbeReport, probe
 from hubsync.render import emit_json, out, safe
@@ -44,9 +44,10 @@ def probe_command(
 
 def show(report: ProbeReport) -> None:
     """Render a probe report."""
-    table = Table(title=f"Probe of {report.host}", show_lines=False)
-    for col in ("port", "open", "protocol", "TLS", "certificate", "capabilities"):
-        table.add_column(col)
+    table = render.table(
+        f"Probe of {safe(report.host)}",
+        *("port", "open", "protocol", "TLS", "certificate", "capabilities"),
+    )
     for r in report.ports:
         cert = ""
         if r.certificate:

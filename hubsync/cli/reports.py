@@ -1,10 +1,9 @@
 """`hubsync threads`, `hubsync report`, `hubsync contacts` and `hubsync why`."""
 
 import typer
-from rich.table import Table
 from rich.tree import Tree
 
-from hubsync import reports
+from hubsync import render, reports
 from hubsync.cli import common, options
 from hubsync.logbook import Direction, Origin
 from hubsync.render import emit_json, out, safe
@@ -138,9 +137,8 @@ def report_command(
     if json_out:
         emit_json(data.to_dict())
         return
-    table = Table(title=f"Logging report for {acc.name}" + (f" since {since}" if since else ""))
-    table.add_column("what")
-    table.add_column("count", justify="right")
+    title = f"Logging report for {safe(acc.name)}" + (f" since {safe(since)}" if since else "")
+    table = render.table(title, "what", "count", right=("count",))
     for label, count in (
         ("Emails sent", data.emails_sent),
         ("Replies logged", data.replies_logged),
@@ -161,9 +159,7 @@ def report_command(
         ("By day", "day", data.by_day),
         ("By contact", "contact", data.by_contact),
     ):
-        by = Table(title=title)
-        for col in (first, "sent", "replies", "by hand"):
-            by.add_column(col)
+        by = render.table(title, first, "sent", "replies", "by hand")
         for key, c in counts.items():
             counts = (str(c.get(o, 0)) for o in (Origin.SENT, Origin.REPLY, Origin.MANUAL))
             by.add_row(safe(key), *counts)
@@ -188,9 +184,9 @@ def contacts_command(
     if json_out:
         emit_json({"account": acc.name, "contacts": [r.to_dict() for r in rows]})
         return
-    table = Table(title=f"Contacts of {acc.name}")
-    for col in ("contact", "name", "messages", "last activity"):
-        table.add_column(col)
+    table = render.table(
+        f"Contacts of {safe(acc.name)}", *("contact", "name", "messages", "last activity")
+    )
     for r in rows:
         table.add_row(
             safe(r.address), safe(r.name or ""), str(r.messages), (r.last_activity or "")[:16]

@@ -4,9 +4,8 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
-from hubsync import sending
+from hubsync import render, sending
 from hubsync import templates as tpl
 from hubsync.cli import common, options
 from hubsync.errors import UsageError
@@ -196,9 +195,9 @@ def outbox_command(
     if not items:
         out.print("The outbox is empty: every sent message has its Sent copy.")
     else:
-        table = Table(title=f"Outbox of {acc.name}")
-        for col in ("message", "subject", "state", "updated", "error"):
-            table.add_column(col)
+        table = render.table(
+            f"Outbox of {safe(acc.name)}", *("message", "subject", "state", "updated", "error")
+        )
         for item in items:
             table.add_row(
                 safe(item["message_id"]),

@@ -6,9 +6,8 @@ import sys
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from hubsync import locking
+from hubsync import locking, render
 from hubsync.cli import common, options
 from hubsync.errors import UsageError
 from hubsync.render import emit_json, err, interactive, out, safe
@@ -98,17 +97,8 @@ def _watch(store, acc, password, folders, json_out) -> None:
 
 def show_report(report: engine.SyncReport) -> None:
     """Render a sync report as a table."""
-    table = Table(title=f"Sync of {report.account}")
-    for col in (
-        "folder",
-        "scanned",
-        "matched",
-        "logged",
-        "never-log",
-        "attachments",
-        "skipped attachments",
-    ):
-        table.add_column(col, justify="right" if col != "folder" else "left")
+    counts = ("scanned", "matched", "logged", "never-log", "attachments", "skipped attachments")
+    table = render.table(f"Sync of {safe(report.account)}", "folder", *counts, right=counts)
     for f in report.folders:
         table.add_row(
             safe(f.folder) + (" (rescanned: UIDVALIDITY changed)" if f.uidvalidity_changed else ""),
