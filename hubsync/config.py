@@ -11,7 +11,7 @@ from pathlib import Path
 import tomli_w
 
 from hubsync import paths
-from hubsync.errors import ConfigError, UsageError
+from hubsync.errors import ConfigError, NotFound, UsageError
 from hubsync.mail.endpoint import SECURITY_MODES, Endpoint
 
 
@@ -94,7 +94,7 @@ class Config:
         name = name or self.default_account or next(iter(self.accounts))
         if name not in self.accounts:
             known = ", ".join(sorted(self.accounts))
-            raise UsageError(f"No account named {name!r} (known: {known}).", reason="no-account")
+            raise NotFound(f"No account named {name!r} (known: {known}).", reason="no-account")
         return self.accounts[name]
 
     def save(self) -> None:

@@ -39,6 +39,13 @@ class UsageError(HubsyncError):
     exit_code = EXIT_USAGE
 
 
+class NotFound(HubsyncError):
+    """What was asked for does not exist (an account, contact, template, message): the
+    command was used correctly, so exit 1, not the usage code."""
+
+    reason = "not-found"
+
+
 class ConfigError(HubsyncError):
     reason = "config-invalid"
 

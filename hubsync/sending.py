@@ -72,6 +72,10 @@ FACT = "server_files_sent_copy"
 @dataclass
 class SendResult:
     message_id: str
+    account: str = ""
+    thread_id: int | None = None
+    campaign: str | None = None
+    replayed: bool = False  # an earlier send with the same idempotency key; nothing sent now
     accepted: list[str] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)
     sent_folder: str | None = None
@@ -86,7 +90,11 @@ class SendResult:
         return {
             k: getattr(self, k)
             for k in (
+                "account",
                 "message_id",
+                "thread_id",
+                "campaign",
+                "replayed",
                 "accepted",
                 "refused",
                 "sent_folder",
@@ -124,6 +132,8 @@ def send(
     draft: compose.Draft,
     password: Secret,
     sent_copy_mode: str = SentCopyMode.AUTO,
+    idempotency_key: str | None = None,
+    campaign: str | None = None,
 ) -> SendResult:
     """Submit ``draft`` exactly once, track its thread, then file one Sent copy.
 
@@ -131,13 +141,25 @@ def send(
     message went out but its copy could not be filed: never resubmitted). Raises SendFailure
     (or a connection error) when nothing was submitted; SmtpDisconnected when the connection
     dropped mid-submission (the entry is then ``uncertain``).
+
+    With ``idempotency_key``, a key already used by an earlier send of the account returns
+    that send's result (``replayed``) and sends nothing. ``campaign`` tags the thread.
     """
+    if idempotency_key:
+        earlier = store.outbox_by_key(account.name, idempotency_key)
+        if earlier:
+            return _replay(store, account, earlier)
     msg = compose.build(draft, account.domain)
     message_id = str(msg["Message-ID"])
     full, wire = compose.to_bytes(msg), compose.wire_bytes(msg)
-    result = SendResult(message_id=message_id, sent_folder=account.sent_folder or None)
+    result = SendResult(
+        message_id=message_id,
+        account=account.name,
+        campaign=campaign,
+        sent_folder=account.sent_folder or None,
+    )
     result.retried = retry_filing(store, account, password)
-    store.outbox_add(
+    queued = store.outbox_add(
         account.name,
         message_id,
         full,
@@ -145,7 +167,10 @@ def send(
         draft.recipients,
         draft.subject,
         account.sent_folder,
+        idempotency_key,
     )
+    if not queued:  # another send with this key got there first
+        return _replay(store, account, store.outbox_by_key(account.name, idempotency_key))
     fault_point("after-queued")
     try:
         with smtp_session(account, password, timeout=smtp.SUBMIT_TIMEOUT) as conn:
@@ -167,10 +192,32 @@ def send(
     )
     result.state = OutboxState.SUBMITTED
     _track(store, account, full, draft)
+    result.thread_id = store.thread_of(account.name, message_id)
+    if campaign and result.thread_id is not None:
+        store.set_campaign(account.name, result.thread_id, campaign)
     fault_point("after-submit")
     _file(store, account, result, full, password, sent_copy_mode)
     fault_point("after-filed")
     return result
+
+
+def _replay(store: Store, account: cfg.Account, row: dict) -> SendResult:
+    """The result of the earlier send a repeated idempotency key refers to."""
+    thread = store.thread_of(account.name, row["message_id"])
+    campaign = store.campaign_of(account.name, thread) if thread is not None else None
+    return SendResult(
+        message_id=row["message_id"],
+        account=account.name,
+        thread_id=thread,
+        campaign=campaign,
+        replayed=True,
+        accepted=row["accepted"] or [],
+        refused=row["refused"] or {},
+        sent_folder=row["sent_folder"],
+        sent_copy=row["sent_copy"] or SentCopy.SKIPPED,
+        state=row["state"],
+        error=row["error"],
+    )
 
 
 def _track(store: Store, account: cfg.Account, raw: bytes, draft: compose.Draft) -> None:

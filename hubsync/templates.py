@@ -13,7 +13,7 @@ from pathlib import Path
 import tomli_w
 
 from hubsync import paths
-from hubsync.errors import UsageError
+from hubsync.errors import NotFound, UsageError
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -100,6 +100,11 @@ def parse_file(text: str) -> tuple[str, str]:
     return "", text
 
 
+def exists(name: str) -> bool:
+    """Whether a template of this name is saved."""
+    return _path(name).exists()
+
+
 def save(template: Template) -> Path:
     """Write the template; returns its path."""
     fields(template.subject)
@@ -111,11 +116,11 @@ def save(template: Template) -> Path:
 
 
 def load(name: str) -> Template:
-    """The named template; UsageError when there is none."""
+    """The named template; NotFound when there is none."""
     path = _path(name)
     if not path.exists():
         known = ", ".join(t.name for t in all_templates()) or "none"
-        raise UsageError(
+        raise NotFound(
             f"No template named {name!r} (known: {known}).",
             fix="Add one with `hubsync templates add`.",
             reason="no-template",
@@ -135,5 +140,5 @@ def remove(name: str) -> None:
     """Delete the named template; UsageError when there is none."""
     path = _path(name)
     if not path.exists():
-        raise UsageError(f"No template named {name!r}.", reason="no-template")
+        raise NotFound(f"No template named {name!r}.", reason="no-template")
     path.unlink()

@@ -174,11 +174,13 @@ def test_accounts_list_show_default_and_remove(cli, sandbox, monkeypatch):
     assert shown["password"] == "in keyring"
     assert "alice-sandbox-pw" not in cli("accounts", "show", "second").stdout
 
-    removed = cli("accounts", "remove", "second", "--json").json()
+    refused = cli("accounts", "remove", "second")  # no terminal to ask at, and no --yes
+    assert refused.code == 2 and "--yes" in refused.stderr
+    removed = cli("accounts", "remove", "second", "--yes", "--json").json()
     assert removed == {"removed": "second", "secret_deleted": True}
     assert stored_secret(sandbox, monkeypatch, "second") is None
     assert [a["account"] for a in cli("accounts", "list", "--json").json()["accounts"]] == ["first"]
-    assert cli("accounts", "show", "second").code == 2
+    assert cli("accounts", "show", "second").code == 1  # not found: exit 1, not usage
 
 
 def test_reconnect_updates_the_account(cli, sandbox):

@@ -6,7 +6,7 @@ from mail_factory import make
 
 from hubsync import config as cfg
 from hubsync import reports
-from hubsync.errors import UsageError
+from hubsync.errors import NotFound, UsageError
 from hubsync.logbook import Direction, Origin, log_message
 from hubsync.mail import parse
 from hubsync.reports.why import NEVER_LOG, NO_MATCH, UNKNOWN
@@ -113,7 +113,7 @@ def test_split_moves_the_unrelated_email_into_a_thread_of_its_own(store, quote_t
     with pytest.raises(UsageError) as caught:
         reports.split(store, "alice", "<h@x>")
     assert caught.value.reason == "nothing-to-split"
-    with pytest.raises(UsageError) as caught:
+    with pytest.raises(NotFound) as caught:  # exit 1: the command was used correctly
         reports.split(store, "alice", "<nope@x>")
     assert caught.value.reason == "no-such-message"
 
@@ -131,20 +131,20 @@ def test_logging_report_counts_match_what_was_logged(store, quote_thread):
         1,
         4,
     )
-    assert report.attachments_skipped == [
+    assert report.skipped_attachments == [
         {"message_id": "<z@x>", "reason": "over-limit", "detail": "too big"}
     ]
     assert report.never_log_hits == 1
     assert [e["reason"] for e in report.errors] == ["auth-failed", "folder-failed"]
     assert report.contacts_created == 2
     assert report.by_contact == {
-        "bob@customer.test": {"sent": 1, "reply": 1},
-        "carol@partner.test": {"reply": 1},
+        "bob@customer.test": {"sent": 1, "reply": 1, "manual": 0},
+        "carol@partner.test": {"sent": 0, "reply": 1, "manual": 0},
     }
     assert report.by_day == {
-        "2026-11-02": {"sent": 1},
-        "2026-11-03": {"reply": 1},
-        "2026-12-21": {"reply": 1},
+        "2026-11-02": {"sent": 1, "reply": 0, "manual": 0},
+        "2026-11-03": {"sent": 0, "reply": 1, "manual": 0},
+        "2026-12-21": {"sent": 0, "reply": 1, "manual": 0},
     }
     assert "Not stored" in report.statement
     later = reports.logging_report(store, "alice", since="2026-11-03")
@@ -160,7 +160,7 @@ def test_contact_record_has_the_timeline_and_attachments(store, quote_thread):
     assert bob.display == "Bob Buyer <bob@customer.test>"
     brief = reports.contact_record(store, "alice", "bob@customer.test")
     assert "body" not in brief.timeline[0]
-    with pytest.raises(UsageError):
+    with pytest.raises(NotFound):
         reports.contact_record(store, "alice", "stranger@x.test")
     listed = {c.address: c.messages for c in reports.contact_list(store, "alice")}
     assert listed == {"bob@customer.test": 2, "carol@partner.test": 1}

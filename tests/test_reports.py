@@ -179,7 +179,7 @@ def test_why_gives_the_rule(alice, sandbox):
     for msg in deliveries:
         sandbox.deliver(msg.as_bytes(), "alice@example.test")
     data = alice("sync", "--json").json()
-    assert data["logged"] == 2 and data["never_log"] == 1
+    assert data["logged"] == 2 and data["never_log_hits"] == 1
 
     irt = alice("why", by_irt, "--json").json()
     assert (irt["logged"], irt["rule"], irt["ref"]) == (True, "in-reply-to", root)

@@ -210,9 +210,15 @@ def test_template_with_missing_variable_sends_nothing(alice, tmp_path):
     assert "product" in result.stderr
     assert alice("outbox", "--all", "--json").json()["items"] == []
     listed = alice("templates", "list", "--json").json()
-    assert listed == [
-        {"name": "intro", "subject": "Hello {first_name}", "variables": ["first_name", "product"]}
-    ]
+    assert listed == {
+        "templates": [
+            {
+                "name": "intro",
+                "subject": "Hello {first_name}",
+                "variables": ["first_name", "product"],
+            }
+        ]
+    }
 
 
 def test_template_renders_and_dry_run_sends_nothing(alice):

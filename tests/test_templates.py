@@ -3,7 +3,7 @@
 import pytest
 
 from hubsync import templates as tpl
-from hubsync.errors import UsageError
+from hubsync.errors import NotFound, UsageError
 
 
 def test_render_fills_every_placeholder_and_keeps_escaped_braces():
@@ -35,5 +35,5 @@ def test_templates_are_saved_listed_and_removed(home):
     assert [t.name for t in tpl.all_templates()] == ["follow-up"]
     assert tpl.load("follow-up").body == "Hi {name}"
     tpl.remove("follow-up")
-    with pytest.raises(UsageError):
+    with pytest.raises(NotFound):
         tpl.load("follow-up")

@@ -124,9 +124,15 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         err.print("Interrupted.")
         sys.exit(130)
+    except typer.Abort:  # "no" at a confirmation
+        err.print("Aborted; nothing was changed.")
+        sys.exit(EXIT_FAILED)
     except click_errors.ClickException as exc:
         exc.show()
-        sys.exit(EXIT_USAGE if isinstance(exc, click_errors.UsageError) else exc.exit_code)
+        code = EXIT_USAGE if isinstance(exc, click_errors.UsageError) else exc.exit_code
+        if run.json:  # under --json a usage error is JSON too
+            emit_json({"error": "usage", "message": exc.format_message(), "fix": None})
+        sys.exit(code)
     except Exception as exc:  # noqa: BLE001 - the one top-level handler: a bug, said plainly
         err.print(
             f"[red]hubsync hit an internal error:[/red] {scrub(type(exc).__name__)}", markup=True

@@ -437,10 +437,22 @@ def show_command(
 @accounts_app.command("remove")
 def remove_command(
     name: str = options.account_name(),
+    yes: bool = options.yes(),
     json_out: bool = options.json_out(),
 ) -> None:
-    """Remove an account and delete its password from the keyring."""
+    """Remove an account and delete its password (or OAuth2 sign-in) from the keyring. Asks
+    first on a terminal; without one, give --yes."""
     config = cfg.load()
+    config.account(name)  # not found: said before asking
+    if not yes:
+        if not interactive():
+            raise UsageError(
+                f"Removing {name!r} deletes its stored password; confirm with --yes.",
+                reason="confirmation-needed",
+            )
+        typer.confirm(
+            f"Remove account {name} and delete its password from the keyring?", abort=True
+        )
     deleted = core.remove(config, name)
     if json_out:
         emit_json({"removed": name, "secret_deleted": deleted})

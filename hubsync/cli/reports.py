@@ -129,10 +129,20 @@ def _show_audit(audit: reports.FolderAudit, json_out: bool) -> None:
 def report_command(
     account: str = options.account(),
     since: str = typer.Option(None, "--since", metavar="DATE", help="From this date (YYYY-MM-DD)."),
+    campaign: str = typer.Option(
+        None,
+        "--campaign",
+        metavar="NAME",
+        help="Instead: everyone written to in this campaign (send --campaign), and who replied.",
+    ),
     json_out: bool = options.json_out(),
 ) -> None:
-    """The logging report: what was logged, skipped and why, by contact and by day."""
+    """The logging report: what was logged, skipped and why, by contact and by day. With
+    --campaign, who was written to in a campaign and who replied."""
     acc = common.account(account)
+    if campaign:
+        _campaign(reports.campaign_report(common.store(), acc.name, campaign), json_out)
+        return
     data = reports.logging_report(common.store(), acc.name, since)
     if json_out:
         emit_json(data.to_dict())
@@ -146,12 +156,12 @@ def report_command(
         ("Attachments logged", data.attachments_logged),
         ("Never-log hits", data.never_log_hits),
         ("Contacts created", data.contacts_created),
-        ("Attachments skipped", len(data.attachments_skipped)),
+        ("Emails with attachments not stored", len(data.skipped_attachments)),
         ("Errors", len(data.errors)),
     ):
         table.add_row(label, str(count))
     out.print(table)
-    for s in data.attachments_skipped:
+    for s in data.skipped_attachments:
         out.print(f"Skipped attachments of {safe(s['message_id'])}: {safe(s['detail'])}")
     for e in data.errors:
         out.print(f"[red]{e['at']} {e['kind']} {safe(e['reason'])}[/red]: {safe(e['detail'])}")
@@ -165,6 +175,26 @@ def report_command(
             by.add_row(safe(key), *counts)
         out.print(by)
     out.print(data.statement)
+
+
+def _campaign(data: reports.CampaignReport, json_out: bool) -> None:
+    if json_out:
+        emit_json(data.to_dict())
+        return
+    table = render.table(
+        f"Campaign {safe(data.campaign)} of {safe(data.account)}",
+        *("contact", "replied", "replies", "last reply", "thread"),
+    )
+    for r in data.recipients:
+        table.add_row(
+            safe(r.address),
+            "yes" if r.replied else "no",
+            str(r.replies),
+            (r.last_reply or "")[:16],
+            str(r.thread_id),
+        )
+    out.print(table)
+    out.print(f"{data.replied} of {len(data.recipients)} replied.")
 
 
 def contacts_command(
@@ -185,11 +215,11 @@ def contacts_command(
         emit_json({"account": acc.name, "contacts": [r.to_dict() for r in rows]})
         return
     table = render.table(
-        f"Contacts of {safe(acc.name)}", *("contact", "name", "messages", "last activity")
+        f"Contacts of {safe(acc.name)}", *("contact", "name", "messages", "last seen")
     )
     for r in rows:
         table.add_row(
-            safe(r.address), safe(r.name or ""), str(r.messages), (r.last_activity or "")[:16]
+            safe(r.address), safe(r.name or ""), str(r.messages), (r.last_seen or "")[:16]
         )
     out.print(table)
 

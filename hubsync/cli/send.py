@@ -56,7 +56,22 @@ def send_command(
         None, "--sent-copy", metavar="auto|always|never", help="auto (default), always or never."
     ),
     account: str = options.account(),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show the message and send nothing."),
+    idempotency_key: str = typer.Option(
+        None,
+        "--idempotency-key",
+        metavar="KEY",
+        help="A key of your choice (e.g. the CSV row): a second send with the same key sends "
+        "nothing and prints the first send's result.",
+    ),
+    campaign: str = typer.Option(
+        None,
+        "--campaign",
+        metavar="NAME",
+        help="Tag the thread with a campaign; `hubsync report --campaign NAME` lists who replied.",
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Show the message (headers, body, parts) and send nothing."
+    ),
     json_out: bool = options.json_out(),
 ) -> None:
     """Send a message over SMTP, then file one copy in the Sent folder.
@@ -89,7 +104,9 @@ def send_command(
     if dry_run:
         _show_dry_run(draft, acc, mode, json_out)
         return
-    result = sending.send(store, acc, draft, common.password_for(acc), mode)
+    result = sending.send(
+        store, acc, draft, common.password_for(acc), mode, idempotency_key, campaign
+    )
     if json_out:
         emit_json(result.to_dict())
     else:
@@ -129,11 +146,14 @@ def _show_dry_run(draft, acc, mode, json_out) -> None:
     data["sent_copy_mode"] = mode
     data["would_submit_to"] = f"{acc.smtp_host}:{acc.smtp_port} ({acc.smtp_security})"
     data["envelope_recipients"] = draft.recipients
+    data["body"] = draft.body
     if json_out:
         emit_json(data)
         return
     for key, value in data["headers"].items():
         out.print(f"[bold]{safe(key)}:[/bold] {safe(value)}")
+    out.print()
+    out.print(draft.body, markup=False, highlight=False)
     out.print("[bold]MIME structure:[/bold]")
     for part in data["structure"]:
         name = f" {safe(part['filename'])}" if part["filename"] else ""
@@ -146,6 +166,12 @@ def _show_dry_run(draft, acc, mode, json_out) -> None:
 
 
 def _show_result(result: sending.SendResult) -> None:
+    if result.replayed:
+        out.print(
+            f"Already sent with this idempotency key: {safe(result.message_id)} "
+            f"({result.state}); nothing was sent again."
+        )
+        return
     for item in result.retried:
         out.print(f"Earlier message {safe(item['message_id'])}: {item['state']}")
     out.print(
@@ -222,8 +248,11 @@ def templates_add(
     body_file: Path = typer.Option(
         None, "--body-file", metavar="FILE", help="The body, with {placeholders}."
     ),
+    force: bool = typer.Option(False, "--force", help="Replace a template of the same name."),
+    json_out: bool = options.json_out(),
 ) -> None:
-    """Save a template. Placeholders look like {first_name}."""
+    """Save a template. Placeholders look like {first_name}. An existing template is kept
+    unless --force is given."""
     if file:
         t_subject, body = tpl.parse_file(file.read_text(encoding="utf-8"))
         subject = subject or t_subject
@@ -232,7 +261,25 @@ def templates_add(
     else:
         raise UsageError("Give --file FILE, or --subject S --body-file FILE.")
     template = tpl.Template(name, subject or "", body)
+    replaced = tpl.exists(name)
+    if replaced and not force:
+        raise UsageError(
+            f"A template named {name!r} exists already.",
+            fix="Give --force to replace it, or choose another name.",
+            reason="template-exists",
+        )
     path = tpl.save(template)
+    if json_out:
+        emit_json(
+            {
+                "name": name,
+                "subject": template.subject,
+                "variables": template.variables,
+                "path": str(path),
+                "replaced": replaced,
+            }
+        )
+        return
     out.print(
         f"Saved template {safe(name)} ({safe(path)}); variables: "
         f"{safe(', '.join(template.variables) or 'none')}"
@@ -247,7 +294,7 @@ def templates_list(json_out: bool = options.json_out()) -> None:
         for t in tpl.all_templates()
     ]
     if json_out:
-        emit_json(items)
+        emit_json({"templates": items})
         return
     for item in items:
         out.print(

@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from hubsync import locking, render
 from hubsync.cli import common, options
 from hubsync.errors import UsageError
-from hubsync.render import emit_json, err, interactive, out, safe
+from hubsync.render import emit_json, emit_json_line, err, interactive, out, safe
 from hubsync.sync import engine, manual, watch
 
 
@@ -75,8 +75,8 @@ def _watch(store, acc, password, folders, json_out) -> None:
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
 
     def on_report(report: engine.SyncReport) -> None:
-        if json_out:
-            emit_json(report.to_dict())
+        if json_out:  # JSON Lines: one object per sync, as it happens
+            emit_json_line(report.to_dict())
         else:
             out.print(
                 f"Synced {safe(acc.name)}: scanned {report.total('scanned')}, logged "
@@ -105,7 +105,7 @@ def show_report(report: engine.SyncReport) -> None:
             str(f.scanned),
             str(f.matched),
             str(f.logged),
-            str(f.never_log),
+            str(f.never_log_hits),
             str(f.attachments_stored),
             str(f.attachments_skipped),
         )

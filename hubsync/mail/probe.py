@@ -64,7 +64,8 @@ class ProbeReport:
 def _endpoint(report: PortReport | None) -> dict | None:
     if report is None:
         return None
-    return {"port": report.port, "security": "ssl" if report.tls == "implicit" else "starttls"}
+    security = {"implicit": "ssl", "starttls": "starttls"}.get(report.tls, "none")
+    return {"port": report.port, "security": security}
 
 
 def probe(

@@ -3,6 +3,7 @@
 Every function returns dataclasses (each with ``to_dict()`` for JSON) for the CLI to render.
 """
 
+from hubsync.reports.campaign import CampaignReport, campaign_report
 from hubsync.reports.contacts import ContactRecord, ContactSummary, contact_list, contact_record
 from hubsync.reports.logging_report import LoggingReport, logging_report
 from hubsync.reports.thread_view import (
@@ -18,6 +19,8 @@ from hubsync.reports.thread_view import (
 from hubsync.reports.why import WhyVerdict, why, why_with_server
 
 __all__ = [
+    "CampaignReport",
+    "campaign_report",
     "ContactRecord",
     "ContactSummary",
     "FolderAudit",

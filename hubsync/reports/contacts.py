@@ -3,7 +3,7 @@
 import email.utils
 from dataclasses import asdict, dataclass
 
-from hubsync.errors import UsageError
+from hubsync.errors import NotFound
 from hubsync.store import Store
 from hubsync.store import queries as q
 
@@ -17,7 +17,6 @@ class ContactSummary:
     first_seen: str
     last_seen: str
     messages: int
-    last_activity: str | None
 
     def to_dict(self) -> dict:
         """JSON-ready data."""
@@ -56,7 +55,7 @@ def contact_record(store: Store, account: str, address: str, full: bool = False)
     UsageError when ``address`` is not a contact."""
     person = q.contact(store, account, address)
     if person is None:
-        raise UsageError(f"{address} is not a contact of {account}.", reason="no-such-contact")
+        raise NotFound(f"{address} is not a contact of {account}.", reason="no-such-contact")
     rows = q.messages(store, account, contact=address, with_body=full)
     timeline = [
         {

@@ -30,7 +30,7 @@ class LoggingReport:
     messages_logged: int
     attachments_logged: int
     attachment_bytes: int
-    attachments_skipped: list[dict]  # message_id, reason, detail
+    skipped_attachments: list[dict]  # message_id, reason, detail (one per such email)
     never_log_hits: int
     contacts_created: int
     errors: list[dict]  # at, kind, reason, detail
@@ -62,6 +62,11 @@ def logging_report(store: Store, account: str, since: str | None = None) -> Logg
         )
         for person in people:
             by_contact[person][r["origin"]] += 1
+    skipped = [
+        {"message_id": e["message_id"], "reason": e["reason"], "detail": e["detail"]}
+        for e in events
+        if e["kind"] == "attachments-skipped"
+    ]
     return LoggingReport(
         account=account,
         since=since,
@@ -71,11 +76,7 @@ def logging_report(store: Store, account: str, since: str | None = None) -> Logg
         messages_logged=len(rows),
         attachments_logged=len(stored_attachments),
         attachment_bytes=sum(a["size"] for a in stored_attachments),
-        attachments_skipped=[
-            {"message_id": e["message_id"], "reason": e["reason"], "detail": e["detail"]}
-            for e in events
-            if e["kind"] == "attachments-skipped"
-        ],
+        skipped_attachments=skipped,
         never_log_hits=sum(1 for e in events if e["reason"] == "never-log"),
         contacts_created=q.contacts_created(store, account, since),
         errors=[
@@ -83,6 +84,11 @@ def logging_report(store: Store, account: str, since: str | None = None) -> Logg
             for e in events
             if e["kind"] in ERROR_KINDS or e["reason"] in ERROR_REASONS
         ],
-        by_contact={k: dict(v) for k, v in sorted(by_contact.items())},
-        by_day={k: dict(v) for k, v in sorted(by_day.items())},
+        by_contact={k: _origins(v) for k, v in sorted(by_contact.items())},
+        by_day={k: _origins(v) for k, v in sorted(by_day.items())},
     )
+
+
+def _origins(counts: Counter) -> dict[str, int]:
+    """Counts by origin, every origin present (0 when none): one shape for scripts."""
+    return {str(origin): counts.get(origin, 0) for origin in Origin}

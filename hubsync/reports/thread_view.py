@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from hubsync import config as cfg
 from hubsync import threads as jwz
-from hubsync.errors import UsageError
+from hubsync.errors import NotFound, UsageError
 from hubsync.logbook import Direction
 from hubsync.mail.parse import normalize_message_id
 from hubsync.reports.period import since_date
@@ -171,7 +171,7 @@ def split(store: Store, account: str, message_id: str) -> SplitResult:
     message_id = normalize_message_id(message_id)
     row = store.message(account, message_id)
     if row is None:
-        raise UsageError(f"{message_id} is not in the log.", reason="no-such-message")
+        raise NotFound(f"{message_id} is not in the log.", reason="no-such-message")
     members = [r for r in q.messages(store, account) if r["thread_id"] == row["thread_id"]]
     roots = jwz.thread(_as_message(r) for r in members)
     box = next(c for root in roots for c in root.walk() if c.message_id == message_id)

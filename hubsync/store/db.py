@@ -295,21 +295,63 @@ class Store:
         recipients: list[str],
         subject: str,
         sent_folder: str | None,
-    ) -> None:
-        """Journal a message before submission (state queued)."""
+        idempotency_key: str | None = None,
+    ) -> bool:
+        """Journal a message before submission (state queued). False when ``idempotency_key``
+        is already taken by another message of the account (nothing is written then)."""
         stamp = now()
-        self._write(
-            "INSERT INTO outbox (account, message_id, state, raw, sender, recipients, subject, "
-            "sent_folder, created, updated) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)",
+        with self.transaction() as conn:  # BEGIN IMMEDIATE: one writer at a time
+            if (
+                idempotency_key
+                and conn.execute(
+                    "SELECT 1 FROM outbox WHERE account = ? AND idempotency_key = ?",
+                    (account, idempotency_key),
+                ).fetchone()
+            ):
+                return False
+            conn.execute(
+                "INSERT INTO outbox (account, message_id, state, raw, sender, recipients, "
+                "subject, sent_folder, created, updated, idempotency_key) "
+                "VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    account,
+                    message_id,
+                    raw,
+                    sender,
+                    json.dumps(recipients),
+                    subject,
+                    sent_folder,
+                    stamp,
+                    stamp,
+                    idempotency_key,
+                ),
+            )
+        return True
+
+    def outbox_by_key(self, account: str, key: str) -> dict | None:
+        """The outbox entry sent with idempotency ``key``, or None."""
+        return self._one(
+            "SELECT id, account, message_id, state, sender, recipients, subject, sent_folder, "
+            "sent_copy, accepted, refused, error, created, updated FROM outbox "
+            "WHERE account = ? AND idempotency_key = ?",
             account,
-            message_id,
-            raw,
-            sender,
-            json.dumps(recipients),
-            subject,
-            sent_folder,
-            stamp,
-            stamp,
+            key,
+        )
+
+    def campaign_of(self, account: str, thread_id: int) -> str | None:
+        """The campaign a thread was sent in, or None."""
+        row = self._one(
+            "SELECT campaign FROM threads WHERE account = ? AND id = ?", account, thread_id
+        )
+        return row["campaign"] if row else None
+
+    def set_campaign(self, account: str, thread_id: int, campaign: str) -> None:
+        """Tag a thread with the campaign it was sent in."""
+        self._write(
+            "UPDATE threads SET campaign = ? WHERE account = ? AND id = ?",
+            campaign,
+            account,
+            thread_id,
         )
 
     def outbox_update(self, message_id: str, state: str, **fields) -> None:

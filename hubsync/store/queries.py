@@ -89,7 +89,7 @@ def contacts(store: Store, account: str) -> list[dict]:
             last[address] = max(last.get(address, ""), when or "")
     for row in rows:
         row["messages"] = counts.get(row["address"], 0)
-        row["last_activity"] = last.get(row["address"]) or row["last_seen"]
+        row["last_seen"] = last.get(row["address"]) or row["last_seen"]  # latest message
     return rows
 
 

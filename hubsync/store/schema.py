@@ -41,4 +41,13 @@ MIGRATIONS = [
         account TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, updated TEXT NOT NULL,
         PRIMARY KEY (account, key));
     """,
+    # 2: a send's idempotency key (a second send with the same key sends nothing) and the
+    # campaign a sent thread belongs to (`send --campaign`, `report --campaign`).
+    """
+    ALTER TABLE outbox ADD COLUMN idempotency_key TEXT;
+    CREATE UNIQUE INDEX outbox_idempotency ON outbox(account, idempotency_key)
+        WHERE idempotency_key IS NOT NULL;
+    ALTER TABLE threads ADD COLUMN campaign TEXT;
+    CREATE INDEX threads_campaign ON threads(account, campaign) WHERE campaign IS NOT NULL;
+    """,
 ]

@@ -111,7 +111,7 @@ def _never_log(
     people = [parsed.from_addr, *[a for _, a in parsed.to], *[a for _, a in parsed.cc]]
     hit = never_log_hit([a for a in people if a and a != own], account.never_log)
     if hit:
-        stats.never_log += 1
+        stats.never_log_hits += 1
         store.add_event(
             account.name,
             "skip",

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import BinaryIO
 
 from hubsync import config as cfg
-from hubsync.errors import MessageError, UsageError
+from hubsync.errors import MessageError, NotFound
 from hubsync.logbook import LogOutcome, log_manual
 from hubsync.mail import parse
 from hubsync.mail.stream import read_text_only
@@ -95,7 +95,7 @@ def log_from_folder(
         # Asked for by name: read it whole, as large as the server says it is (and no larger).
         raw = mailbox.messages([uid], size).get(uid, b"") if size is not None else b""
     if not raw:
-        raise UsageError(f"No message with UID {uid} in {folder}.", reason="no-such-message")
+        raise NotFound(f"No message with UID {uid} in {folder}.", reason="no-such-message")
     outcome = log_manual(store, account.name, raw, (account.email,), folder, uid)
     return _result(f"{folder} UID {uid}", raw, outcome)
 

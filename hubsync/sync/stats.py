@@ -10,7 +10,7 @@ class FolderStats:
     matched: int = 0
     logged: int = 0
     already_logged: int = 0
-    never_log: int = 0
+    never_log_hits: int = 0  # matched, but a never_log rule kept them out
     attachments_stored: int = 0
     attachments_skipped: int = 0
     unreadable: int = 0  # messages that could not be read (recorded as message-error events)
@@ -35,7 +35,7 @@ class SyncReport:
             "scanned",
             "matched",
             "logged",
-            "never_log",
+            "never_log_hits",
             "attachments_stored",
             "attachments_skipped",
             "unreadable",
