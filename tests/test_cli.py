@@ -116,3 +116,12 @@ def test_markup_and_terminal_escapes_from_mail_are_shown_harmlessly(run_cli):
     exact = run_cli("threads", "--json").json()["threads"][0]["messages"][0]
     assert exact["subject"] == subject  # JSON keeps the text exact
     assert exact["attachments"][0]["filename"] == "invoice\u202efdp.exe"
+
+
+def test_generated_reference_is_up_to_date():
+    """docs/reference.md is generated from the command definitions; regenerate it with
+    `python -m hubsync.cli.reference > docs/reference.md` after changing an option."""
+    from hubsync.cli.reference import markdown
+
+    current = (Path(__file__).resolve().parents[1] / "docs" / "reference.md").read_text()
+    assert current == markdown(), "docs/reference.md is stale: regenerate it"
