@@ -45,6 +45,7 @@ class Account:
     oauth_mechanism: str = ""  # XOAUTH2 or OAUTHBEARER to try first; "" = provider's/server's
     oauth_token_url: str = ""  # the issuer's token endpoint, found at sign-in
     oauth_token_command: list[str] = field(default_factory=list)
+    timeout: float = 0.0  # seconds per network step (connect, TLS, one command); 0: default
 
     def to_toml(self) -> dict:
         """The account's table in config.toml (empty values left out)."""
@@ -52,6 +53,8 @@ class Account:
         data.pop("name")
         if data["auth"] == "password":
             data.pop("auth")  # the default; written only for OAuth2 accounts
+        if not data["timeout"]:
+            data.pop("timeout")
         return {k: v for k, v in data.items() if v not in ("", [], None) or k == "never_log"}
 
     @property
@@ -62,11 +65,13 @@ class Account:
     def imap_endpoint(self, timeout: float | None = None) -> Endpoint:
         """Where this account's IMAP server listens (``timeout``: per operation)."""
         endpoint = Endpoint(self.imap_host, self.imap_port, self.imap_security, self.cafile or None)
+        timeout = timeout or self.timeout
         return endpoint.with_timeout(timeout) if timeout else endpoint
 
     def smtp_endpoint(self, timeout: float | None = None) -> Endpoint:
         """Where this account submits mail (``timeout``: per operation)."""
         endpoint = Endpoint(self.smtp_host, self.smtp_port, self.smtp_security, self.cafile or None)
+        timeout = timeout or self.timeout
         return endpoint.with_timeout(timeout) if timeout else endpoint
 
 
@@ -164,6 +169,10 @@ _TYPES: dict[str, tuple[str, object]] = {
     "bool": ("true or false", lambda v: isinstance(v, bool)),
     "str": ("a string", lambda v: isinstance(v, str)),
     "strings": (_STRINGS, lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v)),
+    "seconds": (
+        "a number of seconds from 0.5 to 3600",
+        lambda v: (_is_int(v) or isinstance(v, float)) and 0.5 <= v <= 3600,
+    ),
     "size": (
         "a number of megabytes above 0",
         lambda v: (_is_int(v) or isinstance(v, float)) and 0 < v <= 1_000_000,
@@ -174,6 +183,7 @@ _KEY_TYPES = {
     "smtp_port": "port",
     "log_attachments": "bool",
     "attachment_limit_mb": "size",
+    "timeout": "seconds",
     "password_command": "strings",
     "watched_folders": "strings",
     "never_log": "strings",

@@ -70,6 +70,16 @@ def safe(value: Any) -> str:
     return escape(_UNSAFE.sub("", "" if value is None else str(value)))
 
 
+def status(message: str, quiet: bool = False):
+    """A spinner with ``message`` on stderr while the block waits on the network, shown
+    from the first moment on a terminal; nothing in a pipe or when ``quiet`` (--json)."""
+    import contextlib
+
+    if quiet or not err.is_terminal:
+        return contextlib.nullcontext()
+    return err.status(escape(message), spinner="dots")
+
+
 def emit_json(data: Any) -> None:
     """Print ``data`` as JSON on stdout (the only thing there under --json)."""
     sys.stdout.write(json.dumps(data, indent=2, default=_default, ensure_ascii=False) + "\n")

@@ -195,6 +195,7 @@ def connect_command(
     oauth_timeout: float = typer.Option(
         300.0, "--oauth-timeout", metavar="SECONDS", help="Seconds to wait for the browser sign-in."
     ),
+    timeout: float = options.timeout(),
     yes: bool = options.yes(),
     json_out: bool = options.json_out(),
 ) -> None:
@@ -232,6 +233,9 @@ def connect_command(
     if auth not in (None, "password", "oauth2"):
         raise UsageError("--auth must be password or oauth2.")
     plan.auth = auth or plan.auth or "password"
+    saved_timeout = plan.timeout
+    if timeout:
+        plan.timeout = timeout  # this run only; the account's own `timeout` is kept
     retry_prompt = None  # asks again after a refused password typed at the prompt
     if plan.auth == "oauth2":
         from hubsync.oauth.signin import OAuthRequest  # only for OAuth2 sign-ins
@@ -276,6 +280,7 @@ def connect_command(
         raise result.failure
     if not json_out:
         out.print(safe(PRIVACY_STATEMENT))
+    result.account.timeout = saved_timeout
     core.save_connected(config, result.account, secret, store)
     if json_out:
         emit_json(result.to_dict())

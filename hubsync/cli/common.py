@@ -7,9 +7,13 @@ from hubsync.sessions import Secret
 from hubsync.store import Store, open_store
 
 
-def account(name: str | None) -> cfg.Account:
-    """The named account, or the default one."""
-    return cfg.load().account(name)
+def account(name: str | None, timeout: float | None = None) -> cfg.Account:
+    """The named account, or the default one; ``timeout`` (from --timeout) applies to this
+    run's network steps."""
+    acc = cfg.load().account(name)
+    if timeout:
+        acc.timeout = timeout
+    return acc
 
 
 def password_for(acc: cfg.Account) -> Secret:

@@ -6,7 +6,7 @@ from hubsync import config as cfg
 from hubsync import doctor as core
 from hubsync.cli import options
 from hubsync.errors import HubsyncError
-from hubsync.render import emit_json, indented, out, safe, status_style
+from hubsync.render import emit_json, indented, out, safe, status, status_style
 from hubsync.store import open_store
 
 
@@ -17,6 +17,7 @@ def register(app: typer.Typer) -> None:
 
 def doctor_command(
     account: str = options.account(),
+    timeout: float = options.timeout(),
     all_accounts: bool = typer.Option(False, "--all", help="Check every account."),
     offline: bool = typer.Option(
         False, "--offline", help="Only local checks (config, keyring, store, outbox, history)."
@@ -40,7 +41,10 @@ def doctor_command(
         store = _store()
         for name in names:
             checks = [core.config_check(str(config.path), None)]
-            checks += core.run(config.accounts[name], store[0], offline)
+            if timeout:
+                config.accounts[name].timeout = timeout  # this run only
+            with status(f"Checking {name}…", quiet=json_out):
+                checks += core.run(config.accounts[name], store[0], offline)
             if store[1]:
                 checks.append(store[1])
             results.append((name, checks))

@@ -57,14 +57,16 @@ def json_out():
     return typer.Option(False, "--json", help="Print one JSON object only (docs/schema/).")
 
 
-def timeout(default: float = 30.0):
-    """``--timeout SECONDS``: how long any one network step may take."""
+def timeout():
+    """``--timeout SECONDS``: how long any one network step may take (this run only)."""
     return typer.Option(
-        default,
+        None,
         "--timeout",
         metavar="SECONDS",
         min=0.5,
-        help="Give up a network step (connect, TLS, login, one command) after this long.",
+        max=3600,
+        help="Give up a network step (connect, TLS, login, one command) after this many "
+        "seconds (default: the account's `timeout`, else 30).",
     )
 
 

@@ -25,6 +25,7 @@ def register(app: typer.Typer) -> None:
 def threads_command(
     ctx: typer.Context,
     account: str = options.account(),
+    timeout: float = options.timeout(),
     contact: str = typer.Option(
         None, "--contact", metavar="ADDRESS", help="Only threads with this address."
     ),
@@ -46,7 +47,7 @@ def threads_command(
     """
     if ctx.invoked_subcommand:
         return
-    acc = common.account(account)
+    acc = common.account(account, timeout)
     if folder:
         audit = reports.audit_folder(common.store(), acc, common.password_for(acc), folder)
         _show_audit(audit, json_out)
@@ -247,13 +248,14 @@ def why_command(
         ..., metavar="MESSAGE-ID", help="The Message-ID, with or without <>."
     ),
     account: str = options.account(),
+    timeout: float = options.timeout(),
     offline: bool = typer.Option(
         False, "--offline", help="Do not look the message up on the server."
     ),
     json_out: bool = options.json_out(),
 ) -> None:
     """Explain whether and why a message was logged (which rule, which reference), or why not."""
-    acc = common.account(account)
+    acc = common.account(account, timeout)
     store = common.store()
     if offline:
         verdict = reports.why(store, acc.name, message_id)

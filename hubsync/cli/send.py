@@ -10,7 +10,7 @@ from hubsync import templates as tpl
 from hubsync.cli import common, options
 from hubsync.errors import UsageError
 from hubsync.mail import compose
-from hubsync.render import emit_json, err, out, safe
+from hubsync.render import emit_json, err, out, safe, status
 
 templates_app = typer.Typer(help="Message templates with {placeholders}.", no_args_is_help=True)
 SENT_COPY_MODES = tuple(m.value for m in sending.SentCopyMode)
@@ -56,6 +56,7 @@ def send_command(
         None, "--sent-copy", metavar="auto|always|never", help="auto (default), always or never."
     ),
     account: str = options.account(),
+    timeout: float = options.timeout(),
     idempotency_key: str = typer.Option(
         None,
         "--idempotency-key",
@@ -80,7 +81,7 @@ def send_command(
     and a copy that could not be filed is retried by the next send (or `hubsync outbox
     --retry`).
     """
-    acc = common.account(account)
+    acc = common.account(account, timeout)
     mode = sent_copy or acc.sent_copy or sending.SentCopyMode.AUTO
     if mode not in SENT_COPY_MODES:
         raise UsageError("--sent-copy must be auto, always or never.")
@@ -104,9 +105,10 @@ def send_command(
     if dry_run:
         _show_dry_run(draft, acc, mode, json_out)
         return
-    result = sending.send(
-        store, acc, draft, common.password_for(acc), mode, idempotency_key, campaign
-    )
+    with status(f"Sending through {acc.smtp_host}…", quiet=json_out):
+        result = sending.send(
+            store, acc, draft, common.password_for(acc), mode, idempotency_key, campaign
+        )
     if json_out:
         emit_json(result.to_dict())
     else:
@@ -197,6 +199,7 @@ def _show_result(result: sending.SendResult) -> None:
 
 def outbox_command(
     account: str = options.account(),
+    timeout: float = options.timeout(),
     retry: bool = typer.Option(False, "--retry", help="Retry filing the Sent copies owed."),
     show_all: bool = typer.Option(False, "--all", help="Also list filed and failed messages."),
     json_out: bool = options.json_out(),
@@ -205,7 +208,7 @@ def outbox_command(
 
     With --retry, exit 1 when a copy still could not be filed.
     """
-    acc = common.account(account)
+    acc = common.account(account, timeout)
     store = common.store()
     retried = sending.retry_filing(store, acc, common.password_for(acc)) if retry else []
     failed = any(item["state"] != sending.OutboxState.FILED for item in retried)

@@ -5,7 +5,14 @@ import signal
 import sys
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from hubsync import locking, render
 from hubsync.cli import common, options
@@ -22,6 +29,7 @@ def register(app: typer.Typer) -> None:
 
 def sync_command(
     account: str = options.account(),
+    timeout: float = options.timeout(),
     folder: list[str] = typer.Option(
         None,
         "--folder",
@@ -36,7 +44,7 @@ def sync_command(
 
     Only one sync runs per account at a time.
     """
-    acc = common.account(account)
+    acc = common.account(account, timeout)
     store = common.store()
     password = common.password_for(acc)
     with locking.account_lock(acc.name):
@@ -55,17 +63,21 @@ def _run_once(store, acc, password, folders, json_out) -> engine.SyncReport:
     if json_out or not interactive():
         return engine.sync_account(store, acc, password, folders)
     columns = (
+        SpinnerColumn(),
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=err, transient=True) as bar:
+        # Shown from the first moment: connecting and logging in can take seconds.
+        waiting = bar.add_task(f"Connecting to {safe(acc.imap_host)}…", total=None)
         tasks: dict[str, int] = {}
 
         def progress(folder: str, done: int, total: int) -> None:
             if folder not in tasks:
-                tasks[folder] = bar.add_task(f"Scanning {folder}", total=total)
+                bar.update(waiting, visible=False)
+                tasks[folder] = bar.add_task(f"Scanning {safe(folder)}", total=total)
             bar.update(tasks[folder], completed=done)
 
         return engine.sync_account(store, acc, password, folders, progress)
@@ -129,6 +141,7 @@ def log_command(
         None, metavar="FILE...", help="Message files (.eml); - for standard input."
     ),
     account: str = options.account(),
+    timeout: float = options.timeout(),
     folder: str = typer.Option(
         None, "--folder", metavar="FOLDER", help="Log a message from this IMAP folder..."
     ),
@@ -137,7 +150,7 @@ def log_command(
 ) -> None:
     """Log messages by hand (like a CRM's BCC address): each becomes a tracked thread, so
     replies to it are logged by later syncs."""
-    acc = common.account(account)
+    acc = common.account(account, timeout)
     store = common.store()
     if folder or uid is not None:
         if not (folder and uid is not None) or files:

@@ -9,7 +9,7 @@ from hubsync.doctor import Check, fail, from_error, ok, warn
 from hubsync.errors import HubsyncError
 from hubsync.mail import dns as maildns
 from hubsync.mail import imap
-from hubsync.mail.endpoint import Endpoint
+from hubsync.mail.endpoint import DEFAULT_TIMEOUT, Endpoint
 from hubsync.mail.probe import IMAP, POP3, POP3_ONLY_EXPLANATION, probe_port
 from hubsync.mail.sent_folder import resolve_sent_folder
 from hubsync.sessions import imap_session, smtp_session
@@ -82,7 +82,7 @@ def _endpoint_checks(endpoint: Endpoint, want: str) -> tuple[list[Check], bool]:
     report = probe_port(
         host,
         port,
-        PROBE_TIMEOUT,
+        PROBE_TIMEOUT if endpoint.timeout == DEFAULT_TIMEOUT else endpoint.timeout,
         endpoint.cafile,
         maildns.address_for(host),
         implicit_tls=security == "ssl",
@@ -201,7 +201,7 @@ def imap_checks(account: cfg.Account, password: str | None) -> list[Check]:
 
     try:
         with imap_session(
-            account, password, timeout=SESSION_TIMEOUT, on_connected=connected
+            account, password, timeout=account.timeout or SESSION_TIMEOUT, on_connected=connected
         ) as client:
             logging_in[0] = False
             checks.append(ok("imap-login", f"logged in as {account.username}"))
@@ -319,7 +319,7 @@ def smtp_checks(account: cfg.Account, password: str | None) -> list[Check]:
     if not usable or password is None:
         return checks
     try:
-        with smtp_session(account, password, timeout=SESSION_TIMEOUT):
+        with smtp_session(account, password, timeout=account.timeout or SESSION_TIMEOUT):
             checks.append(ok("smtp-auth", f"authenticated as {account.username}"))
     except HubsyncError as exc:
         checks.append(from_error("smtp-auth", exc))

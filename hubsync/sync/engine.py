@@ -150,6 +150,8 @@ def sync_folder(
             return stats
         candidate = _prefilter(tracked)
         total = plan.last - plan.start + 1
+        if progress:
+            progress(folder, 0, total)  # the bar shows from the start, not after a batch
         for first, end in uid_ranges(plan.start, plan.last, batch):
             found, scanned = mailbox.scan(first, end, candidate)
             stats.scanned += scanned
