@@ -86,6 +86,7 @@ COMMAND_MODULES = {
     "why": "reports",
     "doctor": "doctor",
     "completion": "completion",
+    "service": "service",
 }
 
 
