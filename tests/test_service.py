@@ -36,9 +36,6 @@ def hubsync(tmp_path, *args, path=None):
     )
 
 
-@pytest.mark.skipif(
-    shutil.which("systemd-analyze") is None, reason="scripts/install installs systemd"
-)
 def test_install_writes_a_unit_systemd_accepts_and_uninstall_removes_it(tmp_path):
     done = hubsync(tmp_path, "service", "install", "-a", "work mail", "--no-enable", "--json")
     assert done.returncode == 0, done.stderr
