@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
+from hubsync import attachment_policy
 from hubsync import config as cfg
 from hubsync.environment import fault_point
 from hubsync.errors import HubsyncError, SendFailure, SmtpDisconnected, UsageError
@@ -236,7 +237,8 @@ def _track_raw(store: Store, account: cfg.Account, raw: bytes) -> parse.ParsedMe
     parsed = parse.parse(raw)
     parent = parsed.in_reply_to
     thread = store.thread_of(account.name, parent) if parent else None
-    log_message(
+    decision = attachment_policy.decide(account, len(raw))
+    outcome = log_message(
         store,
         account.name,
         parsed,
@@ -247,7 +249,17 @@ def _track_raw(store: Store, account: cfg.Account, raw: bytes) -> parse.ParsedMe
         match_rule=MatchRule.SENT_BY_HUBSYNC,
         folder=account.sent_folder,
         own_addresses=(account.email,),
+        keep_attachments=decision.keep,
+        attachments_note=None if decision.keep or not parsed.attachments else decision.note,
     )
+    if not decision.keep and parsed.attachments and outcome.message_pk is not None:
+        store.add_event(
+            account.name,
+            "attachments-skipped",
+            decision.reason,
+            parsed.message_id,
+            f"{decision.note}; {len(parsed.attachments)} attachment(s); size {len(raw)} bytes",
+        )
     return parsed
 
 

@@ -87,6 +87,7 @@ COMMAND_MODULES = {
     "doctor": "doctor",
     "completion": "completion",
     "service": "service",
+    "attachments": "attachments",
 }
 
 

@@ -195,6 +195,19 @@ def connect_command(
     oauth_timeout: float = typer.Option(
         300.0, "--oauth-timeout", metavar="SECONDS", help="Seconds to wait for the browser sign-in."
     ),
+    log_attachments: bool = typer.Option(
+        None,
+        "--log-attachments/--no-log-attachments",
+        help="Store attachments of logged mail (default: yes).",
+    ),
+    attachment_limit_mb: float = typer.Option(
+        None,
+        "--attachment-limit-mb",
+        metavar="MB",
+        min=0.001,
+        max=1_000_000,
+        help="Emails this large or larger are logged without their attachments (default 50).",
+    ),
     timeout: float = options.timeout(),
     yes: bool = options.yes(),
     json_out: bool = options.json_out(),
@@ -233,6 +246,10 @@ def connect_command(
     if auth not in (None, "password", "oauth2"):
         raise UsageError("--auth must be password or oauth2.")
     plan.auth = auth or plan.auth or "password"
+    if log_attachments is not None:
+        plan.log_attachments = log_attachments
+    if attachment_limit_mb is not None:
+        plan.attachment_limit_mb = attachment_limit_mb
     saved_timeout = plan.timeout
     if timeout:
         plan.timeout = timeout  # this run only; the account's own `timeout` is kept
@@ -467,6 +484,46 @@ def remove_command(
             + ("; its password was deleted from the keyring." if deleted else "."),
             markup=False,
         )
+
+
+@accounts_app.command("set")
+def set_command(
+    name: str = options.account_name(),
+    log_attachments: bool = typer.Option(
+        None,
+        "--log-attachments/--no-log-attachments",
+        help="Store attachments of logged mail (or only note that there were some).",
+    ),
+    attachment_limit_mb: float = typer.Option(
+        None,
+        "--attachment-limit-mb",
+        metavar="MB",
+        min=0.001,
+        max=1_000_000,
+        help="Emails this large or larger are logged without their attachments (default 50).",
+    ),
+    timeout: float = options.timeout(),
+    json_out: bool = options.json_out(),
+) -> None:
+    """Change an account's settings (what is not given stays as it is)."""
+    config = cfg.load()
+    acc = config.account(name)
+    if log_attachments is not None:
+        acc.log_attachments = log_attachments
+    if attachment_limit_mb is not None:
+        acc.attachment_limit_mb = attachment_limit_mb
+    if timeout is not None:
+        acc.timeout = timeout
+    config.save()
+    settings = acc.to_toml()
+    if json_out:
+        emit_json({"account": name, "settings": settings})
+        return
+    out.print(
+        f"{safe(name)}: log_attachments = {str(acc.log_attachments).lower()}, "
+        f"attachment_limit_mb = {acc.attachment_limit_mb:g}"
+        + (f", timeout = {acc.timeout:g}" if acc.timeout else "")
+    )
 
 
 @accounts_app.command("default")

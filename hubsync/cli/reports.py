@@ -68,6 +68,8 @@ def threads_command(
             files = "".join(
                 f"\n  📎 {safe(a['filename'])} ({a['size']:,} bytes)" for a in m.attachments
             )
+            if m.attachments_note:  # attachments that were not stored, and why
+                files += f"\n  [yellow]📎 {safe(m.attachments_note)}[/yellow]"
             flag = ""
             if m.suspected_unrelated:
                 flag = (
@@ -236,6 +238,8 @@ def _show_contact(record: reports.ContactRecord, full: bool, json_out: bool) -> 
     for item in record.timeline:
         arrow = "→" if item["direction"] == Direction.SENT else "←"
         out.print(f"  {arrow} {safe(str(item['date'])[:16])} {safe(item['subject'])}")
+        if item.get("attachments_note"):
+            out.print(f"    [yellow]📎 {safe(item['attachments_note'])}[/yellow]")
         if full:
             out.print("    " + safe(item.get("body") or "").replace("\n", "\n    "))
     out.print("[bold]Attachments[/bold]" if record.attachments else "No attachments.")

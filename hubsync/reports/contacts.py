@@ -65,6 +65,7 @@ def contact_record(store: Store, account: str, address: str, full: bool = False)
             "message_id": r["message_id"],
             "from": r["from_addr"],
             "to": r["to_addrs"],
+            "attachments_note": r["attachments_note"],
             **({"body": r["body"]} if full else {}),
         }
         for r in rows

@@ -104,7 +104,13 @@ def _flatten(roots: list[jwz.Container]) -> list[ThreadMessage]:
                     cc=row["cc_addrs"],
                     subject=row["subject"],
                     attachments=[
-                        {"filename": a["filename"], "size": a["size"], "mime_type": a["mime_type"]}
+                        {
+                            "id": a["id"],
+                            "filename": a["filename"],
+                            "size": a["size"],
+                            "mime_type": a["mime_type"],
+                            "sha256": a["sha256"],
+                        }
                         for a in row["attachments"]
                     ],
                     attachments_note=row["attachments_note"],

@@ -7,6 +7,7 @@ header and text part only, and an event says why.
 
 from collections.abc import Iterator
 
+from hubsync import attachment_policy
 from hubsync import config as cfg
 from hubsync.errors import MessageError
 from hubsync.logbook import Origin, direction_of, log_message
@@ -36,12 +37,11 @@ def log_replies(
     by_uid = {r.uid: r.match for r in replies}
     # RFC822.SIZE first (from the server's index): decide before downloading anything big.
     sizes = mailbox.sizes(by_uid)
-    limit = int(account.attachment_limit_mb * 1024 * 1024)
     full: list[tuple[int, int]] = []
     planned_ids = {r.uid: r.message_id for r in replies}
     for uid, found in by_uid.items():
         size = sizes.get(uid, 0)
-        if account.log_attachments and size < limit:
+        if attachment_policy.decide(account, size).keep:
             full.append((uid, size))
             continue
         try:
@@ -151,15 +151,9 @@ def _log_text_only(
     parsed.body = text
     if _never_log(store, account, parsed, found, stats):
         return None
-    if not account.log_attachments:
-        reason, note = "attachments-off", "attachment logging is switched off"
-    else:
-        reason = "over-limit"
-        note = (
-            f"attachments not logged: the email is {size / 1048576:.1f} MB, over the "
-            f"{account.attachment_limit_mb:g} MB limit"
-        )
-    if attachment_parts or reason == "over-limit":
+    decision = attachment_policy.decide(account, size)
+    reason, note = decision.reason, decision.note
+    if attachment_parts or reason == attachment_policy.OVER_LIMIT:
         stats.attachments_skipped += attachment_parts or 1
         store.add_event(
             account.name,

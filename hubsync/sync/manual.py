@@ -5,6 +5,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from typing import BinaryIO
 
+from hubsync import attachment_policy
 from hubsync import config as cfg
 from hubsync.errors import MessageError, NotFound
 from hubsync.logbook import LogOutcome, log_manual
@@ -46,23 +47,17 @@ def log_file(store: Store, account: cfg.Account, source: str, stream: BinaryIO) 
     """Log the message in ``stream`` (a file, or standard input spooled to a temporary file)
     in bounded memory: under the attachment limit it is read whole; over it (or with
     attachment logging off) only its header and text are kept, as sync does."""
-    limit = int(account.attachment_limit_mb * 1024 * 1024)
     with tempfile.TemporaryFile() as spool:
         if not stream.seekable():
             shutil.copyfileobj(stream, spool, 1024 * 1024)
             stream = spool
         size = stream.seek(0, 2)
         stream.seek(0)
-        if account.log_attachments and size < limit:
+        if attachment_policy.decide(account, size).keep:
             return log_raw(store, account, source, stream.read())
         big = read_text_only(stream)
-    if account.log_attachments:
-        note = (
-            f"attachments not logged: the email is {size / 1048576:.1f} MB, over the "
-            f"{account.attachment_limit_mb:g} MB limit"
-        )
-    else:
-        note = "attachment logging is switched off"
+    decision = attachment_policy.decide(account, size)
+    note = decision.note
     body = text_of(big.text, big.subtype, big.encoding, big.charset) if big.subtype else ""
     try:
         outcome = log_manual(
@@ -75,7 +70,7 @@ def log_file(store: Store, account: cfg.Account, source: str, stream: BinaryIO) 
         store.add_event(
             account.name,
             "attachments-skipped",
-            "over-limit" if account.log_attachments else "attachments-off",
+            decision.reason,
             result.message_id,
             f"{note}; {big.attachments} attachment(s); size {size} bytes",
         )
