@@ -22,6 +22,7 @@ def main(argv: list[str]) -> int:
         box = Sandbox.create(STATE_DIR)
         box.save_state()
         print(json.dumps(box.describe(), indent=2))
+        print(exports(box.describe()), file=sys.stderr)
         return 0
     if command == "down":
         if not state.exists():
@@ -35,9 +36,32 @@ def main(argv: list[str]) -> int:
             print("no sandbox is up (start one with: scripts/sandbox up)")
             return 1
         print(state.read_text())
+        print(exports(json.loads(state.read_text())), file=sys.stderr)
         return 0
-    print("usage: scripts/sandbox up|down|status", file=sys.stderr)
+    if command == "env":  # eval "$(scripts/sandbox env)"
+        if not state.exists():
+            print("no sandbox is up (start one with: scripts/sandbox up)", file=sys.stderr)
+            return 1
+        print(exports(json.loads(state.read_text())))
+        return 0
+    print("usage: scripts/sandbox up|down|status|env", file=sys.stderr)
     return 2
+
+
+def exports(described: dict) -> str:
+    """Every environment variable to export so hubsync in this shell uses the sandbox: its
+    keyring (D-Bus session), its DNS server, and a home of its own."""
+    import shlex
+
+    env = {
+        **described.get("keyring_env", {}),
+        "HUBSYNC_DNS": described["dns"],
+        "HUBSYNC_HOME": str(Path(described["root"]) / "hubsync-home"),
+    }
+    lines = ["# To use the sandbox from this shell: eval \"$(scripts/sandbox env)\""]
+    lines += [f"export {k}={shlex.quote(str(v))}" for k, v in sorted(env.items())]
+    lines.append(f"# Trust its CA with --cafile {shlex.quote(described['cafile'])}")
+    return "\n".join(lines)
 
 
 def _stop_from_state(root: Path) -> None:

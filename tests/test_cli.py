@@ -125,3 +125,28 @@ def test_generated_reference_is_up_to_date():
 
     current = (Path(__file__).resolve().parents[1] / "docs" / "reference.md").read_text()
     assert current == markdown(), "docs/reference.md is stale: regenerate it"
+
+
+def test_every_doctor_check_id_and_reason_is_documented():
+    """Each check id and reason code doctor can report has a line in docs/commands.md."""
+    import ast
+
+    found = set()
+    for source in (Path(__file__).resolve().parents[1] / "hubsync" / "doctor").glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) in CHECKS):
+                continue
+            positions = CHECKS[node.func.id]
+            for index in positions:
+                if index < len(node.args):
+                    arg = node.args[index]
+                    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                        found.add(arg.value)
+                    elif isinstance(arg, ast.JoinedStr):  # f"{kind}-server": both kinds
+                        tail = "".join(v.value for v in arg.values if isinstance(v, ast.Constant))
+                        found.update({f"imap{tail}", f"smtp{tail}"})
+    assert len(found) > 40
+    assert sorted(code for code in found if f"`{code}`" not in DOCS) == []
+
+
+CHECKS = {"ok": (0, 2), "warn": (0, 1), "fail": (0, 1)}  # positions of the id and reason

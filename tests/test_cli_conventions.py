@@ -121,3 +121,16 @@ def test_bash_completion_completes_commands_options_and_account_names(tmp_path):
     assert "--account" in complete("hubsync sync --acc")
     assert sorted(complete("hubsync sync -a ")) == ["private", "work"]
     assert complete("hubsync doctor --account pr") == ["private"]
+
+
+def test_help_shows_readable_placeholders_and_whole_sentences():
+    from hubsync.cli import COMMAND_MODULES
+
+    for command in [c for c in COMMAND_MODULES if c != "completion"] + ["completion"]:
+        text = run(command, "-h", env={"COLUMNS": "80"}).stdout
+        assert "<bool>" not in text and "<float" not in text and "list[" not in text, command
+        usage = next(line for line in text.splitlines() if "Usage:" in line)
+        assert "{" not in usage, usage  # {name} means a template placeholder in hubsync
+    main = run("-h", env={"COLUMNS": "80"}).stdout
+    connect_line = next(line for line in main.splitlines() if " connect " in line)
+    assert connect_line.rstrip(" │").endswith(("SMTP", "Sent folder,", "SMTP connect")) is False

@@ -104,6 +104,54 @@ def _register_commands(args: list[str]) -> None:
         if name not in _registered:  # main() may run more than once in one process (tests)
             importlib.import_module(f"hubsync.cli.{name}").register(app)
             _registered.add(name)
+    _reflow_help(app)
+
+
+def _reflow(text: str | None) -> str | None:
+    """Docstring paragraphs as single lines, so help text wraps at the terminal's width
+    instead of breaking where the source code did."""
+    if not text:
+        return text
+    import inspect
+
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(" ".join(p.split()) for p in paragraphs)
+
+
+def _reflow_help(typer_app: typer.Typer) -> None:
+    for info in typer_app.registered_commands:
+        if info.help is None and info.callback is not None:
+            info.help = _reflow(info.callback.__doc__)
+    for group in typer_app.registered_groups:
+        sub = group.typer_instance
+        if sub.info.help:
+            sub.info.help = _reflow(sub.info.help)
+        _reflow_help(sub)
+
+
+def _plain_help() -> None:
+    """Help shows a placeholder only where a value is expected: not "<bool>" on a flag, no
+    "[x>=0.5]" type ranges (the help text says the range in words), and arguments in the
+    usage line as HOST or [ADDRESS], never {HOST}, which reads like a template placeholder."""
+    from typer.core import TyperArgument, TyperOption
+
+    def usage_name(self) -> str:
+        name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
+        return name + ("..." if self.nargs != 1 and not name.endswith("...") else "")
+
+    TyperArgument._usage_display_name = usage_name
+    TyperArgument.display_type_rich = lambda self, ctx: None  # its name says what it is
+
+    original = TyperOption.display_type_rich
+
+    def display_type_rich(self, ctx):
+        return None if self.is_flag else original(self, ctx)
+
+    TyperOption.display_type_rich = display_type_rich
+    TyperOption._get_number_range_help_str = lambda self: None
+
+
+_plain_help()
 
 
 def main(argv: list[str] | None = None) -> None:

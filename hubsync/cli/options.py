@@ -66,7 +66,7 @@ def timeout():
         min=0.5,
         max=3600,
         help="Give up a network step (connect, TLS, login, one command) after this many "
-        "seconds (default: the account's `timeout`, else 30).",
+        "seconds, 0.5 to 3600 (default: the account's `timeout`, else 30).",
     )
 
 

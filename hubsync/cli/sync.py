@@ -138,7 +138,7 @@ def show_report(report: engine.SyncReport) -> None:
 
 def log_command(
     files: list[str] = typer.Argument(
-        None, metavar="FILE...", help="Message files (.eml); - for standard input."
+        None, metavar="FILE", help="Message files (.eml); - for standard input."
     ),
     account: str = options.account(),
     timeout: float = options.timeout(),
