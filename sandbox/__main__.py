@@ -58,7 +58,7 @@ def exports(described: dict) -> str:
         "HUBSYNC_DNS": described["dns"],
         "HUBSYNC_HOME": str(Path(described["root"]) / "hubsync-home"),
     }
-    lines = ["# To use the sandbox from this shell: eval \"$(scripts/sandbox env)\""]
+    lines = ['# To use the sandbox from this shell: eval "$(scripts/sandbox env)"']
     lines += [f"export {k}={shlex.quote(str(v))}" for k, v in sorted(env.items())]
     lines.append(f"# Trust its CA with --cafile {shlex.quote(described['cafile'])}")
     return "\n".join(lines)

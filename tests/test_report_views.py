@@ -1,6 +1,8 @@
 """Reports on a real store, in process: thread views, split, the logging report, contacts
 and why."""
 
+import hashlib
+
 import pytest
 from mail_factory import make
 
@@ -88,9 +90,13 @@ def test_thread_view_is_a_tree_with_the_unrelated_email_flagged(store, quote_thr
     flagged = view.messages[2]
     assert flagged.suspected_unrelated and flagged.sent
     assert any("subject" in reason for reason in flagged.why_flagged)
-    assert view.messages[1].attachments == [
-        {"filename": "signed.pdf", "size": 4, "mime_type": "application/pdf"}
-    ]
+    [attachment] = view.messages[1].attachments
+    assert {k: attachment[k] for k in ("filename", "size", "mime_type")} == {
+        "filename": "signed.pdf",
+        "size": 4,
+        "mime_type": "application/pdf",
+    }
+    assert attachment["sha256"] == hashlib.sha256(b"%PDF").hexdigest()  # for `attachments save`
     data = view.to_dict()
     assert data["messages"][0]["from"] == ALICE and "sender" not in data["messages"][0]
 
