@@ -289,6 +289,9 @@ def connect_command(
         else:  # the error itself is printed once, on stderr
             out.print(f"{mark(step.ok)} {step.name}: failed")
 
+    if not json_out:
+        imap_at = plan.imap_endpoint()
+        err.print(f"Connecting to {safe(str(imap_at))}…")  # the first step can take a while
     result, secret = _verify_with_retries(plan, secret, show_step, retry_prompt)
     result.discovery = found
     if result.failure:
