@@ -1,3 +1,3 @@
-from hubsync.cli import main
+from hubsync.entry import main
 
 main()

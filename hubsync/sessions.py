@@ -9,14 +9,17 @@ that gives a current access token and a fresh one after a refusal.
 """
 
 import contextlib
-import smtplib
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import imapclient
 
 from hubsync import config as cfg
-from hubsync.mail import imap, providers, smtp
+from hubsync.mail import imap, providers
 from hubsync.oauth.grant import TokenSource
+
+if TYPE_CHECKING:
+    import smtplib
 
 Secret = str | TokenSource
 
@@ -39,7 +42,9 @@ def _imap_login(account: cfg.Account, secret: Secret) -> Callable[[imapclient.IM
     return lambda client: imap.login(client, account.username, secret, provider)
 
 
-def _smtp_login(account: cfg.Account, secret: Secret) -> Callable[[smtplib.SMTP], None]:
+def _smtp_login(account: cfg.Account, secret: Secret) -> Callable[["smtplib.SMTP"], None]:
+    from hubsync.mail import smtp  # smtplib only for commands that send
+
     provider = providers.by_key(account.provider)
     if isinstance(secret, TokenSource):
         preferred = _oauth_preference(account)
@@ -74,8 +79,10 @@ def smtp_session(
     *,
     timeout: float | None = None,
     on_connected: Callable[[], None] | None = None,
-) -> Iterator[smtplib.SMTP]:
+) -> Iterator["smtplib.SMTP"]:
     """An authenticated SMTP submission session for the account, closed when the block ends."""
+    from hubsync.mail import smtp
+
     login = _smtp_login(account, secret)
     with smtp.logged_in(account.smtp_endpoint(timeout), login, on_connected) as conn:
         yield conn

@@ -15,6 +15,15 @@ _PREFIX = re.compile(
     re.IGNORECASE,
 )
 GAP_DAYS = 30  # a reply this long after its parent strengthens the "unrelated" signal
+# Addresses in From/To/Cc, for the participant checks only (a regex: email.utils.getaddresses
+# costs ten times as much, and which display name goes with which address does not matter).
+_ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
+
+# How roots without threading headers are grouped by subject (`--subject-grouping`):
+RFC5256 = "rfc5256"  # same base subject (RFC 5256 REFERENCES, step 5)
+PARTICIPANTS = "participants"  # same base subject and a participant in common (default)
+OFF = "off"  # never: threads only by Message-ID references
+SUBJECT_GROUPING = (PARTICIPANTS, RFC5256, OFF)
 
 
 @dataclass
@@ -26,11 +35,27 @@ class Message:
     date: str = ""
     participants: frozenset[str] = frozenset()
     data: dict | None = None  # whatever the caller wants to carry along
+    people: str = ""  # raw From/To/Cc text, read only when the participants are needed
+    raw_date: str = ""  # a raw Date header, turned into ``date`` only when needed
 
     @property
     def has_threading_headers(self) -> bool:
         """True when the message names a parent (In-Reply-To or References)."""
         return bool(self.in_reply_to or self.references)
+
+    def who(self) -> frozenset[str]:
+        """The participants' addresses (lower-case), from ``participants`` or ``people``."""
+        if not self.participants and self.people:
+            self.participants = frozenset(a.lower() for a in _ADDRESS.findall(self.people))
+        return self.participants
+
+    def when(self) -> str:
+        """The date as ISO 8601 ("" when unknown)."""
+        if not self.date and self.raw_date:
+            from hubsync.mail.parse import iso_date
+
+            self.date = iso_date(self.raw_date)
+        return self.date
 
 
 @dataclass(eq=False)
@@ -94,10 +119,13 @@ def _link(parent: Container, child: Container) -> None:
     parent.children.append(child)
 
 
-def thread(messages: Iterable[Message]) -> list[Container]:
+def thread(
+    messages: Iterable[Message], subject_grouping: str = PARTICIPANTS, own: Iterable[str] = ()
+) -> list[Container]:
     """The root set after JWZ steps 1-5: placeholders for referenced but missing messages,
     loops refused, empty containers pruned, and subject grouping only for messages that carry
-    no threading headers."""
+    no threading headers (``subject_grouping``: see SUBJECT_GROUPING; ``own``: the account's
+    addresses, which never count as a shared participant)."""
     table: dict[str, Container] = {}
     for n, msg in enumerate(messages):
         mid = msg.message_id or f"<synthetic-{n}@hubsync.invalid>"
@@ -132,7 +160,9 @@ def thread(messages: Iterable[Message]) -> list[Container]:
             _link(previous, box)
     roots = [c for c in table.values() if c.parent is None]
     roots = _prune(roots)
-    return _group_by_subject(roots)
+    if subject_grouping == OFF:
+        return roots
+    return _group_by_subject(roots, subject_grouping, {a.lower() for a in own})
 
 
 def _prune(roots: list[Container]) -> list[Container]:
@@ -167,19 +197,36 @@ def _what_remains(box: Container) -> list[Container]:
     return [box]
 
 
-def _group_by_subject(roots: list[Container]) -> list[Container]:
-    by_subject: dict[str, Container] = {}
+def _group_by_subject(roots: list[Container], mode: str, own: set[str]) -> list[Container]:
+    """A root without threading headers joins the first root with its base subject (RFC 5256
+    step 5); with PARTICIPANTS only when the two also share a participant (own addresses
+    aside), so two customers' "Quote" emails stay two conversations."""
+    by_subject: dict[str, list[Container]] = {}
     result: list[Container] = []
     for root in roots:
         msg = root.message
         key = base_subject(msg.subject) if msg else ""
         if msg is not None and not msg.has_threading_headers and key and key in by_subject:
-            _link(by_subject[key], root)
-            continue
-        if key and key not in by_subject:
-            by_subject[key] = root
+            host = _host(by_subject[key], msg, mode, own)
+            if host is not None:
+                _link(host, root)
+                continue
+        if key:
+            by_subject.setdefault(key, []).append(root)
         result.append(root)
     return result
+
+
+def _host(candidates: list[Container], msg: Message, mode: str, own: set[str]) -> Container | None:
+    if mode == RFC5256:
+        return candidates[0]
+    mine = msg.who() - own
+    if not mine:
+        return None
+    for candidate in candidates:
+        if any(m.who() & mine for m in candidate.messages()):
+            return candidate
+    return None
 
 
 def unrelated_suspects(roots: list[Container], own: Iterable[str] = ()) -> list[Suspect]:
@@ -187,6 +234,14 @@ def unrelated_suspects(roots: list[Container], own: Iterable[str] = ()) -> list[
     and no participant in common (the account's own addresses aside)."""
     own_set = {a.lower() for a in own}
     found = []
+    subjects: dict[str, str] = {}  # subject -> base subject: each computed once
+
+    def base(text: str) -> str:
+        value = subjects.get(text)
+        if value is None:
+            value = subjects[text] = base_subject(text)
+        return value
+
     for root in roots:
         for box in root.walk():
             parent = box.parent
@@ -195,12 +250,12 @@ def unrelated_suspects(roots: list[Container], own: Iterable[str] = ()) -> list[
             if box.message is None or parent is None:
                 continue
             child, mother = box.message, parent.message
-            if base_subject(child.subject) == base_subject(mother.subject):
+            if base(child.subject) == base(mother.subject):
                 continue
-            shared = (child.participants - own_set) & (mother.participants - own_set)
+            shared = (child.who() - own_set) & (mother.who() - own_set)
             if shared:
                 continue
-            gap = _gap_days(mother.date, child.date)
+            gap = _gap_days(mother.when(), child.when())
             reasons = [
                 f"subject changed from '{mother.subject}' to '{child.subject}'",
                 "no participant in common with the message it replies to",

@@ -219,7 +219,7 @@ def test_audit_of_header_records_counts_threads_and_flags(store):
             "references": [],
             "subject": "Quote" if i < 2 else "Other",
             "date": "",
-            "participants": ["bob@customer.test"] if i < 2 else ["carol@p.test"],
+            "people": "Bob <bob@customer.test>" if i < 2 else "carol@p.test",
         }
         for i in range(3)
     ]

@@ -8,7 +8,7 @@ from helpers import imap_login
 
 from hubsync import threads as jwz
 from hubsync.mail import parse
-from hubsync.threads import Message, base_subject, thread, unrelated_suspects
+from hubsync.threads import OFF, RFC5256, Message, base_subject, thread, unrelated_suspects
 
 FIXTURES = Path(__file__).parent / "fixtures" / "notmuch"
 
@@ -86,8 +86,25 @@ def test_subject_grouping_only_without_threading_headers():
     c = Message(
         "<c@x>", in_reply_to="<missing@x>", references=["<missing@x>"], subject="Re: Pricing"
     )  # has headers: stays in its own chain
-    roots = thread([a, b, c])
+    roots = thread([a, b, c], subject_grouping=RFC5256)
     assert {frozenset({"<a@x>", "<b@x>"}), frozenset({"<c@x>"})} == set(groups(roots))
+
+
+def test_subject_grouping_by_default_needs_a_shared_participant():
+    """Two customers' "Quote" emails stay two conversations; the same customer's join."""
+    own = ["alice@example.test"]
+    bob_1 = Message("<b1@x>", subject="Quote", people="Bob <bob@customer.test>, alice@example.test")
+    bob_2 = Message("<b2@x>", subject="RE: Quote", people="alice@example.test, BOB@customer.test")
+    carol = Message("<c1@x>", subject="Quote", people="carol@partner.test, alice@example.test")
+    mine = Message("<m1@x>", subject="Quote", people="alice@example.test")  # only me: no join
+    roots = thread([bob_1, carol, bob_2, mine], own=own)
+    assert set(groups(roots)) == {
+        frozenset({"<b1@x>", "<b2@x>"}),
+        frozenset({"<c1@x>"}),
+        frozenset({"<m1@x>"}),
+    }
+    assert len(thread([bob_1, carol, bob_2, mine], subject_grouping=RFC5256)) == 1
+    assert len(thread([bob_1, carol, bob_2, mine], subject_grouping=OFF, own=own)) == 4
 
 
 def test_unrelated_reply_is_flagged_with_reasons():
@@ -163,7 +180,7 @@ def test_grouping_matches_dovecot_thread_references(sandbox):
     loaded = load("lkml")
     for raw, _ in loaded:
         sandbox.deliver(raw, "alice@example.test", folder)
-    ours = groups(thread([m for _, m in loaded]))
+    ours = groups(thread([m for _, m in loaded], subject_grouping=RFC5256))  # as Dovecot does
     theirs = _dovecot_threads(sandbox, folder)
     with_refs = {m.message_id for _, m in loaded if m.references}
 

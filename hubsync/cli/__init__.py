@@ -99,6 +99,8 @@ def _register_commands(args: list[str]) -> None:
     import importlib
 
     wanted = next((a for a in args if not a.startswith("-")), None)
+    if wanted is None and any(a in ("--version", "-V") for a in args):
+        return  # the version needs no command
     names = [COMMAND_MODULES[wanted]] if wanted in COMMAND_MODULES else COMMAND_MODULES.values()
     for name in dict.fromkeys(names):
         if name not in _registered:  # main() may run more than once in one process (tests)

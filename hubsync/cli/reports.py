@@ -5,6 +5,7 @@ from rich.tree import Tree
 
 from hubsync import render, reports
 from hubsync.cli import common, options
+from hubsync.errors import UsageError
 from hubsync.logbook import Direction, Origin
 from hubsync.render import emit_json, out, safe
 
@@ -38,6 +39,13 @@ def threads_command(
         metavar="FOLDER",
         help="Audit this live folder instead (read-only, nothing stored).",
     ),
+    subject_grouping: str = typer.Option(
+        "participants",
+        "--subject-grouping",
+        metavar="participants|rfc5256|off",
+        help="Join messages without threading headers by subject only when they also share "
+        "a participant (default), by subject alone as RFC 5256 does, or never.",
+    ),
     json_out: bool = options.json_out(),
 ) -> None:
     """Logged threads: who wrote to whom, when, direction, attachments. A message chained to
@@ -48,11 +56,16 @@ def threads_command(
     if ctx.invoked_subcommand:
         return
     acc = common.account(account, timeout)
+    if subject_grouping not in ("participants", "rfc5256", "off"):
+        raise UsageError("--subject-grouping must be participants, rfc5256 or off.")
     if folder:
-        audit = reports.audit_folder(common.store(), acc, common.password_for(acc), folder)
+        password = common.password_for(acc)
+        audit = reports.audit_folder(common.store(), acc, password, folder, subject_grouping)
         _show_audit(audit, json_out)
         return
-    views = reports.thread_report(common.store(), acc.name, acc.email, contact, since)
+    views = reports.thread_report(
+        common.store(), acc.name, acc.email, contact, since, subject_grouping
+    )
     if json_out:
         emit_json({"account": acc.name, "threads": [v.to_dict() for v in views]})
         return

@@ -18,7 +18,7 @@ from hubsync import locking, render
 from hubsync.cli import common, options
 from hubsync.errors import UsageError
 from hubsync.render import emit_json, emit_json_line, err, interactive, out, safe
-from hubsync.sync import engine, manual, watch
+from hubsync.sync import engine
 
 
 def register(app: typer.Typer) -> None:
@@ -101,6 +101,8 @@ def _watch(store, acc, password, folders, json_out) -> None:
             f"[yellow]Connection trouble:[/yellow] {safe(message)}; reconnecting in {delay:g}s"
         )
 
+    from hubsync.sync import watch  # only for --watch
+
     try:
         watch.watch(store, acc, password, folders, on_report, on_trouble)
     except KeyboardInterrupt:
@@ -150,6 +152,8 @@ def log_command(
 ) -> None:
     """Log messages by hand (like a CRM's BCC address): each becomes a tracked thread, so
     replies to it are logged by later syncs."""
+    from hubsync.sync import manual  # only for `log`
+
     acc = common.account(account, timeout)
     store = common.store()
     if folder or uid is not None:

@@ -122,7 +122,12 @@ def _flatten(roots: list[jwz.Container]) -> list[ThreadMessage]:
 
 
 def thread_report(
-    store: Store, account: str, own: str, contact: str | None = None, since: str | None = None
+    store: Store,
+    account: str,
+    own: str,
+    contact: str | None = None,
+    since: str | None = None,
+    subject_grouping: str = jwz.PARTICIPANTS,
 ) -> list[ThreadView]:
     """Logged threads as trees (JWZ within each stored thread) with suspected unrelated
     emails flagged; only threads with ``contact`` and messages from ``since`` on, if given
@@ -136,7 +141,7 @@ def thread_report(
     for thread_id, members in by_thread.items():
         if contact and not any(contact.lower() in _participants(r) for r in members):
             continue
-        roots = jwz.thread(_as_message(r) for r in members)
+        roots = jwz.thread((_as_message(r) for r in members), subject_grouping, [own])
         flat = _flatten(roots)
         suspects = {s.message_id: s for s in jwz.unrelated_suspects(roots, [own])}
         for item in flat:
@@ -205,20 +210,23 @@ class FolderAudit:
         return asdict(self)
 
 
-def audit(records: list[dict], own: str, folder: str = "") -> FolderAudit:
-    """Threads of a folder from its header records (see ``folder_audit.folder_headers``)."""
+def audit(
+    records: list[dict], own: str, folder: str = "", subject_grouping: str = jwz.PARTICIPANTS
+) -> FolderAudit:
+    """Threads of a folder from its header records (see ``folder_audit.folder_headers``):
+    dates and participants are read from the raw header text only where a check needs them."""
     messages = [
         jwz.Message(
             r["message_id"],
             r["in_reply_to"],
             r["references"],
             r["subject"],
-            r["date"],
-            frozenset(r["participants"]),
+            people=r["people"],
+            raw_date=r["date"],
         )
         for r in records
     ]
-    roots = jwz.thread(messages)
+    roots = jwz.thread(messages, subject_grouping, [own])
     suspects = jwz.unrelated_suspects(roots, [own])
     sizes = [(len(root.messages()), root) for root in roots]
     largest = max(sizes, key=lambda s: s[0], default=(0, None))
@@ -240,7 +248,11 @@ def audit(records: list[dict], own: str, folder: str = "") -> FolderAudit:
 
 
 def audit_folder(
-    store: Store, account: cfg.Account, password: "Secret", folder: str
+    store: Store,
+    account: cfg.Account,
+    password: "Secret",
+    folder: str,
+    subject_grouping: str = jwz.PARTICIPANTS,
 ) -> FolderAudit:
     """Read ``folder`` on the server (read-only) and audit its threads."""
     from hubsync.sync.engine import session  # network code only for this report
@@ -248,4 +260,4 @@ def audit_folder(
 
     with session(account, password, store) as client:
         records = list(folder_headers(client, folder))
-    return audit(records, account.email, folder)
+    return audit(records, account.email, folder, subject_grouping)

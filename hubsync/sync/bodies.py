@@ -8,7 +8,6 @@ import base64
 import binascii
 import quopri
 
-import html2text
 import imapclient
 
 HEADER_BYTES = 1024 * 1024  # at most this much of a header block is read
@@ -54,6 +53,8 @@ def text_of(data: bytes, subtype: str, encoding: str, charset: str) -> str:
     text."""
     text = _decode(data, encoding, charset)
     if subtype == "html":
+        import html2text  # only HTML-only replies need it
+
         converter = html2text.HTML2Text()
         converter.body_width = 0
         text = converter.handle(text)

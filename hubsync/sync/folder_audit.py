@@ -3,12 +3,11 @@
 Read-only (EXAMINE and BODY.PEEK) through the same fast path as sync; nothing is stored.
 """
 
-import email.utils
 from collections.abc import Iterator
 
 import imapclient
 
-from hubsync.mail.parse import decoded_text, iso_date, message_ids
+from hubsync.mail.parse import decoded_text, message_ids
 from hubsync.sync.fetch import AUDIT_FIELDS, fetch_headers, parse_fields, uid_ranges
 from hubsync.sync.mailbox import ImapMailbox
 
@@ -22,16 +21,18 @@ def folder_headers(client: imapclient.IMAPClient, folder: str) -> Iterator[dict]
     for first, end in uid_ranges(1, state.last_uid):
         for uid, header in fetch_headers(client, first, end, AUDIT_FIELDS):
             f = parse_fields(header)
-            text = {k.decode("latin-1"): v.decode("utf-8", "replace") for k, v in f.items()}
             ids = message_ids(f.get(b"message-id"))
-            people = email.utils.getaddresses([text.get(k, "") for k in ("from", "to", "cc")])
+            subject = f.get(b"subject", b"").decode("utf-8", "replace")
             yield {
                 "uid": uid,
                 "message_id": ids[0] if ids else f"<uid-{uid}@{folder}.hubsync.invalid>",
                 "had_message_id": bool(ids),
                 "in_reply_to": (message_ids(f.get(b"in-reply-to")) or [""])[0],
                 "references": message_ids(f.get(b"references")),
-                "subject": decoded_text(text.get("subject", "")),
-                "date": iso_date(text.get("date", "")),
-                "participants": [a.lower() for _, a in people if "@" in a],
+                # RFC 2047 decoding only where there are encoded words (most subjects have none)
+                "subject": decoded_text(subject) if "=?" in subject else subject,
+                "date": f.get(b"date", b"").decode("latin-1"),  # raw: parsed when needed
+                "people": b", ".join(f.get(k, b"") for k in (b"from", b"to", b"cc")).decode(
+                    "utf-8", "replace"
+                ),
             }
