@@ -3,6 +3,7 @@ emails chained into an old thread. Pure functions of message headers: no I/O.
 """
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -46,16 +47,22 @@ class Message:
     def who(self) -> frozenset[str]:
         """The participants' addresses (lower-case), from ``participants`` or ``people``."""
         if not self.participants and self.people:
-            self.participants = frozenset(a.lower() for a in _ADDRESS.findall(self.people))
+            self.participants = frozenset(_ADDRESS.findall(self.people.lower()))
         return self.participants
 
     def when(self) -> str:
         """The date as ISO 8601 ("" when unknown)."""
         if not self.date and self.raw_date:
-            from hubsync.mail.parse import iso_date
-
-            self.date = iso_date(self.raw_date)
+            self.date = _iso_date(self.raw_date)
         return self.date
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso_date(raw: str) -> str:
+    """Date headers repeat (a folder's mail comes from few clients and days): parse once."""
+    from hubsync.mail.parse import iso_date
+
+    return iso_date(raw)
 
 
 @dataclass(eq=False)
@@ -87,6 +94,10 @@ class Suspect:
     gap_days: int | None
 
 
+_FWD_SUFFIX = re.compile(r"\s*\((?:fwd|fw)\)\s*$", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=65536)
 def base_subject(subject: str) -> str:
     """Subject without Re:/Fwd:/localized prefixes and list tags, lower-cased, spaces folded."""
     text = " ".join((subject or "").split())
@@ -95,7 +106,7 @@ def base_subject(subject: str) -> str:
         if stripped == text:
             break
         text = stripped
-    text = re.sub(r"\s*\((?:fwd|fw)\)\s*$", "", text, flags=re.IGNORECASE)
+    text = _FWD_SUFFIX.sub("", text)
     return text.strip().lower()
 
 
@@ -201,7 +212,7 @@ def _group_by_subject(roots: list[Container], mode: str, own: set[str]) -> list[
     """A root without threading headers joins the first root with its base subject (RFC 5256
     step 5); with PARTICIPANTS only when the two also share a participant (own addresses
     aside), so two customers' "Quote" emails stay two conversations."""
-    by_subject: dict[str, list[Container]] = {}
+    by_subject: dict[str, list[tuple[Container, set[str]]]] = {}
     result: list[Container] = []
     for root in roots:
         msg = root.message
@@ -212,19 +223,24 @@ def _group_by_subject(roots: list[Container], mode: str, own: set[str]) -> list[
                 _link(host, root)
                 continue
         if key:
-            by_subject.setdefault(key, []).append(root)
+            # The people of a subject group: its root's, and each message's that joined it.
+            people = set(msg.who()) - own if msg is not None and mode == PARTICIPANTS else set()
+            by_subject.setdefault(key, []).append((root, people))
         result.append(root)
     return result
 
 
-def _host(candidates: list[Container], msg: Message, mode: str, own: set[str]) -> Container | None:
+def _host(
+    candidates: list[tuple[Container, set[str]]], msg: Message, mode: str, own: set[str]
+) -> Container | None:
     if mode == RFC5256:
-        return candidates[0]
+        return candidates[0][0]
     mine = msg.who() - own
     if not mine:
         return None
-    for candidate in candidates:
-        if any(m.who() & mine for m in candidate.messages()):
+    for candidate, people in candidates:
+        if people & mine:
+            people |= mine
             return candidate
     return None
 
@@ -234,14 +250,6 @@ def unrelated_suspects(roots: list[Container], own: Iterable[str] = ()) -> list[
     and no participant in common (the account's own addresses aside)."""
     own_set = {a.lower() for a in own}
     found = []
-    subjects: dict[str, str] = {}  # subject -> base subject: each computed once
-
-    def base(text: str) -> str:
-        value = subjects.get(text)
-        if value is None:
-            value = subjects[text] = base_subject(text)
-        return value
-
     for root in roots:
         for box in root.walk():
             parent = box.parent
@@ -250,7 +258,7 @@ def unrelated_suspects(roots: list[Container], own: Iterable[str] = ()) -> list[
             if box.message is None or parent is None:
                 continue
             child, mother = box.message, parent.message
-            if base(child.subject) == base(mother.subject):
+            if base_subject(child.subject) == base_subject(mother.subject):
                 continue
             shared = (child.who() - own_set) & (mother.who() - own_set)
             if shared:
