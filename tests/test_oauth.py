@@ -366,10 +366,11 @@ def test_a_token_for_another_user_is_refused_with_the_servers_error(cli, sandbox
         cli, sandbox, oidc, "alice-wrong", login="bob@customer.test", password="bob-sandbox-pw"
     )
     assert code == 1
-    result = lines[1]
-    assert result["ok"] is False
-    assert lines[-1]["error"] == "oauth-token-refused"
-    assert lines[-1]["oauth_status"] == "invalid_token"
+    [event, error] = lines  # one JSON object for the failure, with the steps inside it
+    assert event["event"] == "authorization-url"
+    assert error["connect"]["ok"] is False
+    assert error["error"] == "oauth-token-refused"
+    assert error["oauth_status"] == "invalid_token"
     assert "refused the OAuth2 token" in stderr
     assert "invalid_token" in stderr  # the JSON error from the server's challenge
     assert stored_grant(cli, "alice-wrong") is None

@@ -121,7 +121,7 @@ def test_report_numbers_equal_the_database(alice, sandbox, tmp_path):
     assert data["attachments_logged"] == count("SELECT COUNT(*) FROM attachments") == 1
     assert data["attachment_bytes"] == count("SELECT SUM(size) FROM attachments")
     assert data["contacts_created"] == count("SELECT COUNT(*) FROM contacts")
-    assert data["by_contact"]["bob@customer.test"] == {"sent": 1, "reply": 1}
+    assert data["by_contact"]["bob@customer.test"] == {"sent": 1, "reply": 1, "manual": 0}
     assert "Not stored" in data["statement"]
     human = alice("report")
     assert human.code == 0 and "Replies logged" in human.stdout
