@@ -142,6 +142,30 @@ def raw_fetch_seconds(box: Sandbox, server: str, folder: str) -> tuple[float, in
     return elapsed, count
 
 
+def server_thread_seconds(box: Sandbox, server: str, folder: str) -> float:
+    """The server's own threading: UID THREAD REFERENCES UTF-8 ALL, to its tagged OK."""
+    ctx = ssl.create_default_context(cafile=str(box.ca.cert_path))
+    sock = ctx.wrap_socket(
+        socket.create_connection(("127.0.0.1", box.imap_port(server))),
+        server_hostname="localhost",
+    )
+    f = sock.makefile("rb", buffering=1 << 20)
+
+    def command(tag: bytes, text: bytes) -> None:
+        sock.sendall(tag + b" " + text + b"\r\n")
+        while not f.readline().startswith(tag):
+            pass
+
+    f.readline()
+    command(b"a1", f'LOGIN {USER} "{box.users[USER].password}"'.encode())
+    command(b"a2", f'EXAMINE "{folder}"'.encode())
+    started = time.perf_counter()
+    command(b"a3", b"UID THREAD REFERENCES UTF-8 ALL")
+    elapsed = time.perf_counter() - started
+    sock.close()
+    return elapsed
+
+
 def run_measured(env: dict, *args: str) -> tuple[float, int, dict]:
     started = time.perf_counter()
     proc = subprocess.Popen(
@@ -207,6 +231,11 @@ def measure(box: Sandbox, server: str, home: Path, size: int) -> dict:
     server_s, count = raw_fetch_seconds(box, server, folder)
     first_s, rss_kib, report = run_measured(env, "sync", "--folder", folder, "--json")
     second_s, _, again = run_measured(env, "sync", "--folder", folder, "--json")
+    audit_s, audit_rss, audit = run_measured(env, "threads", "--folder", folder, "--json")
+    thread_s = None
+    if server == "dovecot":
+        server_thread_seconds(box, server, folder)  # warm-up: Dovecot builds its index
+        thread_s = server_thread_seconds(box, server, folder)
     return {
         "server": server,
         "messages": count,
@@ -221,6 +250,11 @@ def measure(box: Sandbox, server: str, home: Path, size: int) -> dict:
         "scanned": report["scanned"],
         "logged": report["logged"],
         "second_scanned": again["scanned"],
+        "threads_folder_seconds": round(audit_s, 3),
+        "ratio_threads_folder_to_server_fetch": round(audit_s / server_s, 2),
+        "threads_folder_peak_rss_mb": round(audit_rss / 1024, 1),
+        "threads_found": audit["threads"],
+        "server_thread_references_seconds": round(thread_s, 3) if thread_s else None,
     }
 
 
@@ -247,6 +281,15 @@ def main() -> int:
             f"{r['server']:<8} {r['messages']:>8}  {r['server_fetch_seconds']:>10.3f}s  "
             f"{r['first_sync_seconds']:>9.3f}s  {r['ratio_first_sync_to_server']:>5.2f}  "
             f"{r['second_sync_seconds']:>9.3f}s  {r['peak_rss_mb']:>6.1f} MB"
+        )
+    print("\nserver   messages  threads --folder  ratio to fetch  peak RSS  server THREAD")
+    for r in results:
+        server_thread = r["server_thread_references_seconds"]
+        print(
+            f"{r['server']:<8} {r['messages']:>8}  {r['threads_folder_seconds']:>14.3f}s  "
+            f"{r['ratio_threads_folder_to_server_fetch']:>14.2f}  "
+            f"{r['threads_folder_peak_rss_mb']:>6.1f} MB  "
+            + (f"{server_thread:.3f}s" if server_thread else "-")
         )
     return 0
 
