@@ -237,3 +237,26 @@ def test_oauth_settings_round_trip_through_config(tmp_path):
     path.write_text(path.read_text().replace('auth = "oauth2"', 'auth = "kerberos"'))
     with pytest.raises(Exception, match="password, oauth2"):
         cfg.load(path)
+
+
+def test_one_refresh_after_a_refusal_and_no_more():
+    asked, tried = [], []
+
+    def token(refresh: bool):
+        asked.append(refresh)
+        return "fresh" if refresh else "stale"
+
+    def refuse_stale(value: str):
+        tried.append(value)
+        return None if value == "fresh" else RuntimeError("refused")
+
+    sasl.with_one_refresh(token, refuse_stale, LookupError("none"))
+    assert (asked, tried) == ([False, True], ["stale", "fresh"])
+    with pytest.raises(RuntimeError):  # refused twice: the second refusal is raised
+        sasl.with_one_refresh(token, lambda v: RuntimeError(v), LookupError("none"))
+    with pytest.raises(RuntimeError, match="stale"):  # nothing fresh to be had
+        sasl.with_one_refresh(
+            lambda refresh: None if refresh else "stale", lambda v: RuntimeError(v), LookupError()
+        )
+    with pytest.raises(LookupError):
+        sasl.with_one_refresh(lambda refresh: None, lambda v: None, LookupError("no token"))

@@ -195,19 +195,8 @@ def connect_command(
     oauth_timeout: float = typer.Option(
         300.0, "--oauth-timeout", metavar="SECONDS", help="Seconds to wait for the browser sign-in."
     ),
-    log_attachments: bool = typer.Option(
-        None,
-        "--log-attachments/--no-log-attachments",
-        help="Store attachments of logged mail (default: yes).",
-    ),
-    attachment_limit_mb: float = typer.Option(
-        None,
-        "--attachment-limit-mb",
-        metavar="MB",
-        min=0.001,
-        max=1_000_000,
-        help="Emails this large or larger are logged without their attachments (default 50).",
-    ),
+    log_attachments: bool = options.log_attachments(),
+    attachment_limit_mb: float = options.attachment_limit_mb(),
     timeout: float = options.timeout(),
     yes: bool = options.yes(),
     json_out: bool = options.json_out(),
@@ -492,19 +481,8 @@ def remove_command(
 @accounts_app.command("set")
 def set_command(
     name: str = options.account_name(),
-    log_attachments: bool = typer.Option(
-        None,
-        "--log-attachments/--no-log-attachments",
-        help="Store attachments of logged mail (or only note that there were some).",
-    ),
-    attachment_limit_mb: float = typer.Option(
-        None,
-        "--attachment-limit-mb",
-        metavar="MB",
-        min=0.001,
-        max=1_000_000,
-        help="Emails this large or larger are logged without their attachments (default 50).",
-    ),
+    log_attachments: bool = options.log_attachments(),
+    attachment_limit_mb: float = options.attachment_limit_mb(),
     timeout: float = options.timeout(),
     json_out: bool = options.json_out(),
 ) -> None:

@@ -104,3 +104,25 @@ def cafile():
 
 def yes():
     return typer.Option(False, "--yes", "-y", help="Never prompt; assume yes to confirmations.")
+
+
+def log_attachments():
+    """``--log-attachments/--no-log-attachments`` (None: leave as it is)."""
+    return typer.Option(
+        None,
+        "--log-attachments/--no-log-attachments",
+        help="Store attachments of logged mail, or only note that there were some "
+        "(default: store them).",
+    )
+
+
+def attachment_limit_mb():
+    """``--attachment-limit-mb MB`` (None: leave as it is)."""
+    return typer.Option(
+        None,
+        "--attachment-limit-mb",
+        metavar="MB",
+        min=0.001,
+        max=1_000_000,
+        help="Emails this large or larger are logged without their attachments (default 50).",
+    )

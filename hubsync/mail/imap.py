@@ -262,21 +262,18 @@ def oauth_login(
     mechanism = sasl.choose(advertised, preferred)
     if mechanism is None:
         raise oauth_unsupported("IMAP", advertised)
-    current = token(False)
-    if not current:
-        raise oauth_no_token()
-    for retry in (False, True):
+
+    def attempt(access_token: str) -> Exception | None:
         error: dict = {}
         try:
-            exchange = _sasl_exchange(mechanism, username, current, error)
+            exchange = _sasl_exchange(mechanism, username, access_token, error)
             client._command_and_check("authenticate", mechanism, exchange)
-            return mechanism
         except IMAPClientError as exc:  # imaplib's error: a NO or BAD to AUTHENTICATE
-            refusal = oauth_refused("IMAP", _text(exc), error, mechanism, provider)
-        current = None if retry else token(True)
-        if not current:
-            break
-    raise refusal
+            return oauth_refused("IMAP", _text(exc), error, mechanism, provider)
+        return None
+
+    sasl.with_one_refresh(token, attempt, oauth_no_token())
+    return mechanism
 
 
 def _sasl_exchange(mechanism: str, username: str, token: str, error: dict):

@@ -192,21 +192,18 @@ def oauth_authenticate(
     mechanism = sasl.choose(advertised, preferred)
     if mechanism is None:
         raise oauth_unsupported("SMTP", advertised)
-    current = token(False)
-    if not current:
-        raise oauth_no_token()
-    for retry in (False, True):
+
+    def attempt(access_token: str) -> Exception | None:
         error: dict = {}
         try:
-            conn.auth(mechanism, _sasl_exchange(mechanism, username, current, error))
-            return mechanism
+            conn.auth(mechanism, _sasl_exchange(mechanism, username, access_token, error))
         except smtplib.SMTPAuthenticationError as exc:
             text = f"{exc.smtp_code} {exc.smtp_error.decode(errors='replace')}"
-            refusal = oauth_refused("SMTP", text, error, mechanism, provider)
-        current = None if retry else token(True)
-        if not current:
-            break
-    raise refusal
+            return oauth_refused("SMTP", text, error, mechanism, provider)
+        return None
+
+    sasl.with_one_refresh(token, attempt, oauth_no_token())
+    return mechanism
 
 
 def _sasl_exchange(mechanism: str, username: str, token: str, error: dict):

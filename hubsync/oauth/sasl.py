@@ -62,3 +62,23 @@ def choose(advertised: list[str], preferred: str = "") -> str | None:
         if mechanism in offered:
             return mechanism
     return preferred.upper() or None
+
+
+def with_one_refresh(token, attempt, no_token: Exception) -> None:
+    """Log in with the current access token and, after a refusal, once more with a fresh one.
+
+    ``token(refresh)`` gives a token (None when none can be had); ``attempt(token)`` returns
+    None on success or the refusal (an exception), which is raised when no retry is left.
+    """
+    current = token(False)
+    if not current:
+        raise no_token
+    refusal = attempt(current)
+    if refusal is None:
+        return
+    fresh = token(True)
+    if fresh:
+        refusal = attempt(fresh) or None
+        if refusal is None:
+            return
+    raise refusal
