@@ -78,7 +78,7 @@ def with_one_refresh(token, attempt, no_token: Exception) -> None:
         return
     fresh = token(True)
     if fresh:
-        refusal = attempt(fresh) or None
+        refusal = attempt(fresh)
         if refusal is None:
             return
     raise refusal
