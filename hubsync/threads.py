@@ -79,7 +79,8 @@ class Container:
         while stack:
             box = stack.pop()
             yield box
-            stack.extend(reversed(box.children))
+            if box.children:
+                stack.extend(reversed(box.children))
 
     def messages(self) -> list[Message]:
         """The messages in this subtree, depth first (placeholders skipped)."""
@@ -188,10 +189,11 @@ def _prune(roots: list[Container]) -> list[Container]:
         stack.extend(box.children)
     kept: dict[int, list[Container]] = {}  # id(box) -> what stands in its place
     for box in reversed(order):  # every child before its parent
-        children = [c for child in box.children for c in kept[id(child)]]
-        box.children = children
-        for child in children:
-            child.parent = box
+        if box.children:
+            children = [c for child in box.children for c in kept[id(child)]]
+            box.children = children
+            for child in children:
+                child.parent = box
         kept[id(box)] = _what_remains(box)
     return [c for root in roots for c in kept[id(root)]]
 
@@ -212,7 +214,7 @@ def _group_by_subject(roots: list[Container], mode: str, own: set[str]) -> list[
     """A root without threading headers joins the first root with its base subject (RFC 5256
     step 5); with PARTICIPANTS only when the two also share a participant (own addresses
     aside), so two customers' "Quote" emails stay two conversations."""
-    by_subject: dict[str, list[tuple[Container, set[str]]]] = {}
+    by_subject: dict[str, list[list]] = {}  # key -> [root, its people (None: not read yet)]
     result: list[Container] = []
     for root in roots:
         msg = root.message
@@ -223,22 +225,24 @@ def _group_by_subject(roots: list[Container], mode: str, own: set[str]) -> list[
                 _link(host, root)
                 continue
         if key:
-            # The people of a subject group: its root's, and each message's that joined it.
-            people = set(msg.who()) - own if msg is not None and mode == PARTICIPANTS else set()
-            by_subject.setdefault(key, []).append((root, people))
+            # The people of a subject group (its root's, and each message's that joins it),
+            # read only when another root with the same subject comes along.
+            by_subject.setdefault(key, []).append([root, None])
         result.append(root)
     return result
 
 
-def _host(
-    candidates: list[tuple[Container, set[str]]], msg: Message, mode: str, own: set[str]
-) -> Container | None:
+def _host(candidates: list[list], msg: Message, mode: str, own: set[str]) -> Container | None:
     if mode == RFC5256:
         return candidates[0][0]
     mine = msg.who() - own
     if not mine:
         return None
-    for candidate, people in candidates:
+    for entry in candidates:
+        candidate, people = entry
+        if people is None:
+            message = candidate.message
+            people = entry[1] = set(message.who()) - own if message is not None else set()
         if people & mine:
             people |= mine
             return candidate
