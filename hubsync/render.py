@@ -42,9 +42,22 @@ def table(title: str | None = None, *columns: str, right: tuple[str, ...] = ()) 
     return made
 
 
+def show(made: Table) -> None:
+    """Print a table: as Rich lays it out on a terminal; in a pipe without the spaces that
+    pad each line to the table's width (so `grep`, `cut` and diff see only the text)."""
+    if out.is_terminal:
+        out.print(made)
+        return
+    with out.capture() as captured:
+        out.print(made)
+    text = "\n".join(line.rstrip() for line in captured.get().splitlines())
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
 def indented(text: str, by: int) -> Padding:
     """``text`` (markup) indented by ``by`` columns on every line it wraps to."""
-    return Padding(Text.from_markup(text), (0, 0, 0, by))
+    return Padding(Text.from_markup(text), (0, 0, 0, by), expand=False)
 
 
 def _default(value: Any) -> Any:

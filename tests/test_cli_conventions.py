@@ -134,3 +134,29 @@ def test_help_shows_readable_placeholders_and_whole_sentences():
     main = run("-h", env={"COLUMNS": "80"}).stdout
     connect_line = next(line for line in main.splitlines() if " connect " in line)
     assert connect_line.rstrip(" │").endswith(("SMTP", "Sent folder,", "SMTP connect")) is False
+
+
+def test_piped_output_is_neither_wrapped_nor_padded(tmp_path):
+    """In a pipe (no COLUMNS, no terminal) lines are as long as their text: not cut at 80
+    columns, not padded to some console width."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text(
+        '[accounts.a-rather-long-account-name-that-must-stay-whole]\nemail = "a@b.test"\n'
+        'username = "a"\nimap_host = "imap.a-long-host-name.example.test"\nimap_port = 993\n'
+        'credential_source = "none"\n'
+    )
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    env.update({"HUBSYNC_HOME": str(home), "PYTHONPATH": str(ROOT), "NO_COLOR": "1"})
+    for args in (["doctor", "--offline"], ["accounts", "list"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "hubsync", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        lines = done.stdout.splitlines()
+        assert lines, done.stderr
+        assert all(not line.endswith("  ") for line in lines), args
+        assert "a-rather-long-account-name-that-must-stay-whole" in done.stdout

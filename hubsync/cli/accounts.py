@@ -66,7 +66,7 @@ def show_discovery(found: Discovery) -> None:
             safe(c.source),
             f"{mark(c.verified)} {safe(c.check)}",
         )
-    out.print(table)
+    render.show(table)
     if found.provider:
         out.print(f"Provider: [bold]{found.provider.name}[/bold]")
     for prefix in found.not_offered:
@@ -428,7 +428,7 @@ def list_command(json_out: bool = options.json_out()) -> None:
             safe(f"{r['smtp']['host']}:{r['smtp']['port']} {r['smtp']['security']}"),
             safe(f"{r['sent_folder']} ({r['sent_folder_rule']})"),
         )
-    out.print(table)
+    render.show(table)
 
 
 @accounts_app.command("show")

@@ -65,7 +65,7 @@ def show(report: ProbeReport) -> None:
             state += f"\n[yellow]{safe(r.error)}[/yellow]"
         caps = safe(" ".join(r.capabilities[:12])) + (" …" if len(r.capabilities) > 12 else "")
         table.add_row(str(r.port), state, safe(r.protocol or "-"), safe(r.tls or "-"), cert, caps)
-    out.print(table)
+    render.show(table)
     colour = {"imap": "green", "pop3-only": "yellow"}.get(report.verdict, "red")
     out.print(f"[bold {colour}]Verdict: {report.verdict}[/bold {colour}]")
     out.print(safe(report.explanation))

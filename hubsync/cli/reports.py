@@ -176,7 +176,7 @@ def report_command(
         ("Errors", len(data.errors)),
     ):
         table.add_row(label, str(count))
-    out.print(table)
+    render.show(table)
     for s in data.skipped_attachments:
         out.print(f"Skipped attachments of {safe(s['message_id'])}: {safe(s['detail'])}")
     for e in data.errors:
@@ -189,7 +189,7 @@ def report_command(
         for key, c in counts.items():
             counts = (str(c.get(o, 0)) for o in (Origin.SENT, Origin.REPLY, Origin.MANUAL))
             by.add_row(safe(key), *counts)
-        out.print(by)
+        render.show(by)
     out.print(data.statement)
 
 
@@ -209,7 +209,7 @@ def _campaign(data: reports.CampaignReport, json_out: bool) -> None:
             (r.last_reply or "")[:16],
             str(r.thread_id),
         )
-    out.print(table)
+    render.show(table)
     out.print(f"{data.replied} of {len(data.recipients)} replied.")
 
 
@@ -237,7 +237,7 @@ def contacts_command(
         table.add_row(
             safe(r.address), safe(r.name or ""), str(r.messages), (r.last_seen or "")[:16]
         )
-    out.print(table)
+    render.show(table)
 
 
 def _show_contact(record: reports.ContactRecord, full: bool, json_out: bool) -> None:

@@ -235,7 +235,7 @@ def outbox_command(
                 item["updated"],
                 safe(item["error"] or ""),
             )
-        out.print(table)
+        render.show(table)
     raise typer.Exit(1 if failed else 0)
 
 

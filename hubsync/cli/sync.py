@@ -123,7 +123,7 @@ def show_report(report: engine.SyncReport) -> None:
             str(f.attachments_stored),
             str(f.attachments_skipped),
         )
-    out.print(table)
+    render.show(table)
     out.print(
         f"Logged {report.total('logged')} repl(ies) to tracked threads; other mail was "
         "read only as far as its Message-ID, In-Reply-To and References, and nothing of "
