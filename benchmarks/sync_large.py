@@ -104,8 +104,8 @@ def _fill_by_multiappend(box: Sandbox, folder: str, raws: list[bytes]) -> str:
     return folder
 
 
-def raw_fetch_seconds(box: Sandbox, server: str, folder: str) -> tuple[float, int]:
-    """The minimal reader: login, EXAMINE, then time one UID FETCH 1:* to its tagged OK."""
+def _raw_session(box: Sandbox, server: str, folder: str):
+    """A bare TLS socket logged in with ``folder`` examined, and its reader."""
     ctx = ssl.create_default_context(cafile=str(box.ca.cert_path))
     sock = ctx.wrap_socket(
         socket.create_connection(("127.0.0.1", box.imap_port(server))),
@@ -123,6 +123,12 @@ def raw_fetch_seconds(box: Sandbox, server: str, folder: str) -> tuple[float, in
     f.readline()
     command(b"a1", f'LOGIN {USER} "{box.users[USER].password}"'.encode())
     command(b"a2", f'EXAMINE "{folder}"'.encode())
+    return sock, f, command
+
+
+def raw_fetch_seconds(box: Sandbox, server: str, folder: str) -> tuple[float, int]:
+    """The minimal reader: login, EXAMINE, then time one UID FETCH 1:* to its tagged OK."""
+    sock, f, _ = _raw_session(box, server, folder)
     started = time.perf_counter()
     sock.sendall(
         b"a3 UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (%s)])\r\n"
@@ -144,21 +150,7 @@ def raw_fetch_seconds(box: Sandbox, server: str, folder: str) -> tuple[float, in
 
 def server_thread_seconds(box: Sandbox, server: str, folder: str) -> float:
     """The server's own threading: UID THREAD REFERENCES UTF-8 ALL, to its tagged OK."""
-    ctx = ssl.create_default_context(cafile=str(box.ca.cert_path))
-    sock = ctx.wrap_socket(
-        socket.create_connection(("127.0.0.1", box.imap_port(server))),
-        server_hostname="localhost",
-    )
-    f = sock.makefile("rb", buffering=1 << 20)
-
-    def command(tag: bytes, text: bytes) -> None:
-        sock.sendall(tag + b" " + text + b"\r\n")
-        while not f.readline().startswith(tag):
-            pass
-
-    f.readline()
-    command(b"a1", f'LOGIN {USER} "{box.users[USER].password}"'.encode())
-    command(b"a2", f'EXAMINE "{folder}"'.encode())
+    sock, _, command = _raw_session(box, server, folder)
     started = time.perf_counter()
     command(b"a3", b"UID THREAD REFERENCES UTF-8 ALL")
     elapsed = time.perf_counter() - started

@@ -12,7 +12,7 @@ import urllib.parse
 import urllib.request
 
 import pytest
-from helpers import wait_for
+from helpers import connect_args, wait_for
 from oidc_browser import Browser
 from test_sync import db, reply, submit_as
 
@@ -23,36 +23,10 @@ ALICE_PW = "alice-sandbox-pw"
 
 
 def oauth_connect_args(sandbox, oidc, account: str, client: str = DESKTOP_CLIENT) -> list[str]:
-    args = [
-        "connect",
-        ALICE,
-        "--account",
-        account,
-        "--imap-host",
-        "localhost",
-        "--imap-port",
-        str(sandbox.main.ports.imaps),
-        "--imap-security",
-        "ssl",
-        "--smtp-host",
-        "localhost",
-        "--smtp-port",
-        str(sandbox.postfix.submission_port),
-        "--smtp-security",
-        "starttls",
-        "--name",
-        "Alice Seller",
-        "--cafile",
-        str(sandbox.ca.cert_path),
-        "--auth",
-        "oauth2",
-        "--oauth-issuer",
-        oidc.issuer,
-        "--oauth-client-id",
-        client,
-        "--no-browser",
-        "--json",
-    ]
+    """alice's connect arguments (main Dovecot, Postfix), signing in with OAuth2 instead."""
+    args = [a for a in connect_args(sandbox, account) if a != "--password-stdin"]
+    args += ["--auth", "oauth2", "--oauth-issuer", oidc.issuer, "--oauth-client-id", client]
+    args += ["--no-browser", "--json"]
     for scope in SCOPES:
         args += ["--scope", scope]
     return args
