@@ -123,15 +123,16 @@ def test_bash_completion_completes_commands_options_and_account_names(tmp_path):
     assert complete("hubsync doctor --account pr") == ["private"]
 
 
-def test_help_shows_readable_placeholders_and_whole_sentences():
+def test_help_shows_readable_placeholders_and_whole_sentences(run_cli, monkeypatch):
     from hubsync.cli import COMMAND_MODULES
 
-    for command in [c for c in COMMAND_MODULES if c != "completion"] + ["completion"]:
-        text = run(command, "-h", env={"COLUMNS": "80"}).stdout
+    monkeypatch.setenv("COLUMNS", "80")
+    for command in COMMAND_MODULES:
+        text = run_cli(command, "-h").stdout
         assert "<bool>" not in text and "<float" not in text and "list[" not in text, command
         usage = next(line for line in text.splitlines() if "Usage:" in line)
         assert "{" not in usage, usage  # {name} means a template placeholder in hubsync
-    main = run("-h", env={"COLUMNS": "80"}).stdout
+    main = run_cli("-h").stdout
     connect_line = next(line for line in main.splitlines() if " connect " in line)
     assert connect_line.rstrip(" │").endswith(("SMTP", "Sent folder,", "SMTP connect")) is False
 
