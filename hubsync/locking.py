@@ -9,13 +9,17 @@ from hubsync import paths
 from hubsync.errors import AlreadyRunning
 
 
+def _open_lock(name: str) -> int:
+    """The lock file of ``name`` in the data directory, opened (created private)."""
+    directory = paths.ensure_private_dir(paths.data_dir() / "locks")
+    safe = "".join(c if c.isalnum() or c in "@.-_" else "_" for c in name)
+    return os.open(directory / f"{safe}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+
+
 @contextlib.contextmanager
 def account_lock(account: str, what: str = "sync") -> Iterator[None]:
     """Hold the account's lock, or fail at once with a clear message if another holds it."""
-    directory = paths.ensure_private_dir(paths.data_dir() / "locks")
-    safe = "".join(c if c.isalnum() or c in "@.-_" else "_" for c in account)
-    path = directory / f"{safe}.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = _open_lock(account)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -39,9 +43,7 @@ def waiting_lock(name: str, timeout: float = 30.0) -> Iterator[None]:
     it go (for short critical sections, such as refreshing an OAuth2 token once)."""
     import time
 
-    directory = paths.ensure_private_dir(paths.data_dir() / "locks")
-    safe = "".join(c if c.isalnum() or c in "@.-_" else "_" for c in name)
-    fd = os.open(directory / f"{safe}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fd = _open_lock(name)
     try:
         deadline = time.monotonic() + timeout
         while True:

@@ -43,7 +43,7 @@ def unit_text(account: str) -> str:
     env = environment.current()
     lines = [
         "[Unit]",
-        f"Description=hubsync: log replies to tracked threads for account {account}",
+        f"Description=hubsync: log replies to tracked threads for account {_one_line(account)}",
         "Documentation=https://hubsync.invalid/docs/user-guide.md",
         "After=network-online.target",
         "Wants=network-online.target",
@@ -66,10 +66,19 @@ def unit_text(account: str) -> str:
     return "\n".join(lines)
 
 
+def _printable(text: str) -> str:
+    """No line breaks or control characters: an account name cannot add lines to the unit."""
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
+def _one_line(text: str) -> str:
+    return _printable(text).replace("%", "%%")  # % starts a systemd specifier
+
+
 def _systemd_quote(arg: str) -> str:
-    if arg and all(c.isalnum() or c in "-_./=:@+,%" for c in arg):
+    if arg and all(c.isalnum() or c in "-_./=:@+," for c in arg):
         return arg
-    escaped = arg.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%")
+    escaped = _printable(arg).replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%")
     return f'"{escaped}"'
 
 

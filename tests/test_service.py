@@ -67,3 +67,12 @@ def test_without_systemd_the_cron_line_is_shown(tmp_path):
     fields = cron.split()
     assert fields[:5] == ["*/5", "*", "*", "*", "*"]
     assert "sync --account 'work mail'" in cron and f"HUBSYNC_HOME={tmp_path / 'home'}" in cron
+
+
+def test_an_account_name_cannot_add_lines_to_the_unit(monkeypatch, tmp_path):
+    from hubsync import service
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    text = service.unit_text("evil\nExecStartPre=/bin/sh -c 'rm -rf ~' %h")
+    assert not any(line.startswith("ExecStartPre") for line in text.splitlines())
+    assert "%h" not in text.replace("%%h", "")  # no systemd specifier left live

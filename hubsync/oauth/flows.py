@@ -29,6 +29,8 @@ from hubsync.oauth.tokens import (
 
 BROWSER_TIMEOUT = 300.0  # how long the user has to sign in and consent
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+MAX_DEVICE_WAIT = 1800.0  # seconds, whatever the provider says its code lives
+MAX_INTERVAL = 60.0  # seconds between polls, at most
 
 
 @dataclass(frozen=True)
@@ -204,8 +206,9 @@ def device_flow(
         user_code=str(body.get("user_code", "")),
         verification_uri=str(body.get("verification_uri") or body.get("verification_url", "")),
         verification_uri_complete=str(body.get("verification_uri_complete", "")),
-        interval=_number(body.get("interval"), 5.0),
-        expires_in=_number(body.get("expires_in"), 600.0),
+        # A provider cannot keep hubsync polling for days, or once an hour.
+        interval=min(_number(body.get("interval"), 5.0), MAX_INTERVAL),
+        expires_in=min(_number(body.get("expires_in"), 600.0), MAX_DEVICE_WAIT),
     )
     on_code(code)
     interval, deadline = code.interval, time.monotonic() + code.expires_in
@@ -219,7 +222,7 @@ def device_flow(
         if error == "authorization_pending" and time.monotonic() < deadline:
             continue
         if error == "slow_down" and time.monotonic() < deadline:
-            interval += 5
+            interval = min(interval + 5, MAX_INTERVAL)
             continue
         if error in ("authorization_pending", "slow_down", "expired_token"):
             raise OAuthError(
