@@ -125,8 +125,7 @@ def _is_ancestor(candidate: Container, node: Container) -> bool:
 
 
 def _link(parent: Container, child: Container) -> None:
-    if child.parent is not None:
-        child.parent.children.remove(child)
+    """Hang ``child`` (a root: every caller checks it has no parent) under ``parent``."""
     child.parent = parent
     parent.children.append(child)
 

@@ -81,6 +81,24 @@ def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1):
         time.sleep(interval)
 
 
+def queue_empty(sandbox) -> bool:
+    """Postfix holds nothing more to deliver (so a second copy cannot still be coming)."""
+    done = subprocess.run(
+        ["postqueue", "-c", str(sandbox.postfix.directory), "-p"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    return "Mail queue is empty" in done.stdout
+
+
+def settled_count(sandbox, address: str, folder: str, message_id: str) -> int:
+    """Copies of ``message_id`` once Postfix's queue is empty: a wrong extra delivery that was
+    submitted has arrived by then, so counting cannot miss it by being early."""
+    wait_for(lambda: queue_empty(sandbox), timeout=30)
+    return count_by_message_id(sandbox, address, folder, message_id)
+
+
 def count_by_message_id(
     sandbox, address: str, folder: str, message_id: str, server: str = "main"
 ) -> int:

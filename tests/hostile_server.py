@@ -4,7 +4,8 @@ It speaks just enough IMAP for a login and a sync, then misbehaves in one chosen
 ``endless-greeting`` (endless untagged lines from the first command on), ``endless-login``
 (endless lines in answer to LOGIN), ``lying-size`` (announces RFC822.SIZE 100, then streams a
 huge BODY[] literal), ``endless-fetch`` (endless FETCH responses to the header scan),
-``close-mid-literal`` and ``silence`` (greets, then says nothing).
+``close-mid-literal``, ``silence`` (greets, then says nothing) and ``echo-login`` (refuses
+LOGIN quoting the command back, password included, as some servers' BAD/NO texts do).
 """
 
 import contextlib
@@ -57,7 +58,7 @@ class HostileServer:
                     return
                 tag, _, rest = line.decode().strip().partition(" ")
                 command = rest.upper()
-                self._answer(conn, tag, command)
+                self._answer(conn, tag, command, rest)
             conn.close()
 
     def _send(self, conn: ssl.SSLSocket, data: bytes) -> None:
@@ -69,7 +70,7 @@ class HostileServer:
         while not self.stop.is_set():
             self._send(conn, chunk)
 
-    def _answer(self, conn, tag: str, command: str) -> None:
+    def _answer(self, conn, tag: str, command: str, rest: str = "") -> None:
         ok = f"{tag} OK done\r\n".encode()
         if self.behaviour == "endless-greeting" or (
             self.behaviour == "endless-login" and command.startswith("LOGIN")
@@ -78,7 +79,9 @@ class HostileServer:
         if self.behaviour == "silence":
             time.sleep(60)
             return
-        if command.startswith("CAPABILITY"):
+        if self.behaviour == "echo-login" and command.startswith("LOGIN"):
+            self._send(conn, f"{tag} NO [AUTHENTICATIONFAILED] refused: {rest}\r\n".encode())
+        elif command.startswith("CAPABILITY"):
             self._send(conn, b"* CAPABILITY IMAP4rev1 UIDPLUS IDLE\r\n" + ok)
         elif command.startswith(("LOGIN", "LOGOUT", "NOOP", "ID")):
             self._send(conn, ok)

@@ -33,27 +33,38 @@ def test_expected_failure_has_no_traceback_and_json_error(run_cli):
     assert result.json()["error"] == "no-account"
 
 
-def test_debug_shows_traceback_without_the_secret(offline_cli, tmp_path):
+@pytest.fixture
+def echoing_server(tmp_path):
+    """A server whose refusal quotes the LOGIN command back, password and all."""
+    from hostile_server import HostileServer
+
+    from sandbox.ca import CertAuthority
+
+    ca = CertAuthority(tmp_path / "ca")
+    cert, key = ca.issue("server")
+    server = HostileServer("echo-login", cert, key)
+    yield server, ca.cert_path
+    server.close()
+
+
+def test_debug_shows_traceback_without_the_secret(run_cli, tmp_path, monkeypatch, echoing_server):
+    server, cafile = echoing_server
     secret = "hunter2-very-secret"
-    result = offline_cli(
-        "--debug",
-        "connect",
-        "x@nowhere.invalid",
-        "--imap-host",
-        "127.0.0.1",
-        "--imap-port",
-        "1",
-        "--smtp-host",
-        "127.0.0.1",
-        "--smtp-port",
-        "1",
-        "--password-stdin",
-        "--yes",
-        input=secret + "\n",
+    home = tmp_path / "hubsync-home"
+    home.mkdir()
+    (home / "config.toml").write_text(
+        '[accounts.a]\nemail = "alice@example.test"\nusername = "alice"\n'
+        f'imap_host = "localhost"\nimap_port = {server.port}\ncafile = "{cafile}"\n'
+        'sent_folder = "Sent"\nwatched_folders = ["INBOX"]\ncredential_source = "none"\n'
     )
+    monkeypatch.setenv("HUBSYNC_PASSWORD", secret)
+    result = run_cli("--debug", "sync", "--json")
     assert result.code == 1
     assert "Traceback" in result.stderr
+    # the server's refusal is shown, with the password it quoted replaced
+    assert "refused: LOGIN" in result.stderr and "***" in result.stderr
     assert secret not in result.stderr + result.stdout
+    assert "***" in result.json()["server_text"]
 
 
 def test_files_created_are_private(offline_cli, tmp_path):

@@ -33,3 +33,12 @@ def test_never_log_addresses_and_domains():
     assert never_log_hit(["x@hr.test"], rules) == "@hr.test"
     assert never_log_hit(["y@mail.partner.test"], rules) == "partner.test"
     assert never_log_hit(["z@corp.test", "w@notpartner.test"], rules) is None
+
+
+def test_a_domain_rule_covers_subdomains_and_addresses_with_an_at_in_the_local_part():
+    rules = ["@hr.test"]
+    assert never_log_hit(["x@eu.hr.test"], rules) == "@hr.test"
+    assert never_log_hit(['"a@b"@hr.test'], rules) == "@hr.test"
+    # the domain is what follows the last "@": a quoted local part cannot fake it
+    assert never_log_hit(['"x@hr.test"@elsewhere.test'], rules) is None
+    assert never_log_hit(["x@hr.test.evil"], rules) is None

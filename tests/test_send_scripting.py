@@ -3,22 +3,10 @@
 attachment settings."""
 
 import json
-import subprocess
 import time
 
-from helpers import count_by_message_id, wait_delivered, wait_for
+from helpers import count_by_message_id, queue_empty, wait_delivered, wait_for
 from test_sync import reply, submit_as
-
-
-def queue_empty(sandbox) -> bool:
-    """Postfix holds nothing more to deliver (so a second copy cannot still be coming)."""
-    done = subprocess.run(
-        ["postqueue", "-c", str(sandbox.postfix.directory), "-p"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    return "Mail queue is empty" in done.stdout
 
 
 def test_same_idempotency_key_delivers_once_and_campaign_report_lists_replies(alice, sandbox):

@@ -88,3 +88,64 @@ def test_exact_name_beats_word_match_and_outbox_is_last():
 @pytest.mark.parametrize("label", ["Sentinel", "Consent forms", "Resent", "Dissent", "sentry"])
 def test_labels_that_only_contain_the_letters_are_not_sent(label):
     assert name_rank(label) is None
+
+
+HOW_TO_SET = (
+    'Set it with `sent_folder = "NAME"` under your account in config.toml, or '
+    "`hubsync connect ... --sent-folder NAME`. Folders seen: "
+)
+
+
+def test_each_rule_reports_folder_rule_candidates_and_explanation():
+    listing = folders(("INBOX",), ("Sent Items",), ("Archive", "\\Sent"), ("Sent",))
+    chosen = resolve_sent_folder(listing)
+    assert (chosen.folder, chosen.rule) == ("Archive", "special-use")
+    assert chosen.candidates == ["Archive", "Sent", "Sent Items"]
+    assert chosen.explanation == "'Archive' carries the \\Sent attribute (RFC 6154)."
+
+    configured = resolve_sent_folder(listing, "Sent Items")
+    assert (configured.folder, configured.rule) == ("Sent Items", "config")
+    assert configured.candidates == ["Archive", "Sent", "Sent Items"]
+    assert configured.explanation == "'Sent Items' is set as sent_folder in config.toml."
+
+    missing = resolve_sent_folder(listing, "Nope")
+    assert (missing.folder, missing.rule) == (None, None)
+    assert missing.candidates == ["Archive", "Sent", "Sent Items"]
+    assert missing.explanation == (
+        "sent_folder 'Nope' is set in config.toml but the server has no such folder. "
+        + HOW_TO_SET
+        + "'Archive', 'Sent', 'Sent Items'."
+    )
+
+    by_name = resolve_sent_folder(folders(("INBOX",), ("Sent Items",), ("Sent",)))
+    assert (by_name.folder, by_name.rule) == ("Sent", "name")
+    assert by_name.candidates == ["Sent", "Sent Items"]
+    assert by_name.explanation == "No folder carries \\Sent; 'Sent' is named like a sent folder."
+
+    nothing = resolve_sent_folder(folders(("INBOX",), ("Work",)))
+    assert (nothing.folder, nothing.rule, nothing.candidates) == (None, None, [])
+    assert nothing.explanation == (
+        "No folder carries \\Sent and none is named like a sent folder. "
+        + HOW_TO_SET
+        + "'INBOX', 'Work'."
+    )
+    empty = resolve_sent_folder([])
+    assert empty.explanation.endswith("Folders seen: none.")
+
+
+def test_the_advice_lists_at_most_twelve_folders():
+    listing = folders(*[(f"Folder {n:02d}",) for n in range(14)])
+    explanation = resolve_sent_folder(listing).explanation
+    assert "'Folder 11'" in explanation and "'Folder 12'" not in explanation
+
+
+def test_a_known_name_with_more_words_ranks_by_the_known_name_after_every_exact_one():
+    assert name_rank("Sent 2023") < name_rank("Skickat 2023")
+    listing = folders(("Skickat 2023",), ("Sent 2023",))
+    assert resolve_sent_folder(listing).folder == "Sent 2023"
+    assert name_rank("Outbox") > name_rank("Sent 2023") > name_rank("Skickat")
+
+
+@pytest.mark.parametrize("label", ["Outbox 2", "outbox-old", "Outbox archive"])
+def test_an_outbox_with_more_words_is_not_a_sent_folder(label):
+    assert name_rank(label) is None

@@ -205,3 +205,123 @@ def test_a_chain_of_thousands_of_replies_threads_without_recursion():
     (root,) = jwz.thread(chain)
     assert [m.message_id for m in root.messages()] == [f"<m{i}@x>" for i in range(3000)]
     assert jwz.unrelated_suspects([root]) == []
+
+
+def shape(roots) -> list:
+    """Each root as (id, [children...]); a placeholder's id is marked with a leading '?'."""
+
+    def one(box):
+        name = box.message_id if box.message is not None else "?" + box.message_id
+        return (name, [one(c) for c in box.children])
+
+    return [one(r) for r in roots]
+
+
+def test_a_references_chain_links_through_a_missing_parent():
+    a = Message("<a@x>", subject="Quote")
+    c = Message("<c@x>", "<b@x>", ["<a@x>", "<b@x>"], "Re: Quote")  # <b@x> never arrived
+    assert shape(thread([a, c], subject_grouping=OFF)) == [("<a@x>", [("<c@x>", [])])]
+
+
+def test_references_that_are_not_message_ids_glue_nothing():
+    one = Message("<1@x>", references=["<yes>"], subject="Invoice")
+    two = Message("<2@x>", references=["<yes>"], subject="Holiday")
+    assert len(thread([one, two], subject_grouping=OFF)) == 2
+
+
+def test_references_win_over_in_reply_to():
+    # In-Reply-To names the grandparent, References the real parent: References decides
+    a = Message("<a@x>")
+    b = Message("<b@x>", "<a@x>", ["<a@x>"])
+    c = Message("<c@x>", "<a@x>", ["<a@x>", "<b@x>"])
+    assert shape(thread([a, b, c], subject_grouping=OFF)) == [
+        ("<a@x>", [("<b@x>", [("<c@x>", [])])])
+    ]
+    # without References, In-Reply-To is used
+    d = Message("<d@x>", "<a@x>")
+    assert shape(thread([a, d], subject_grouping=OFF)) == [("<a@x>", [("<d@x>", [])])]
+
+
+def test_placeholders_are_kept_only_where_they_hold_siblings_together():
+    # missing root with one child: the child becomes the root
+    one = Message("<c1@x>", references=["<gone@x>"])
+    assert shape(thread([one], subject_grouping=OFF)) == [("<c1@x>", [])]
+    # missing root with two children: a placeholder named after the missing message
+    two = Message("<c2@x>", references=["<gone@x>"])
+    assert shape(thread([one, two], subject_grouping=OFF)) == [
+        ("?<gone@x>", [("<c1@x>", []), ("<c2@x>", [])])
+    ]
+    # missing middle message: its children move up to the grandparent
+    a = Message("<a@x>")
+    d1 = Message("<d1@x>", references=["<a@x>", "<mid@x>"])
+    d2 = Message("<d2@x>", references=["<a@x>", "<mid@x>"])
+    roots = thread([a, d1, d2], subject_grouping=OFF)
+    assert shape(roots) == [("<a@x>", [("<d1@x>", []), ("<d2@x>", [])])]
+    assert all(child.parent is roots[0] for child in roots[0].children)
+
+
+def test_a_duplicate_copy_stays_beside_the_first_under_the_same_id():
+    first = Message("<a@x>", subject="Quote")
+    copy = Message("<a@x>", subject="Quote")
+    [root] = thread([first, copy], subject_grouping=OFF)
+    assert [c.message_id for c in root.walk()] == ["<a@x>", "<a@x>"]
+    assert root.messages() == [first, copy]
+
+
+def test_a_subject_group_grows_with_the_people_of_each_message_that_joins():
+    own = ["alice@example.test"]
+    root = Message("<r@x>", subject="Quote", people="bob@customer.test, x@customer.test")
+    bob_and_carol = Message("<b@x>", subject="Quote", people="bob@customer.test, carol@c.test")
+    carol = Message("<c@x>", subject="Quote", people="carol@c.test")  # knows only the joiner
+    x_only = Message("<x@x>", subject="Quote", people="x@customer.test")  # knows only the root
+    stranger = Message("<s@x>", subject="Quote", people="dave@d.test")
+    roots = thread([root, bob_and_carol, carol, x_only, stranger], own=own)
+    assert set(groups(roots)) == {
+        frozenset({"<r@x>", "<b@x>", "<c@x>", "<x@x>"}),
+        frozenset({"<s@x>"}),
+    }
+
+
+def answer_to(parent: Message, mid: str, subject: str, people: str, date: str = "") -> Message:
+    return Message(mid, parent.message_id, [parent.message_id], subject, date, people=people)
+
+
+def test_flags_need_both_a_new_subject_and_no_shared_participant():
+    own = ["alice@example.test"]
+    root = Message("<r@x>", subject="Quote", people="alice@example.test, bob@customer.test")
+    same_subject = answer_to(root, "<1@x>", "Re: Quote", "carol@partner.test")
+    shared_person = answer_to(root, "<2@x>", "Lunch?", "bob@customer.test")
+    only_me = answer_to(root, "<3@x>", "Partnership", "alice@example.test, carol@partner.test")
+    roots = thread([root, same_subject, shared_person, only_me], own=own)
+    [suspect] = unrelated_suspects(roots, own)
+    assert (suspect.message_id, suspect.parent_id) == ("<3@x>", "<r@x>")
+    assert suspect.reasons == [
+        "subject changed from 'Quote' to 'Partnership'",
+        "no participant in common with the message it replies to",
+    ]
+    assert suspect.gap_days is None  # no dates: no gap, and no crash
+
+
+@pytest.mark.parametrize("days, flagged_gap", [(29, False), (30, True), (31, True)])
+def test_a_gap_of_thirty_days_or_more_is_named(days, flagged_gap):
+    root = Message(
+        "<r@x>", subject="Quote", people="bob@customer.test", date="2026-01-01T10:00:00+00:00"
+    )
+    later = f"2026-{1 + (days // 31):02d}-{1 + days % 31:02d}T10:00:00+00:00"
+    hijack = answer_to(root, "<h@x>", "Other", "carol@partner.test", later)
+    [suspect] = unrelated_suspects(thread([root, hijack]))
+    assert suspect.gap_days == days
+    assert (f"written {days} days after it" in suspect.reasons) is flagged_gap
+
+
+def test_message_reads_raw_dates_and_people_only_when_it_has_none():
+    parsed = Message("<a@x>", raw_date="Mon, 02 Nov 2026 10:00:00 +0000")
+    assert parsed.when() == "2026-11-02T10:00:00+00:00"
+    given = Message(
+        "<b@x>", date="2026-01-01T00:00:00+00:00", raw_date="Tue, 03 Nov 2026 10:00:00 +0000"
+    )
+    assert given.when() == "2026-01-01T00:00:00+00:00"
+    assert Message("<c@x>").when() == ""
+    known = Message("<d@x>", participants=frozenset({"a@x.test"}), people="b@y.test")
+    assert known.who() == frozenset({"a@x.test"})
+    assert Message("<e@x>", people="Bob <BOB@y.test>, c@z.test").who() == {"bob@y.test", "c@z.test"}

@@ -86,8 +86,7 @@ def diagnose_login(
     """Turn a server's login refusal into an AuthFailure with a reason code and a fix."""
     text = server_text.strip()
     alert = _alert(text)
-    code_match = re.search(r"\[([A-Z-]+)[^\]]*\]", text)
-    code = code_match.group(1) if code_match else ""
+    code = _response_code(text)
     reason, summary, fix = _RFC5530.get(
         code,
         (
@@ -112,8 +111,15 @@ def diagnose_login(
 
 
 def _alert(text: str) -> str:
-    match = re.search(r"\[ALERT\]\s*(.*)", text)
+    match = re.search(r"\[ALERT\]\s*(.*)", text, re.IGNORECASE)
     return match.group(1).strip() if match else ""
+
+
+def _response_code(text: str) -> str:
+    """The RFC 5530 response code in brackets, upper-cased (atoms are case-insensitive:
+    some servers write ``[authenticationfailed]``); "" when there is none."""
+    match = re.search(r"\[([A-Za-z-]+)[^\]]*\]", text)
+    return match.group(1).upper() if match else ""
 
 
 def oauth_refused(
@@ -136,7 +142,6 @@ def oauth_refused(
     )
     if provider:
         fix += f" {provider.name}: {provider.login_hint}"
-    code_match = re.search(r"\[([A-Z-]+)[^\]]*\]", text)
     return AuthFailure(
         f"{protocol} refused the OAuth2 token ({mechanism}; the server said: {said}).\n"
         f"Server said: {text}",
@@ -144,7 +149,7 @@ def oauth_refused(
         reason="oauth-token-refused",
         details={
             "server_text": text,
-            "response_code": code_match.group(1) if code_match else "",
+            "response_code": _response_code(text),
             "mechanism": mechanism,
             "oauth_status": status,
             "oauth_scope": scope,
