@@ -4,12 +4,13 @@ Nothing is written (neither config.toml nor the keyring) unless every step passe
 the writing through ``save_connected`` afterwards.
 """
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hubsync import config as cfg
 from hubsync import credentials
-from hubsync.errors import HubsyncError, NotImap, ProtocolFailure, UsageError
+from hubsync.errors import CredentialError, HubsyncError, NotImap, ProtocolFailure, UsageError
 from hubsync.mail import imap, providers
 from hubsync.mail.discovery import Discovery, discover, split_address
 from hubsync.mail.endpoint import Endpoint
@@ -233,6 +234,8 @@ def save_connected(
             credentials.store(account.name, secret.pending.dumps() if secret.pending else "")
         else:
             credentials.store(account.name, secret or "")
+    else:
+        _forget_stored_secret(account.name)
     account.credential_source = store
     config.accounts[account.name] = account
     if not config.default_account or config.default_account not in config.accounts:
@@ -243,6 +246,13 @@ def save_connected(
         if store == "keyring":
             credentials.delete(account.name)
         raise
+
+
+def _forget_stored_secret(name: str) -> None:
+    """A reconnect with ``--store none`` removes a password an earlier connect kept; where
+    there is no usable keyring (a server) there is nothing to remove."""
+    with contextlib.suppress(CredentialError):
+        credentials.delete(name)
 
 
 def remove(config: cfg.Config, name: str) -> bool:

@@ -209,9 +209,11 @@ def resolve(
     password_command: list[str] | None = None,
     stdin_value: str | None = None,
     prompt: Callable[[], str] | None = None,
+    use_keyring: bool = True,
 ) -> Secret:
     """The password for ``account`` from the first source that has one (see the module
-    docstring for the order); CredentialError when none does."""
+    docstring for the order); CredentialError when none does. ``use_keyring`` False: an
+    account connected with ``--store none`` never takes a password left in the keyring."""
     if stdin_value is not None:
         return Secret(stdin_value, "stdin")
     env_value = environment.current().password
@@ -221,6 +223,14 @@ def resolve(
         return Secret(run_password_command(password_command), "command")
     if prompt is not None:
         return Secret(prompt(), "prompt")
+    if not use_keyring:
+        raise CredentialError(
+            f"Account {account!r} keeps no password (it was connected with --store none).",
+            fix=f"Give it with --password-stdin, {ENV_VAR} or a password_command in "
+            "config.toml; or run `hubsync connect` again without --store none to keep it in "
+            "the keyring.",
+            reason="secret-missing",
+        )
     value = from_keyring(account)
     if value is not None:
         return Secret(value, "keyring")

@@ -26,7 +26,7 @@ class Template:
 
     @property
     def variables(self) -> list[str]:
-        """The placeholders of subject and body, in order of first use."""
+        """The placeholders of subject and body, sorted by name."""
         return sorted(set(fields(self.subject)) | set(fields(self.body)))
 
     def render(self, values: dict[str, str]) -> tuple[str, str]:

@@ -8,6 +8,8 @@ from pathlib import Path
 from sandbox.dovecot import _run_daemon
 from sandbox.ports import free_port, wait_for_port
 
+REFUSED_RECIPIENT = "nobody@customer.test"  # Postfix refuses it at RCPT time
+
 # Only the services a submission-and-LMTP relay needs, none chrooted (the queue lives in a
 # temporary directory, not /var/spool/postfix).
 _MASTER_CF = """\
@@ -90,7 +92,9 @@ class Postfix:
             "smtpd_tls_key_file": str(self.key),
             "smtpd_tls_security_level": "encrypt",
             "smtpd_tls_auth_only": "yes",
-            "smtpd_recipient_restrictions": "permit_sasl_authenticated,reject_unauth_destination",
+            # one address refused at RCPT time, for the "refused recipients" tests
+            "smtpd_recipient_restrictions": f"check_recipient_access texthash:{d / 'refused'},"
+            "permit_sasl_authenticated,reject_unauth_destination",
             "message_size_limit": str(200 * 1024 * 1024),
             "mailbox_size_limit": "0",
             "maillog_file": str(d / "maillog"),
@@ -99,6 +103,7 @@ class Postfix:
             "biff": "no",
             "delay_warning_time": "0",
         }
+        (d / "refused").write_text(f"{REFUSED_RECIPIENT} REJECT 5.1.1 No such user here\n")
         subprocess.run(
             ["postconf", "-c", str(d), "-e", *[f"{k}={v}" for k, v in settings.items()]],
             check=True,

@@ -169,3 +169,17 @@ def test_config_verdict(tmp_path: Path):
     error = cfg.ConfigError("bad", fix="fix it", reason="config-invalid")
     check = doctor.config_check("c.toml", error)
     assert (check.status, check.reason, check.fix) == ("fail", "config-invalid", "fix it")
+
+
+def test_unreadable_replies_are_reported_with_their_ids(store, home):
+    assert offline(store, home)["unreadable-messages"].status == "pass"
+    for n in range(4):
+        store.add_event(
+            "alice", "message-error", "unreadable", f"<bad{n}@x>", f"INBOX UID {n}: broken"
+        )
+    check = offline(store, home)["unreadable-messages"]
+    assert (check.status, check.reason) == ("warn", "message-unreadable")
+    assert check.evidence.startswith("4 matched message(s) could not be read")
+    assert "<bad3@x>: INBOX UID 3: broken" in check.evidence
+    assert "<bad0@x>" not in check.evidence  # the last three only
+    assert "hubsync why MESSAGE-ID" in check.fix

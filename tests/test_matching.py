@@ -14,7 +14,9 @@ def test_any_reference_matches_closest_first():
     m = match_reply(
         ["<unknown@z>"], ["<root@a.test>", "<rewritten@relay>", "<mid@a.test>"], TRACKED
     )
-    assert (m.rule, m.ref) == ("references", "<mid@a.test>")
+    assert (m.thread_id, m.rule, m.ref) == (1, "references", "<mid@a.test>")
+    other = match_reply([], ["<other@b.test>", "<x@y>"], TRACKED)
+    assert (other.thread_id, other.rule, other.ref) == (2, "references", "<other@b.test>")
 
 
 def test_unrelated_message_does_not_match():

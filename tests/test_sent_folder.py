@@ -74,7 +74,8 @@ def test_decoys_only_gives_no_folder_and_advice():
 
 def test_configured_folder_wins_and_missing_configured_is_reported():
     listing = folders(("INBOX",), ("Sent", "\\Sent"), ("Archive/Outgoing",))
-    assert resolve_sent_folder(listing, "Archive/Outgoing").rule == "config"
+    configured = resolve_sent_folder(listing, "Archive/Outgoing")
+    assert (configured.folder, configured.rule) == ("Archive/Outgoing", "config")
     missing = resolve_sent_folder(listing, "Nope")
     assert missing.folder is None and "Nope" in missing.explanation
 

@@ -37,3 +37,87 @@ def test_templates_are_saved_listed_and_removed(home):
     tpl.remove("follow-up")
     with pytest.raises(NotFound):
         tpl.load("follow-up")
+
+
+def test_missing_variables_have_their_own_reason():
+    with pytest.raises(UsageError) as caught:
+        tpl.Template("quote", "", "Dear {first_name}").render({})
+    assert caught.value.message == "Template 'quote' needs first_name; nothing was sent."
+    assert caught.value.reason == "template-variable"
+
+
+@pytest.mark.parametrize(
+    "text, shown",
+    [("{a!r}", "{a!r}"), ("{a:>10}", "{a:>10}"), ("{a!s:^3}", "{a!s:^3}"), ("{a[0]}", "{a[0]}")],
+)
+def test_a_refused_placeholder_is_shown_as_written_with_the_fix(text, shown):
+    with pytest.raises(UsageError) as caught:
+        tpl.fields(f"Hello {text}")
+    assert caught.value.message == f"Template placeholder {shown} is not a plain name."
+    assert caught.value.fix == (
+        "Use placeholders like {first_name} (letters, digits, underscores); "
+        "write {{ and }} for literal braces."
+    )
+
+
+def test_an_unbalanced_brace_says_how_to_write_a_brace():
+    with pytest.raises(UsageError) as caught:
+        tpl.fields("Price {")
+    assert caught.value.message.startswith("Template text is malformed: ")
+    assert caught.value.message.endswith("(write {{ and }} for braces).")
+
+
+@pytest.mark.parametrize("name", ["../etc", "a/b", ".hidden", "", "x" * 65, "a b"])
+def test_a_template_name_cannot_be_a_path(home, name):
+    with pytest.raises(UsageError) as caught:
+        tpl.save(tpl.Template(name, "s", "b"))
+    assert caught.value.message == (
+        f"Template name {name!r} may hold letters, digits, '.', '_' and '-'."
+    )
+    assert caught.value.reason == "template-name"
+    assert not any(home.rglob("*.toml"))
+
+
+def test_saved_templates_keep_subject_and_body_in_the_templates_folder(home):
+    path = tpl.save(tpl.Template("offer", "Offer for {company}", "Dear {name},\n\nPrice: 5 €\n"))
+    assert path == tpl.directory() / "offer.toml" and tpl.directory().name == "templates"
+    assert tpl.exists("offer") and not tpl.exists("other")
+    loaded = tpl.load("offer")
+    assert (loaded.subject, loaded.body) == ("Offer for {company}", "Dear {name},\n\nPrice: 5 €\n")
+
+
+def test_a_hand_written_file_without_subject_or_body_loads_as_empty(home):
+    tpl.directory().mkdir(parents=True)
+    (tpl.directory() / "bare.toml").write_text("# nothing yet\n")
+    bare = tpl.load("bare")
+    assert (bare.subject, bare.body) == ("", "")
+
+
+def test_an_unknown_template_lists_the_known_ones(home):
+    with pytest.raises(NotFound) as none_yet:
+        tpl.load("quote")
+    assert none_yet.value.message == "No template named 'quote' (known: none)."
+    assert none_yet.value.fix == "Add one with `hubsync templates add`."
+    assert none_yet.value.reason == "no-template"
+    tpl.save(tpl.Template("b-offer", "", ""))
+    tpl.save(tpl.Template("a-intro", "", ""))
+    with pytest.raises(NotFound) as known:
+        tpl.load("quote")
+    assert known.value.message == "No template named 'quote' (known: a-intro, b-offer)."
+    with pytest.raises(NotFound) as removing:
+        tpl.remove("quote")
+    assert removing.value.message == "No template named 'quote'."
+    assert removing.value.reason == "no-template"
+
+
+@pytest.mark.parametrize(
+    "text, subject, body",
+    [
+        ("Subject: Re: {topic}\n\nHello {name}\n", "Re: {topic}", "Hello {name}\n"),
+        ("SUBJECT:Offer\r\n\r\n\r\n  indented\n\n", "Offer", "  indented\n\n"),
+        ("Hello {name}\nSubject: not a header here\n", "", "Hello {name}\nSubject: not a header here\n"),
+        ("Subject: only a subject", "only a subject", ""),
+    ],
+)
+def test_a_template_file_may_start_with_a_subject_line(text, subject, body):
+    assert tpl.parse_file(text) == (subject, body)

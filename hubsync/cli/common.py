@@ -21,7 +21,9 @@ def password_for(acc: cfg.Account) -> Secret:
     redaction), or for an OAuth2 account the source of its access tokens."""
     if acc.auth == "oauth2":
         return grant.source_for(acc)
-    secret = credentials.resolve(acc.name, acc.password_command or None)
+    secret = credentials.resolve(
+        acc.name, acc.password_command or None, use_keyring=acc.credential_source != "none"
+    )
     redact.register(secret.value)
     return secret.value
 

@@ -79,10 +79,10 @@ _BOUNDARY = re.compile(rb"boundary\s*=", re.IGNORECASE)
 
 def strip_preamble(raw: bytes) -> bytes:
     """The message without what some tools put before its header: a UTF-8 byte-order mark,
-    blank lines, or an mbox "From " separator line."""
+    blank lines and stray spaces, or an mbox "From " separator line."""
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
-    raw = raw.lstrip(b"\r\n")
+    raw = raw.lstrip(b" \t\r\n")
     if raw.startswith(b"From "):  # "From:" is a header; "From " an mbox separator
         raw = raw.partition(b"\n")[2]
     return raw
