@@ -196,3 +196,34 @@ def test_watch_stops_cleanly_on_sigterm(alice):
         code = watcher.wait(timeout=20)
     assert code == 0
     assert "Traceback" not in watcher.stderr.read()
+
+
+def test_a_connection_lost_during_submission_is_uncertain_and_never_resent(
+    alice, sandbox, tmp_path
+):
+    from test_dropped import CuttingProxy
+
+    proxy = CuttingProxy(sandbox.postfix.submissions_port, 10**9, upstream_limit=300_000)
+    edit_account(alice, "alice", smtp_port=proxy.port, smtp_security="ssl")
+    (tmp_path / "big.bin").write_bytes(bytes(range(256)) * 4096)  # 1 MiB: cut mid-DATA
+    try:
+        code, data = send(
+            alice,
+            "--to",
+            "bob@customer.test",
+            "--subject",
+            "cut off",
+            "--body",
+            "x",
+            "--attach",
+            str(tmp_path / "big.bin"),
+        )
+    finally:
+        proxy.close()
+    assert code == 1
+    [item] = [i for i in alice("outbox", "--json").json()["items"] if i["subject"] == "cut off"]
+    assert item["state"] == "uncertain"
+    edit_account(alice, "alice", smtp_port=sandbox.postfix.submissions_port)
+    retried = alice("outbox", "--retry", "--json").json()
+    assert [i["state"] for i in retried["items"] if i["subject"] == "cut off"] == ["uncertain"]
+    assert settled_count(sandbox, "bob@customer.test", "INBOX", item["message_id"]) == 0

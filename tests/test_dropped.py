@@ -14,8 +14,9 @@ from test_sync import reply, sent_id, unique
 class CuttingProxy:
     """Forwards TCP to a real server and cuts the connection after ``limit`` bytes from it."""
 
-    def __init__(self, target_port: int, limit: int) -> None:
+    def __init__(self, target_port: int, limit: int, upstream_limit: int | None = None) -> None:
         self.target_port, self.limit = target_port, limit
+        self.upstream_limit = upstream_limit  # and after this many bytes from the client
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         threading.Thread(target=self._serve, daemon=True).start()
@@ -27,7 +28,9 @@ class CuttingProxy:
             except OSError:
                 return
             server = socket.create_connection(("127.0.0.1", self.target_port))
-            threading.Thread(target=self._pipe, args=(client, server, None), daemon=True).start()
+            threading.Thread(
+                target=self._pipe, args=(client, server, self.upstream_limit), daemon=True
+            ).start()
             threading.Thread(
                 target=self._pipe, args=(server, client, self.limit), daemon=True
             ).start()

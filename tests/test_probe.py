@@ -142,3 +142,24 @@ def test_greetings_are_classified(greeting, expected):
     from hubsync.mail.probe import classify
 
     assert classify(greeting) == expected
+
+
+def test_imap_without_tls_is_its_own_verdict_with_no_recommendation():
+    from hubsync.mail.probe import IMAP, POP3, SMTP, PortReport, judge
+
+    reports = [
+        PortReport(143, True, IMAP, "none", "* OK IMAP4rev1 ready"),
+        PortReport(110, True, POP3, "none", "+OK POP3 ready"),
+        PortReport(25, True, SMTP, "none", "220 mail ESMTP"),
+    ]
+    report = judge("mail.example.test", reports)
+    assert report.verdict == "imap-without-tls"
+    assert report.explanation == (
+        "IMAP answers, but offers no TLS. hubsync never sends a password without TLS: "
+        "ask IT to enable IMAPS (port 993) or STARTTLS."
+    )
+    data = report.to_dict()
+    assert data["recommended"]["imap"] is None and data["recommended"]["smtp"] is None
+    # the same server with STARTTLS on 143 is usable
+    reports[0].tls = "starttls"
+    assert judge("mail.example.test", reports).verdict == "imap"

@@ -121,3 +121,24 @@ def test_an_unknown_template_lists_the_known_ones(home):
 )
 def test_a_template_file_may_start_with_a_subject_line(text, subject, body):
     assert tpl.parse_file(text) == (subject, body)
+
+
+def test_templates_show_and_remove_from_the_command_line(run_cli, tmp_path):
+    source = tmp_path / "offer.txt"
+    source.write_text("Subject: Offer for {company}\n\nDear [b]{name}[/b],\nsee attached.\n")
+    assert run_cli("templates", "add", "offer", "--file", str(source)).code == 0
+    shown = run_cli("templates", "show", "offer")
+    assert shown.code == 0
+    assert shown.stdout == "Subject: Offer for {company}\n\nDear [b]{name}[/b],\nsee attached.\n\n"
+    data = run_cli("templates", "show", "offer", "--json").json()
+    assert data == {
+        "name": "offer",
+        "subject": "Offer for {company}",
+        "body": "Dear [b]{name}[/b],\nsee attached.\n",
+        "variables": ["company", "name"],
+    }
+    removed = run_cli("templates", "remove", "offer")
+    assert removed.code == 0 and "Removed template offer" in removed.stdout
+    gone = run_cli("templates", "show", "offer", "--json")
+    assert gone.code == 1 and gone.json()["error"] == "no-template"
+    assert run_cli("templates", "remove", "offer").code == 1
