@@ -63,7 +63,13 @@ def test_a_message_without_an_id_gets_a_stand_in_from_its_bytes():
 
 @pytest.mark.parametrize(
     "preamble",
-    [b"\xef\xbb\xbf", b"\r\n\r\n", b"\n", b" \t", b"From bob@customer.test Mon Nov  2 10:00:00 2026\n"],
+    [
+        b"\xef\xbb\xbf",
+        b"\r\n\r\n",
+        b"\n",
+        b" \t",
+        b"From bob@customer.test Mon Nov  2 10:00:00 2026\n",
+    ],
 )
 def test_what_tools_put_before_the_header_is_skipped(preamble):
     p = parse.parse(preamble + MAIL)
@@ -147,8 +153,13 @@ def multipart(parts: list[bytes], boundary: bytes = b"b0") -> bytes:
     body = b"".join(b"--" + boundary + b"\r\n" + p + b"\r\n" for p in parts)
     return (
         b"From: a@b.test\r\nMessage-ID: <mp@b.test>\r\nMIME-Version: 1.0\r\n"
-        b'Content-Type: multipart/mixed; boundary="' + boundary + b'"\r\n\r\n'
-        + body + b"--" + boundary + b"--\r\n"
+        b'Content-Type: multipart/mixed; boundary="'
+        + boundary
+        + b'"\r\n\r\n'
+        + body
+        + b"--"
+        + boundary
+        + b"--\r\n"
     )
 
 

@@ -115,7 +115,11 @@ def test_an_unknown_template_lists_the_known_ones(home):
     [
         ("Subject: Re: {topic}\n\nHello {name}\n", "Re: {topic}", "Hello {name}\n"),
         ("SUBJECT:Offer\r\n\r\n\r\n  indented\n\n", "Offer", "  indented\n\n"),
-        ("Hello {name}\nSubject: not a header here\n", "", "Hello {name}\nSubject: not a header here\n"),
+        (
+            "Hello {name}\nSubject: not a header here\n",
+            "",
+            "Hello {name}\nSubject: not a header here\n",
+        ),
         ("Subject: only a subject", "only a subject", ""),
     ],
 )
