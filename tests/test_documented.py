@@ -227,3 +227,13 @@ def test_a_connection_lost_during_submission_is_uncertain_and_never_resent(
     retried = alice("outbox", "--retry", "--json").json()
     assert [i["state"] for i in retried["items"] if i["subject"] == "cut off"] == ["uncertain"]
     assert settled_count(sandbox, "bob@customer.test", "INBOX", item["message_id"]) == 0
+
+
+def test_doctor_says_when_the_imap_port_answers_as_another_protocol(cli, sandbox):
+    connected(cli, sandbox, "alice@example.test", "alice")
+    edit_account(cli, "alice", imap_port=sandbox.postfix.submissions_port)
+    code, found = checks(cli)
+    assert code == 1
+    assert found["imap-protocol"]["reason"] == "wrong-protocol"
+    assert "answers as smtp" in found["imap-protocol"]["evidence"].lower()
+    assert found["imap-protocol"]["fix"] == "Check the IMAP port."

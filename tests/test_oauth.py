@@ -8,12 +8,14 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 import urllib.parse
 import urllib.request
 
 import pytest
 from helpers import connect_args, wait_for
 from oidc_browser import Browser
+from test_doctor import edit_account
 from test_sync import db, reply, submit_as
 
 from sandbox.oidc import DESKTOP_CLIENT, SCOPES, SHORT_LIVED_CLIENT
@@ -398,3 +400,57 @@ def test_token_command_supplies_the_access_token(cli, sandbox, oidc, tmp_path):
     assert stored_grant(cli, "alice-cmd") is None
     assert cli("sync", "-a", "alice-cmd").code == 0
     assert tokens.access_token not in result.stdout + result.stderr
+
+
+def test_doctor_names_what_is_wrong_with_a_sign_in(cli, sandbox, oidc):
+    code, _, stderr = connect(cli, sandbox, oidc, "alice-doc")
+    assert code == 0, stderr
+
+    def oauth_checks() -> dict:
+        found = cli("doctor", "-a", "alice-doc", "--json").json()["accounts"][0]["checks"]
+        return {c["id"]: (c["status"], c["reason"]) for c in found if c["id"].startswith("oauth")}
+
+    assert oauth_checks() == {"oauth": ("pass", "ok"), "oauth-refresh": ("pass", "ok")}
+    grant = stored_grant(cli, "alice-doc")
+
+    # a scope asked for but not granted
+    edit_account(cli, "alice-doc", oauth_scopes=[*grant["scope"].split(), "mail.admin"])
+    assert oauth_checks()["oauth-refresh"] == ("fail", "oauth-scope-missing")
+    edit_account(cli, "alice-doc", oauth_scopes=grant["scope"].split())
+
+    # the token endpoint cannot be reached
+    token_url = tomllib.loads((cli.home / "config.toml").read_text())["accounts"]["alice-doc"][
+        "oauth_token_url"
+    ]
+    edit_account(cli, "alice-doc", oauth_token_url="https://127.0.0.1:9/token")
+    assert oauth_checks()["oauth-refresh"] == ("fail", "oauth-unreachable")
+    edit_account(cli, "alice-doc", oauth_token_url=None)
+    assert oauth_checks()["oauth"] == ("fail", "oauth-incomplete")
+    edit_account(cli, "alice-doc", oauth_token_url=token_url)
+
+    # a sign-in without a refresh token: works until the access token expires
+    write_grant(cli, "alice-doc", {**grant, "refresh_token": ""})
+    assert oauth_checks()["oauth"] == ("warn", "oauth-no-refresh-token")
+
+    # a password where the sign-in should be, then nothing at all
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import keyring; keyring.set_password('hubsync', 'alice-doc', 'pw')",
+        ],
+        env=cli.env,
+        check=True,
+        timeout=30,
+    )
+    assert oauth_checks()["oauth"] == ("fail", "oauth-not-signed-in")
+    assert cli("accounts", "remove", "alice-doc", "--yes").code == 0
+    code, _, stderr = connect(cli, sandbox, oidc, "alice-doc")
+    assert code == 0, stderr
+    subprocess.run(
+        [sys.executable, "-c", "import keyring; keyring.delete_password('hubsync', 'alice-doc')"],
+        env=cli.env,
+        check=True,
+        timeout=30,
+    )
+    assert oauth_checks()["oauth"] == ("fail", "secret-missing")
