@@ -121,6 +121,7 @@ def test_an_unknown_template_lists_the_known_ones(home):
             "Hello {name}\nSubject: not a header here\n",
         ),
         ("Subject: only a subject", "only a subject", ""),
+        ("Subject: Season\n\nXmas offer\n", "Season", "Xmas offer\n"),
     ],
 )
 def test_a_template_file_may_start_with_a_subject_line(text, subject, body):
