@@ -10,7 +10,9 @@ threads hubsync tracks, then measures in one run:
    REFERENCES FROM TO CC SUBJECT DATE)]) until the tagged OK;
 2. `hubsync sync`, first run on that folder (whole command, and the scan inside it);
 3. `hubsync sync` again with nothing new (wall time including interpreter start);
-4. peak memory (max RSS) of 2.
+4. peak memory (max RSS) of 2;
+5. side by side: imapclient (batched) and imap_tools (if installed) reading the same messages,
+   `hubsync threads --folder` and Dovecot's own THREAD REFERENCES.
 
 Usage: python -m benchmarks.sync_large [--sizes 100000,300000] [--server dovecot|cyrus|courier]
 Prints each figure and the ratios; record results in docs/performance.md.
@@ -158,6 +160,41 @@ def server_thread_seconds(box: Sandbox, server: str, folder: str) -> float:
     return elapsed
 
 
+def library_fetch_seconds(box: Sandbox, server: str, folder: str) -> dict:
+    """The same messages read by general-purpose libraries, for comparison: imapclient
+    fetching the three fields a sync scans in batches of 10,000 UIDs, and imap_tools
+    (headers_only, bulk; it always fetches the whole header and parses every message)."""
+    import imapclient
+
+    ctx = ssl.create_default_context(cafile=str(box.ca.cert_path))
+    port, password = box.imap_port(server), box.users[USER].password
+    found = {}
+    client = imapclient.IMAPClient("localhost", port, ssl_context=ctx, timeout=300)
+    client.login(USER, password)
+    last = client.select_folder(folder, readonly=True)[b"UIDNEXT"] - 1
+    started, count = time.perf_counter(), 0
+    item = b"BODY[HEADER.FIELDS (MESSAGE-ID IN-REPLY-TO REFERENCES)]"
+    for first in range(1, last + 1, 10_000):
+        end = min(first + 9_999, last)
+        data = client.fetch(f"{first}:{end}", [b"BODY.PEEK" + item[4:]])
+        count += sum(1 for v in data.values() if item in v)
+    found["imapclient_batched_seconds"] = round(time.perf_counter() - started, 3)
+    found["imapclient_messages"] = count
+    client.logout()
+    try:
+        from imap_tools import MailBox
+    except ImportError:
+        found["imap_tools_seconds"] = None  # pip install imap-tools to compare
+        return found
+    started, count = time.perf_counter(), 0
+    with MailBox("localhost", port, ssl_context=ctx).login(USER, password, folder) as box_:
+        for msg in box_.fetch(mark_seen=False, headers_only=True, bulk=10_000):
+            count += bool(msg.headers.get("message-id"))
+    found["imap_tools_seconds"] = round(time.perf_counter() - started, 3)
+    found["imap_tools_messages"] = count
+    return found
+
+
 def run_measured(env: dict, *args: str) -> tuple[float, int, dict]:
     started = time.perf_counter()
     proc = subprocess.Popen(
@@ -228,7 +265,9 @@ def measure(box: Sandbox, server: str, home: Path, size: int) -> dict:
     if server == "dovecot":
         server_thread_seconds(box, server, folder)  # warm-up: Dovecot builds its index
         thread_s = server_thread_seconds(box, server, folder)
+    libraries = library_fetch_seconds(box, server, folder)
     return {
+        **libraries,
         "server": server,
         "messages": count,
         "fill_seconds": round(fill_s, 2),
@@ -273,6 +312,14 @@ def main() -> int:
             f"{r['server']:<8} {r['messages']:>8}  {r['server_fetch_seconds']:>10.3f}s  "
             f"{r['first_sync_seconds']:>9.3f}s  {r['ratio_first_sync_to_server']:>5.2f}  "
             f"{r['second_sync_seconds']:>9.3f}s  {r['peak_rss_mb']:>6.1f} MB"
+        )
+    print("\nserver   messages  raw fetch  hubsync scan  imapclient (batched)  imap_tools")
+    for r in results:
+        tools = r["imap_tools_seconds"]
+        print(
+            f"{r['server']:<8} {r['messages']:>8}  {r['server_fetch_seconds']:>8.3f}s  "
+            f"{r['first_sync_scan_seconds']:>11.3f}s  {r['imapclient_batched_seconds']:>19.3f}s  "
+            + (f"{tools:.3f}s" if tools is not None else "not installed")
         )
     print("\nserver   messages  threads --folder  ratio to fetch  peak RSS  server THREAD")
     for r in results:

@@ -50,6 +50,8 @@ class MemoryMailbox:
         self.drop_after: int | None = None  # scanned messages before the connection drops
         self.fail_fetch: BaseException | None = None  # raised once by the next body fetch
         self.selected: str | None = None
+        self.status_fields = True  # False: a server whose STATUS leaves UIDNEXT out
+        self.examined: list[str] = []  # every folder selected, in order
 
     # -- what the test does to the server ----------------------------------------------------
 
@@ -73,6 +75,14 @@ class MemoryMailbox:
         if folder not in self.folders:
             raise IMAPClientError(f"select failed: Mailbox doesn't exist: {folder}")
         self.selected = folder
+        self.examined.append(folder)
+        return FolderState(
+            self.uidvalidity[folder], self.uidnext[folder] - 1, len(self.folders[folder])
+        )
+
+    def status(self, folder: str) -> FolderState | None:
+        if folder not in self.folders or folder == self.selected or not self.status_fields:
+            return None
         return FolderState(
             self.uidvalidity[folder], self.uidnext[folder] - 1, len(self.folders[folder])
         )

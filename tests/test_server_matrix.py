@@ -104,6 +104,13 @@ def test_send_sync_why_audit_and_doctor(on_server, sandbox):
     again = cli("sync", "--json").json()
     assert again["logged"] == 0
     assert not any(f["uidvalidity_changed"] for f in again["folders"])
+    # nothing new: every folder was skipped on STATUS alone, without selecting it
+    assert [f["unchanged"] for f in again["folders"]] == [True] * len(again["folders"])
+    later = unique("later")
+    sandbox.append(server, ALICE, message(later, "Bob <bob@customer.test>", "Re: Quote", quote))
+    third = cli("sync", "--json").json()
+    assert third["logged"] == 1
+    assert {f["folder"]: f["unchanged"] for f in third["folders"]}["INBOX"] is False
 
     doctor = cli("doctor", "--json")
     checks = {c["id"]: c for c in doctor.json()["accounts"][0]["checks"]}

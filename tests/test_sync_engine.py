@@ -73,3 +73,45 @@ def test_two_messages_without_a_message_id_are_two_messages(store):
         if m["origin"] == "reply"
     }
     assert sorted(bodies.values()) == ["Actually, I cancel.", "I accept."]
+
+
+def sync_again(box: MemoryMailbox, store, folders: list[str]):
+    """A sync in a new session (nothing selected yet), as each `hubsync sync` run is."""
+    box.selected = None
+    return engine.sync_mailbox(box, store, ACCOUNT, folders)
+
+
+def test_folders_without_new_mail_are_skipped_on_status_alone(store):
+    log_manual(store, "alice", make("<q@example.test>", sender="alice@example.test"), ())
+    box = MemoryMailbox()
+    for name in ("Projects", "Archive"):
+        box.folders[name], box.uidvalidity[name], box.uidnext[name] = {}, 7, 1
+        box.deliver(name, make(f"<{name}@x.test>", subject=name))
+    folders = ["INBOX", "Projects", "Archive"]
+    first = engine.sync_mailbox(box, store, ACCOUNT, folders)
+    assert [f.unchanged for f in first.folders] == [False, False, False]
+    box.examined.clear()
+
+    # nothing new: no folder is selected, the positions stay
+    again = sync_again(box, store, folders)
+    assert box.examined == [] and all(f.unchanged for f in again.folders)
+    assert [f.last_uid for f in again.folders] == [0, 1, 1]
+
+    # a reply in one folder: only that folder is selected, and the reply is logged
+    box.deliver("Archive", make("<r@customer.test>", irt="<q@example.test>", subject="Re: x"))
+    third = sync_again(box, store, folders)
+    assert box.examined == ["Archive"] and third.total("logged") == 1
+    box.examined.clear()
+
+    # a new UIDVALIDITY is a change too: rescanned (nothing logged twice)
+    box.renumber("Projects")
+    fourth = sync_again(box, store, folders)
+    assert box.examined == ["Projects"] and fourth.folders[1].uidvalidity_changed
+    assert fourth.total("logged") == 0
+    box.examined.clear()
+
+    # a server whose STATUS cannot say: every folder is examined, as before
+    box.status_fields = False
+    sync_again(box, store, folders)
+    assert box.examined == folders
+

@@ -20,7 +20,7 @@ from hubsync.sessions import Secret, imap_session
 from hubsync.store import Store
 from hubsync.sync.capture import log_replies
 from hubsync.sync.fetch import BATCH, uid_ranges
-from hubsync.sync.mailbox import ImapMailbox, Mailbox
+from hubsync.sync.mailbox import FolderState, ImapMailbox, Mailbox
 from hubsync.sync.plan import AlreadyLogged, LogReply, header_record, plan_folder, plan_range
 from hubsync.sync.stats import FolderStats, SyncReport
 
@@ -132,8 +132,12 @@ def sync_folder(
     stats = FolderStats(folder)
     started = time.perf_counter()
     try:
+        position = store.sync_state(account.name, folder)
+        if position is not None and _unchanged(mailbox.status(folder), position):
+            stats.unchanged, stats.last_uid = True, position["last_uid"]
+            return stats
         state = mailbox.examine(folder)
-        plan = plan_folder(state, store.sync_state(account.name, folder))
+        plan = plan_folder(state, position)
         if plan.rescan:
             stats.uidvalidity_changed = True
             store.add_event(
@@ -163,6 +167,16 @@ def sync_folder(
     finally:
         stats.seconds = round(time.perf_counter() - started, 3)
     return stats
+
+
+def _unchanged(status: FolderState | None, position) -> bool:
+    """Whether STATUS shows nothing new since ``position``: the same UIDVALIDITY and no UID
+    beyond the last one scanned (expunges do not matter: only new mail can be a reply)."""
+    return (
+        status is not None
+        and status.uidvalidity == position["uidvalidity"]
+        and status.last_uid <= position["last_uid"]
+    )
 
 
 def _execute(

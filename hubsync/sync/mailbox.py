@@ -33,6 +33,10 @@ class Mailbox(Protocol):
     def examine(self, folder: str) -> FolderState:
         """Select ``folder`` read-only and say what it holds."""
 
+    def status(self, folder: str) -> FolderState | None:
+        """UIDVALIDITY and the last UID of ``folder`` without selecting it (IMAP STATUS), or
+        None when the server cannot say so cheaply (then the caller examines the folder)."""
+
     def scan(
         self, first: int, last: int, candidate: Callable[[bytes], bool]
     ) -> tuple[list[tuple[int, bytes]], int]:
@@ -55,9 +59,15 @@ class ImapMailbox:
 
     def __init__(self, client: imapclient.IMAPClient) -> None:
         self.client = client
+        # Which folder this session has selected; "" while unknown (a client handed over
+        # already selected, as the IDLE watch does). STATUS is never used on it: RFC 3501
+        # 6.3.10 rules out STATUS as a new-mail check on the selected mailbox.
+        self.selected: str | None = "" if _state(client) == "SELECTED" else None
 
     def examine(self, folder: str) -> FolderState:
+        self.selected = ""  # unknown until the SELECT answers
         info = self.client.select_folder(folder, readonly=True)
+        self.selected = folder
         exists = int(info.get(b"EXISTS", 0))
         modseq = info.get(b"HIGHESTMODSEQ")
         return FolderState(
@@ -66,6 +76,22 @@ class ImapMailbox:
             exists=exists,
             highestmodseq=int(modseq) if modseq else None,
         )
+
+    def status(self, folder: str) -> FolderState | None:
+        if self.selected is not None and (self.selected == "" or self.selected == folder):
+            return None
+        try:
+            info = self.client.folder_status(folder, ["UIDVALIDITY", "UIDNEXT", "MESSAGES"])
+        except IMAPClientAbortError:
+            raise
+        except IMAPClientError:  # no such folder, or STATUS refused: EXAMINE will say why
+            return None
+        try:
+            uidvalidity, uidnext = int(info[b"UIDVALIDITY"]), int(info[b"UIDNEXT"])
+            exists = int(info.get(b"MESSAGES", 0))
+        except (KeyError, TypeError, ValueError):  # a server that leaves a field out
+            return None
+        return FolderState(uidvalidity=uidvalidity, last_uid=uidnext - 1, exists=exists)
 
     def _last_uid(self, folder: str, uidnext, exists: int) -> int:
         """UIDNEXT - 1 from SELECT; servers that leave UIDNEXT out (Courier) are asked with
@@ -104,6 +130,11 @@ class ImapMailbox:
 
     def text_only(self, uid: int) -> tuple[bytes, str, int]:
         return bodies.fetch_text_only(self.client, uid)
+
+
+def _state(client: imapclient.IMAPClient) -> str:
+    """The session's protocol state (imaplib's: "AUTH", "SELECTED", ...)."""
+    return getattr(getattr(client, "_imap", None), "state", "")
 
 
 MAX_MESSAGE_BYTES = 1 << 31  # no server is believed beyond this, whatever it announces

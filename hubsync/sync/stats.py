@@ -15,6 +15,7 @@ class FolderStats:
     attachments_skipped: int = 0
     unreadable: int = 0  # messages that could not be read (recorded as message-error events)
     uidvalidity_changed: bool = False
+    unchanged: bool = False  # STATUS showed nothing new since the last sync: not selected
     last_uid: int = 0
     seconds: float = 0.0  # wall time of this folder's sync (SELECT to last position)
 
