@@ -5,6 +5,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
+from hubsync import collector
 from hubsync import config as cfg
 from hubsync import threads as jwz
 from hubsync.errors import NotFound, UsageError
@@ -216,6 +217,11 @@ def audit(
 ) -> FolderAudit:
     """Threads of a folder from its header records (see ``folder_audit.folder_headers``):
     dates and participants are read from the raw header text only where a check needs them."""
+    with collector.paused():
+        return _audit(records, own, folder, subject_grouping)
+
+
+def _audit(records: list[dict], own: str, folder: str, subject_grouping: str) -> FolderAudit:
     messages = [
         jwz.Message(
             r["message_id"],
@@ -259,6 +265,7 @@ def audit_folder(
     from hubsync.sync.engine import session  # network code only for this report
     from hubsync.sync.folder_audit import folder_headers
 
-    with session(account, password, store) as client:
-        records = list(folder_headers(client, folder))
-    return audit(records, account.email, folder, subject_grouping)
+    with collector.paused():  # 100,000s of records and a cyclic graph: see collector.py
+        with session(account, password, store) as client:
+            records = list(folder_headers(client, folder))
+        return audit(records, account.email, folder, subject_grouping)
