@@ -4,6 +4,7 @@ No secret is ever stored here: passwords live in the keyring or come from a pass
 An unknown key is an error that names the key and the file, so typos never pass silently.
 """
 
+import re
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -76,7 +77,7 @@ class Account:
 
 
 ACCOUNT_KEYS = {f.name for f in fields(Account)} - {"name"}
-TOP_KEYS = {"default_account", "accounts", "oauth_client_ids"}
+TOP_KEYS = {"default_account", "accounts", "oauth_client_ids", "store_url"}
 _REQUIRED = ("email", "username", "imap_host", "imap_port")
 
 
@@ -87,6 +88,8 @@ class Config:
     accounts: dict[str, Account] = field(default_factory=dict)
     # A registered OAuth2 client ID per provider key ("gmail", "microsoft"): not a secret.
     oauth_client_ids: dict[str, str] = field(default_factory=dict)
+    # The team's shared store (postgresql://user@host:port/db); "" = the local SQLite file.
+    store_url: str = ""
 
     def account(self, name: str | None = None) -> Account:
         """The named account, or the default one; a clear error when there is none."""
@@ -109,8 +112,24 @@ class Config:
             data["default_account"] = self.default_account
         if self.oauth_client_ids:
             data["oauth_client_ids"] = dict(self.oauth_client_ids)
+        if self.store_url:
+            data["store_url"] = self.store_url
         data["accounts"] = {name: acc.to_toml() for name, acc in self.accounts.items()}
         paths.write_private_file(self.path, tomli_w.dumps(data).encode())
+
+
+def _store_url(value, path: Path) -> str:
+    """``store_url`` as written, refused when it is not a string or carries a password."""
+    if not isinstance(value, str):
+        raise ConfigError(f"{path}: 'store_url' must be a string.", reason="config-invalid")
+    if re.match(r"^[a-z]+://[^/@:]+:[^/@]*@", value):
+        raise ConfigError(
+            f"{path}: store_url holds a password; config.toml never keeps secrets.",
+            fix="Remove the password from store_url and put it in ~/.pgpass (or PGPASSWORD, "
+            "or HUBSYNC_STORE_URL in the service's environment).",
+            reason="config-invalid",
+        )
+    return value
 
 
 def load(path: Path | None = None) -> Config:
@@ -134,6 +153,7 @@ def load(path: Path | None = None) -> Config:
             reason="config-invalid",
         )
     config.oauth_client_ids = dict(client_ids)
+    config.store_url = _store_url(raw.get("store_url", ""), path)
     accounts = raw.get("accounts", {})
     if not isinstance(accounts, dict):
         raise ConfigError(f"{path}: 'accounts' must be a table.", reason="config-invalid")

@@ -20,6 +20,7 @@ DNS = "HUBSYNC_DNS"
 FAULT = "HUBSYNC_FAULT"
 PAUSE = "HUBSYNC_PAUSE"
 OAUTH_CLIENT_ID = "HUBSYNC_OAUTH_CLIENT_ID"
+STORE_URL = "HUBSYNC_STORE_URL"
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Environment:
     fault: str = ""  # crash-safety tests: the named point where the process dies
     pause: str = ""  # race tests: NAME=SECONDS, a point where the process waits
     oauth_client_id: str = ""  # a registered OAuth2 client ID for `connect --auth oauth2`
+    store_url: str = ""  # the team store (postgresql://...) instead of config's store_url
 
     @classmethod
     def from_mapping(cls, env: Mapping[str, str]) -> "Environment":
@@ -44,6 +46,7 @@ class Environment:
             fault=env.get(FAULT, ""),
             pause=env.get(PAUSE, ""),
             oauth_client_id=env.get(OAUTH_CLIENT_ID, ""),
+            store_url=env.get(STORE_URL, ""),
         )
 
     def __repr__(self) -> str:  # never print the password, even in a traceback's locals

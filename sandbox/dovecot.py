@@ -177,6 +177,9 @@ auth_failure_delay = 0
 first_valid_uid = {self.uid}
 mail_location = maildir:~/Maildir
 mail_max_userip_connections = 200
+# 256 MB (the default) is too little for Dovecot to SELECT a folder of 1,000,000 messages
+# (benchmarks/sync_large.py --sizes 1000000)
+default_vsz_limit = 4G
 imap_idle_notify_interval = 1 secs
 recipient_delimiter = +
 lmtp_save_to_detail_mailbox = yes

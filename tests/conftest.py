@@ -33,12 +33,42 @@ def home(tmp_path):
         yield tmp_path
 
 
-@pytest.fixture
-def store(home):
-    """A real SQLite store in a temporary home."""
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server for the team store, started once per run."""
+    import tempfile
+
+    from sandbox import cleanup
+    from sandbox.postgres import Postgres, available
+
+    if not available():
+        pytest.fail("PostgreSQL is not installed; run `bash .ci/run` once, or see README.md")
+    root = Path(tempfile.mkdtemp(prefix=cleanup.PREFIX))
+    root.chmod(0o755)  # the postgres user must reach its data directory
+    cleanup.claim(root)
+    server = Postgres(root / "postgres")
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.servers)],
+)
+def store(home, request):
+    """A real store in a temporary home: SQLite, and (server tier) PostgreSQL, emptied
+    before each test, so every store behaviour is proven on both databases."""
     from hubsync.store import open_store
 
-    opened = open_store()
+    if request.param == "postgresql":
+        server = request.getfixturevalue("postgres")
+        server.reset()
+        opened = open_store(url=server.url)
+    else:
+        opened = open_store()
     yield opened
     opened.close()
 

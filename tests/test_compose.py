@@ -70,7 +70,7 @@ def test_a_submitted_message_a_crash_left_untracked_is_tracked_by_the_retry(stor
     store.outbox_add("alice", "<s@example.test>", raw, "alice@example.test", ["b@x"], "Q", "Sent")
     store.outbox_update("<s@example.test>", OutboxState.SUBMITTED)
     store.outbox_add("alice", "<old@example.test>", raw, "alice@example.test", ["b"], "Q", None)
-    store.conn.execute(
+    store.db.execute(
         "UPDATE outbox SET updated = '2000-01-01' WHERE message_id = ?", ("<old@example.test>",)
     )
     account = cfg.Account(

@@ -1,10 +1,11 @@
-"""The store on a real SQLite file: schema, uniqueness, outbox journal, positions, damage."""
+"""The store on a real SQLite file and on PostgreSQL: schema, uniqueness, outbox journal,
+positions, damage, an unreachable server."""
 
 import sqlite3
 
 import pytest
 
-from hubsync.errors import StoreError
+from hubsync.errors import StoreError, UsageError
 from hubsync.sending import OutboxState, SentCopy
 from hubsync.store import open_store
 from hubsync.store.schema import MIGRATIONS
@@ -12,8 +13,46 @@ from hubsync.store.schema import MIGRATIONS
 
 def test_a_new_store_is_private_and_at_the_latest_schema(store, home):
     assert store.version == len(MIGRATIONS)
-    assert (home / "data" / "hubsync.sqlite3").stat().st_mode & 0o077 == 0
     assert store.integrity() == "ok"
+    if store.kind == "sqlite":
+        assert (home / "data" / "hubsync.sqlite3").stat().st_mode & 0o077 == 0
+    else:  # nothing of a team store is written locally
+        assert not (home / "data" / "hubsync.sqlite3").exists()
+
+
+def test_two_stores_racing_for_one_idempotency_key_journal_one_message(store, home, request):
+    if store.kind == "sqlite":
+        second = open_store()
+    else:
+        second = open_store(url=request.getfixturevalue("postgres").url)
+    try:
+        assert store.outbox_add("a", "<1@y>", b"raw", "a@y", ["b@z"], "Hi", "Sent", "row-7")
+        assert not second.outbox_add("a", "<2@y>", b"raw", "a@y", ["b@z"], "Hi", "Sent", "row-7")
+        assert second.outbox_add("b", "<3@y>", b"raw", "b@y", ["b@z"], "Hi", "Sent", "row-7")
+    finally:
+        second.close()
+    assert [e["message_id"] for e in store.outbox("a")] == ["<1@y>"]
+
+
+@pytest.mark.servers
+def test_an_unreachable_team_store_is_a_clear_error_without_the_password(home):
+    from sandbox.ports import free_port
+
+    url = f"postgresql://team:s3cret-pw@127.0.0.1:{free_port()}/hubsync"
+    with pytest.raises(StoreError) as failed:
+        open_store(url=url)
+    assert failed.value.reason == "store-unreachable"
+    assert "s3cret-pw" not in failed.value.message
+    assert "postgresql://team@127.0.0.1" in failed.value.message
+    assert "store_url" in failed.value.fix
+
+
+def test_a_store_url_of_another_kind_is_refused(home):
+    with pytest.raises(UsageError):
+        open_store(url="mysql://x@y/z")
+    sqlite_url = open_store(url=f"sqlite:///{home / 'elsewhere.sqlite3'}")
+    assert sqlite_url.kind == "sqlite" and (home / "elsewhere.sqlite3").exists()
+    sqlite_url.close()
 
 
 def test_a_message_id_is_stored_once_per_account(store):

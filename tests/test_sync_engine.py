@@ -114,4 +114,3 @@ def test_folders_without_new_mail_are_skipped_on_status_alone(store):
     box.status_fields = False
     sync_again(box, store, folders)
     assert box.examined == folders
-

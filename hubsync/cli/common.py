@@ -4,7 +4,7 @@ from hubsync import config as cfg
 from hubsync import credentials, redact
 from hubsync.oauth import grant
 from hubsync.sessions import Secret
-from hubsync.store import Store, open_store
+from hubsync.store import Store, open_configured
 
 
 def account(name: str | None, timeout: float | None = None) -> cfg.Account:
@@ -30,4 +30,4 @@ def password_for(acc: cfg.Account) -> Secret:
 
 def store() -> Store:
     """The open store."""
-    return open_store()
+    return open_configured()

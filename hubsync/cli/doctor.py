@@ -7,7 +7,7 @@ from hubsync import doctor as core
 from hubsync.cli import options
 from hubsync.errors import HubsyncError
 from hubsync.render import emit_json, indented, out, safe, status, status_style
-from hubsync.store import open_store
+from hubsync.store import open_configured
 
 
 def register(app: typer.Typer) -> None:
@@ -69,6 +69,6 @@ def doctor_command(
 
 def _store():
     try:
-        return open_store(), None
+        return open_configured(), None
     except HubsyncError as exc:
         return None, core.from_error("store", exc)

@@ -67,11 +67,11 @@ def _secret_check(account: cfg.Account) -> tuple[Check, Secret | None]:
 def _store_check(store: Store) -> Check:
     result = store.integrity()
     if result == "ok":
-        return ok("store", f"{store.path}: integrity check ok (schema {store.version})")
+        return ok("store", f"{store.location}: integrity check ok (schema {store.version})")
     return fail(
         "store",
         "store-corrupt",
-        f"{store.path}: {result}",
+        f"{store.location}: {result}",
         "Restore the store from a backup; hubsync can rebuild threads from mail by "
         "logging the roots again with `hubsync log`.",
     )

@@ -1,4 +1,5 @@
-"""The store: one SQLite database in the data directory (WAL mode, versioned schema).
+"""The store: one SQLite database in the data directory (WAL mode, versioned schema), or a
+team's PostgreSQL database named by ``store_url`` / HUBSYNC_STORE_URL.
 
 Every SQL statement of hubsync lives in this package. Methods return plain rows (dicts) or
 values; JSON columns are decoded here.
@@ -8,12 +9,12 @@ import contextlib
 import datetime as dt
 import json
 import os
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 from hubsync import paths
-from hubsync.errors import StoreError
+from hubsync.errors import StoreError, UsageError
+from hubsync.store.database import Database, PostgresDatabase, SqliteDatabase
 from hubsync.store.schema import MIGRATIONS
 
 _JSON_COLUMNS = ("to_addrs", "cc_addrs", "refs", "recipients", "accepted", "refused")
@@ -29,51 +30,42 @@ def db_path() -> Path:
     return paths.data_dir() / "hubsync.sqlite3"
 
 
-def open_store(path: Path | None = None) -> "Store":
-    """The store at ``path`` (default: the data directory), created and migrated as needed;
-    StoreError when it is damaged, busy or too new."""
+def open_store(path: Path | None = None, url: str | None = None) -> "Store":
+    """The store at ``url`` (``postgresql://...`` or ``sqlite:///path``), else the SQLite file
+    at ``path`` (default: the data directory), created and migrated as needed; StoreError
+    when it is damaged, busy, unreachable or too new."""
+    if url:
+        if url.startswith(("postgresql://", "postgres://")):
+            store = Store(PostgresDatabase(url))
+            store.migrate()
+            return store
+        if not url.startswith("sqlite:///"):
+            raise UsageError(
+                f"store_url {url!r} is neither postgresql://... nor sqlite:///PATH.",
+                reason="config-invalid",
+            )
+        path = Path(url.removeprefix("sqlite://"))
     path = path or db_path()
     paths.ensure_private_dir(path.parent)
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
         os.close(fd)
-    try:
-        conn = sqlite3.connect(path, timeout=30, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA synchronous=NORMAL")
-    except sqlite3.Error as exc:
-        raise _store_error(exc, path) from None
-    store = Store(conn, path)
+    store = Store(SqliteDatabase(path))
     store.migrate()
     return store
 
 
-def _store_error(exc: sqlite3.Error, path: Path) -> StoreError:
-    text = str(exc)
-    if "full" in text.lower():
-        return StoreError(
-            f"The disk holding {path} is full; nothing was written.",
-            fix="Free some space and run the command again.",
-            reason="disk-full",
-        )
-    if "locked" in text.lower() or "busy" in text.lower():
-        return StoreError(
-            f"The store {path} is busy (another hubsync is writing).",
-            fix="Try again in a moment.",
-            reason="store-busy",
-        )
-    if "not a database" in text.lower() or "malformed" in text.lower():
-        return StoreError(
-            f"The store {path} is damaged: {text}.",
-            fix="Run `hubsync doctor`; restore it from a backup.",
-            reason="store-corrupt",
-        )
-    return StoreError(f"The store {path} failed: {text}.", reason="store-failed")
+def open_configured() -> "Store":
+    """The store this run uses: HUBSYNC_STORE_URL, else config.toml's ``store_url``, else the
+    local SQLite file."""
+    from hubsync import config as cfg
+    from hubsync import environment
+
+    url = environment.current().store_url or cfg.load().store_url
+    return open_store(url=url or None)
 
 
-def _row(row: sqlite3.Row | None) -> dict | None:
+def _row(row: dict | None) -> dict | None:
     if row is None:
         return None
     data = dict(row)
@@ -84,47 +76,39 @@ def _row(row: sqlite3.Row | None) -> dict | None:
 
 
 class Store:
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
-        self.conn = conn
-        self.path = path
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.path = getattr(db, "path", None)  # the SQLite file; None for PostgreSQL
+        self.location = db.location
+
+    @property
+    def kind(self) -> str:
+        """ "sqlite" or "postgresql"."""
+        return self.db.kind
 
     # -- plumbing ---------------------------------------------------------------------------
 
     def close(self) -> None:
         """Close the database connection."""
-        self.conn.close()
+        self.db.close()
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[Database]:
         """All or nothing; a full disk or a damaged file becomes a StoreError."""
-        try:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.conn
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise _store_error(exc, self.path) from None
+        with self.db.transaction() as conn:
+            yield conn
 
     def _all(self, sql: str, *args) -> list[dict]:
-        try:
-            return [_row(r) for r in self.conn.execute(sql, args).fetchall()]
-        except sqlite3.Error as exc:
-            raise _store_error(exc, self.path) from None
+        return [_row(r) for r in self.db.execute(sql, args).fetchall()]
 
     def _one(self, sql: str, *args) -> dict | None:
-        try:
-            return _row(self.conn.execute(sql, args).fetchone())
-        except sqlite3.Error as exc:
-            raise _store_error(exc, self.path) from None
+        return _row(self.db.execute(sql, args).fetchone())
 
-    def _write(self, sql: str, *args) -> int:
+    def _write(self, sql: str, *args) -> None:
         with self.transaction() as conn:
-            return conn.execute(sql, args).lastrowid
+            conn.execute(sql, args)
 
-    def _write_in(self, conn: sqlite3.Connection | None, sql: str, args: tuple) -> None:
+    def _write_in(self, conn: Database | None, sql: str, args: tuple) -> None:
         """Write inside the caller's transaction when given one, else in a transaction of its
         own."""
         if conn is not None:
@@ -134,37 +118,33 @@ class Store:
 
     @property
     def version(self) -> int:
-        """The schema version of the file."""
-        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+        """The schema version of the database."""
+        return self.db.version
 
     def migrate(self) -> None:
         """Bring the schema up to date, one version per transaction; refuse a newer one."""
         current = self.version
         if current > len(MIGRATIONS):
             raise StoreError(
-                f"The store {self.path} was written by a newer hubsync (schema {current}).",
+                f"The store {self.location} was written by a newer hubsync (schema {current}).",
                 fix="Upgrade hubsync.",
                 reason="store-too-new",
             )
         for number, script in enumerate(MIGRATIONS[current:], start=current + 1):
             with self.transaction() as conn:
-                for statement in script.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {number}")
+                for statement in self.db.ddl(script):
+                    conn.execute(statement)
+                self.db.set_version(number)
 
     def integrity(self) -> str:
-        """SQLite's integrity check: "ok", or what is damaged."""
-        try:
-            return self.conn.execute("PRAGMA integrity_check").fetchone()[0]
-        except sqlite3.Error as exc:  # a damaged file says so here rather than on a query
-            return str(exc)
+        """The database's own consistency check: "ok", or what is damaged."""
+        return self.db.integrity()
 
     # -- threads and messages ---------------------------------------------------------------
 
     def new_thread(
         self,
-        conn: sqlite3.Connection,
+        conn: Database,
         account: str,
         subject: str,
         origin: str,
@@ -173,22 +153,23 @@ class Store:
         """Create a thread inside ``conn``'s transaction; returns its id."""
         return conn.execute(
             "INSERT INTO threads (account, subject, origin, created, split_from) "
-            "VALUES (?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?) RETURNING id",
             (account, subject, origin, now(), split_from),
-        ).lastrowid
+        ).fetchone()["id"]
 
-    def add_message(self, conn: sqlite3.Connection, **fields) -> int | None:
+    def add_message(self, conn: Database, **fields) -> int | None:
         """Insert a logged message; None when its Message-ID is already in the account."""
         fields.setdefault("logged_at", now())
         for key in ("to_addrs", "cc_addrs", "refs"):
             fields[key] = json.dumps(fields.get(key) or [])
         columns = ", ".join(fields)
         marks = ", ".join("?" for _ in fields)
-        cursor = conn.execute(
-            f"INSERT OR IGNORE INTO messages ({columns}) VALUES ({marks})",  # noqa: S608
+        row = conn.execute(
+            f"INSERT INTO messages ({columns}) VALUES ({marks}) "  # noqa: S608
+            "ON CONFLICT (account, message_id) DO NOTHING RETURNING id",
             tuple(fields.values()),
-        )
-        return cursor.lastrowid if cursor.rowcount else None
+        ).fetchone()
+        return row["id"] if row else None
 
     def message(self, account: str, message_id: str) -> dict | None:
         """The logged message with this Message-ID, or None."""
@@ -207,13 +188,13 @@ class Store:
 
     def tracked_ids(self, account: str) -> dict[str, int]:
         """Every logged Message-ID of the account, with its thread."""
-        rows = self.conn.execute(
+        rows = self.db.execute(
             "SELECT message_id, thread_id FROM messages WHERE account = ?", (account,)
-        )
-        return {r[0]: r[1] for r in rows}
+        ).fetchall()
+        return {r["message_id"]: r["thread_id"] for r in rows}
 
     def add_contact(
-        self, conn: sqlite3.Connection, account: str, address: str, name: str | None, seen: str
+        self, conn: Database, account: str, address: str, name: str | None, seen: str
     ) -> bool:
         """Create or refresh a contact; return True when it is new."""
         address = address.lower()
@@ -229,15 +210,21 @@ class Store:
             )
             return True
         conn.execute(
-            "UPDATE contacts SET name = COALESCE(?, name), first_seen = MIN(first_seen, ?), "
-            "last_seen = MAX(last_seen, ?) WHERE account = ? AND address = ?",
-            (name or None, seen, seen, account, address),
+            "UPDATE contacts SET name = COALESCE(?, name), first_seen = ?, last_seen = ? "
+            "WHERE account = ? AND address = ?",
+            (
+                name or None,
+                min(row["first_seen"], seen),
+                max(row["last_seen"], seen),
+                account,
+                address,
+            ),
         )
         return False
 
     def add_attachment(
         self,
-        conn: sqlite3.Connection,
+        conn: Database,
         message_pk: int,
         filename: str | None,
         mime_type: str,
@@ -258,7 +245,7 @@ class Store:
         reason: str,
         message_id: str | None = None,
         detail: str | None = None,
-        conn: sqlite3.Connection | None = None,
+        conn: Database | None = None,
     ) -> None:
         """Record an event (in ``conn``'s transaction when given)."""
         sql = (
@@ -300,7 +287,29 @@ class Store:
         """Journal a message before submission (state queued). False when ``idempotency_key``
         is already taken by another message of the account (nothing is written then)."""
         stamp = now()
-        with self.transaction() as conn:  # BEGIN IMMEDIATE: one writer at a time
+        try:
+            return self._outbox_insert(
+                account, message_id, raw, sender, recipients, subject, sent_folder,
+                idempotency_key, stamp,
+            )  # fmt: skip
+        except StoreError as exc:
+            if exc.reason == "store-conflict":  # PostgreSQL: another send took the key first
+                return False
+            raise
+
+    def _outbox_insert(
+        self,
+        account: str,
+        message_id: str,
+        raw: bytes,
+        sender: str,
+        recipients: list[str],
+        subject: str,
+        sent_folder: str | None,
+        idempotency_key: str | None,
+        stamp: str,
+    ) -> bool:
+        with self.transaction() as conn:  # SQLite: BEGIN IMMEDIATE, one writer at a time
             if (
                 idempotency_key
                 and conn.execute(
@@ -383,10 +392,10 @@ class Store:
 
     def outbox_raw(self, message_id: str) -> bytes:
         """The journalled bytes of a message, or b""."""
-        row = self.conn.execute(
+        row = self.db.execute(
             "SELECT raw FROM outbox WHERE message_id = ?", (message_id,)
         ).fetchone()
-        return bytes(row[0]) if row else b""
+        return bytes(row["raw"]) if row else b""
 
     # -- server facts and sync positions ------------------------------------------------------
 
@@ -422,7 +431,7 @@ class Store:
         uidvalidity: int,
         last_uid: int,
         highestmodseq: int | None = None,
-        conn: sqlite3.Connection | None = None,
+        conn: Database | None = None,
     ) -> None:
         """Record the folder's sync position (in ``conn``'s transaction when given)."""
         sql = (

@@ -1,40 +1,44 @@
-"""Schema versions. Each migration moves the database one version up, inside a transaction."""
+"""Schema versions. Each migration moves the database one version up, inside a transaction.
+
+The same migrations run on SQLite and PostgreSQL: ``{pk}``, ``{bigint}`` and ``{blob}`` are
+filled in per database (hubsync/store/database.py). Integers are 64-bit on both (UIDVALIDITY
+and UIDs reach 2^32 - 1, MODSEQ 2^63)."""
 
 MIGRATIONS = [
     # version 1
     """
     CREATE TABLE sync_state (
         account TEXT NOT NULL, folder TEXT NOT NULL,
-        uidvalidity INTEGER, last_uid INTEGER NOT NULL DEFAULT 0, highestmodseq INTEGER,
+        uidvalidity {bigint}, last_uid {bigint} NOT NULL DEFAULT 0, highestmodseq {bigint},
         last_sync TEXT, PRIMARY KEY (account, folder));
     CREATE TABLE threads (
-        id INTEGER PRIMARY KEY, account TEXT NOT NULL, subject TEXT, origin TEXT NOT NULL,
-        created TEXT NOT NULL, split_from INTEGER);
+        id {pk}, account TEXT NOT NULL, subject TEXT, origin TEXT NOT NULL,
+        created TEXT NOT NULL, split_from {bigint});
     CREATE TABLE messages (
-        id INTEGER PRIMARY KEY, account TEXT NOT NULL, message_id TEXT NOT NULL,
-        thread_id INTEGER NOT NULL REFERENCES threads(id), direction TEXT NOT NULL,
+        id {pk}, account TEXT NOT NULL, message_id TEXT NOT NULL,
+        thread_id {bigint} NOT NULL REFERENCES threads(id), direction TEXT NOT NULL,
         origin TEXT NOT NULL, match_rule TEXT, match_ref TEXT,
-        folder TEXT, uid INTEGER, date TEXT, from_addr TEXT, from_name TEXT,
+        folder TEXT, uid {bigint}, date TEXT, from_addr TEXT, from_name TEXT,
         to_addrs TEXT NOT NULL DEFAULT '[]', cc_addrs TEXT NOT NULL DEFAULT '[]',
-        subject TEXT, body TEXT, raw BLOB, size INTEGER,
+        subject TEXT, body TEXT, raw {blob}, size {bigint},
         in_reply_to TEXT, refs TEXT NOT NULL DEFAULT '[]', logged_at TEXT NOT NULL,
         attachments_note TEXT,
         UNIQUE (account, message_id));
     CREATE INDEX messages_thread ON messages(thread_id);
     CREATE TABLE contacts (
-        id INTEGER PRIMARY KEY, account TEXT NOT NULL, address TEXT NOT NULL, name TEXT,
+        id {pk}, account TEXT NOT NULL, address TEXT NOT NULL, name TEXT,
         first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, UNIQUE (account, address));
     CREATE TABLE attachments (
-        id INTEGER PRIMARY KEY, message_pk INTEGER NOT NULL REFERENCES messages(id),
-        filename TEXT, mime_type TEXT, size INTEGER NOT NULL, sha256 TEXT NOT NULL);
+        id {pk}, message_pk {bigint} NOT NULL REFERENCES messages(id),
+        filename TEXT, mime_type TEXT, size {bigint} NOT NULL, sha256 TEXT NOT NULL);
     CREATE INDEX attachments_message ON attachments(message_pk);
     CREATE TABLE events (
-        id INTEGER PRIMARY KEY, account TEXT, at TEXT NOT NULL, kind TEXT NOT NULL,
+        id {pk}, account TEXT, at TEXT NOT NULL, kind TEXT NOT NULL,
         reason TEXT NOT NULL, message_id TEXT, detail TEXT);
     CREATE INDEX events_account ON events(account, at);
     CREATE TABLE outbox (
-        id INTEGER PRIMARY KEY, account TEXT NOT NULL, message_id TEXT NOT NULL UNIQUE,
-        state TEXT NOT NULL, raw BLOB NOT NULL, sender TEXT NOT NULL, recipients TEXT NOT NULL,
+        id {pk}, account TEXT NOT NULL, message_id TEXT NOT NULL UNIQUE,
+        state TEXT NOT NULL, raw {blob} NOT NULL, sender TEXT NOT NULL, recipients TEXT NOT NULL,
         subject TEXT, sent_folder TEXT, sent_copy TEXT, accepted TEXT, refused TEXT,
         error TEXT, created TEXT NOT NULL, updated TEXT NOT NULL);
     CREATE TABLE server_facts (
