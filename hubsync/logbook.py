@@ -66,6 +66,36 @@ def log_message(
     saved = []
     if keep_attachments:
         saved = [(a, files.save(a.data)) for a in parsed.attachments]
+    try:
+        return _insert(
+            store, account, parsed, raw, thread_id, direction, origin, match_rule, match_ref,
+            folder, uid, attachments_note, own_addresses, saved,
+        )  # fmt: skip
+    except _LoggedMeanwhile:  # another process logged it first (a team store): rolled back
+        return LogOutcome(None, store.thread_of(account, parsed.message_id), 0, 0)
+
+
+class _LoggedMeanwhile(Exception):
+    """Raised inside the transaction to roll it back when the message was logged by another
+    process between the check and the insert."""
+
+
+def _insert(
+    store: Store,
+    account: str,
+    parsed: ParsedMessage,
+    raw: bytes,
+    thread_id: int | None,
+    direction: str,
+    origin: str,
+    match_rule: str | None,
+    match_ref: str | None,
+    folder: str | None,
+    uid: int | None,
+    attachments_note: str | None,
+    own_addresses: tuple[str, ...],
+    saved: list,
+) -> LogOutcome:
     with store.transaction() as conn:
         existing = store.thread_of(account, parsed.message_id)
         if existing is not None:
@@ -96,6 +126,8 @@ def log_message(
             refs=parsed.references,
             attachments_note=attachments_note or parsed.body_note or None,
         )
+        if pk is None:
+            raise _LoggedMeanwhile
         created = 0
         seen = parsed.date or None
         people = [(parsed.from_name, parsed.from_addr), *parsed.to, *parsed.cc]

@@ -3,7 +3,7 @@
 import typer
 from rich.tree import Tree
 
-from hubsync import render, reports
+from hubsync import collector, render, reports
 from hubsync.cli import common, options
 from hubsync.errors import UsageError
 from hubsync.logbook import Direction, Origin
@@ -59,6 +59,7 @@ def threads_command(
     if subject_grouping not in ("participants", "rfc5256", "off"):
         raise UsageError("--subject-grouping must be participants, rfc5256 or off.")
     if folder:
+        collector.off_until_exit()  # a short-lived command around one large graph
         password = common.password_for(acc)
         audit = reports.audit_folder(common.store(), acc, password, folder, subject_grouping)
         _show_audit(audit, json_out)

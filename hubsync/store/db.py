@@ -196,19 +196,20 @@ class Store:
     def add_contact(
         self, conn: Database, account: str, address: str, name: str | None, seen: str
     ) -> bool:
-        """Create or refresh a contact; return True when it is new."""
+        """Create or refresh a contact; return True when it is new. Safe when two processes
+        add the same contact at once (the insert that loses becomes an update)."""
         address = address.lower()
+        created = conn.execute(
+            "INSERT INTO contacts (account, address, name, first_seen, last_seen) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (account, address) DO NOTHING RETURNING id",
+            (account, address, name or None, seen, seen),
+        ).fetchone()
+        if created is not None:
+            return True
         row = conn.execute(
-            "SELECT name, first_seen, last_seen FROM contacts WHERE account = ? AND address = ?",
+            "SELECT first_seen, last_seen FROM contacts WHERE account = ? AND address = ?",
             (account, address),
         ).fetchone()
-        if row is None:
-            conn.execute(
-                "INSERT INTO contacts (account, address, name, first_seen, last_seen) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (account, address, name or None, seen, seen),
-            )
-            return True
         conn.execute(
             "UPDATE contacts SET name = COALESCE(?, name), first_seen = ?, last_seen = ? "
             "WHERE account = ? AND address = ?",
