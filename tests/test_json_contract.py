@@ -133,6 +133,7 @@ def test_every_command_output_matches_its_schema(alice, sandbox, tmp_path):
     check("contact", output(cli("contacts", "bob@customer.test", "--json")))
     check("why", output(cli("why", rid, "--offline", "--json")))
     check("doctor", output(cli("doctor", "--json"), allowed=(0, 1)))
+    check("team-status", output(cli("team", "status", "--json")))
     check("error", output(cli("contacts", "nobody@nowhere.test", "--json"), allowed=(1,)))
     check("error", output(cli("send", "--bogus-option", "--json"), allowed=(2,)))
 

@@ -88,6 +88,8 @@ COMMAND_MODULES = {
     "completion": "completion",
     "service": "service",
     "attachments": "attachments",
+    "worker": "team",
+    "team": "team",
 }
 
 

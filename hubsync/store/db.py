@@ -443,3 +443,36 @@ class Store:
         )
         args = (account, folder, uidvalidity, last_uid, highestmodseq, now())
         self._write_in(conn, sql, args)
+
+    # -- leases (hubsync worker) -------------------------------------------------------------
+
+    def claim_lease(self, account: str, owner: str, now_ms: int, lease_ms: int) -> bool:
+        """Take the account's lease for ``owner`` when nobody holds it, or its holder let it
+        expire (or ``owner`` holds it already). One atomic upsert: two workers claiming at
+        once cannot both win."""
+        row = self.db.execute(
+            "INSERT INTO leases (account, owner, expires_ms, claimed) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (account) DO UPDATE SET owner = excluded.owner, "
+            "expires_ms = excluded.expires_ms, claimed = excluded.claimed "
+            "WHERE leases.expires_ms < ? OR leases.owner = excluded.owner RETURNING owner",
+            (account, owner, now_ms + lease_ms, now(), now_ms),
+        ).fetchone()
+        return row is not None and row["owner"] == owner
+
+    def renew_lease(self, account: str, owner: str, now_ms: int, lease_ms: int) -> bool:
+        """Extend ``owner``'s lease; False when it has been lost (taken over after expiry)."""
+        with self.transaction() as conn:
+            row = conn.execute(
+                "UPDATE leases SET expires_ms = ? WHERE account = ? AND owner = ? "
+                "RETURNING account",
+                (now_ms + lease_ms, account, owner),
+            ).fetchone()
+        return row is not None
+
+    def release_lease(self, account: str, owner: str) -> None:
+        """Give the lease up (a clean shutdown): another worker may claim it at once."""
+        self._write("DELETE FROM leases WHERE account = ? AND owner = ?", account, owner)
+
+    def leases(self) -> list[dict]:
+        """Every lease: account, owner, expires_ms, claimed."""
+        return self._all("SELECT * FROM leases ORDER BY account")

@@ -54,4 +54,11 @@ MIGRATIONS = [
     ALTER TABLE threads ADD COLUMN campaign TEXT;
     CREATE INDEX threads_campaign ON threads(account, campaign) WHERE campaign IS NOT NULL;
     """,
+    # 3: leases for `hubsync worker`: which worker watches which account, until when
+    # (milliseconds since the epoch by the worker's clock; a lease not renewed is taken over).
+    """
+    CREATE TABLE leases (
+        account TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_ms {bigint} NOT NULL,
+        claimed TEXT NOT NULL);
+    """,
 ]

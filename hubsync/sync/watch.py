@@ -5,6 +5,7 @@ renewal also syncs the other watched folders (IDLE only watches the selected one
 """
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable
 
@@ -31,28 +32,31 @@ def watch(
     on_report: Callable[[SyncReport], None],
     on_trouble: Callable[[str, float], None],
     idle_renew: float = IDLE_RENEW,
+    stop: threading.Event | None = None,
 ) -> None:
-    """Run until interrupted (KeyboardInterrupt propagates after a clean logout). Each sync's
+    """Run until interrupted (KeyboardInterrupt propagates after a clean logout), or until
+    ``stop`` is set (within CHECK_EVERY seconds; a worker giving an account up). Each sync's
     report goes to ``on_report``; each reconnect's reason and delay to ``on_trouble``."""
+    stop = stop or threading.Event()
     backoff = 1.0
-    while True:
+    while not stop.is_set():
         try:
             with session(account, password, store) as client:
                 backoff = 1.0
                 on_report(sync_account(store, account, password, folders, client=client))
-                _idle_loop(client, store, account, password, folders, on_report, idle_renew)
+                _idle_loop(client, store, account, password, folders, on_report, idle_renew, stop)
         except (AuthFailure, TLSFailure, CredentialError):
             raise  # retrying a rejected password or certificate in a loop helps nobody
         except (HubsyncError, OSError, imapclient.exceptions.IMAPClientError) as exc:
             message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
             store.add_event(account.name, "connection", "watch-reconnect", detail=message)
             on_trouble(message, backoff)
-            time.sleep(backoff)
+            stop.wait(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF)
 
 
-def _idle_loop(client, store, account, password, folders, on_report, idle_renew) -> None:
-    while True:
+def _idle_loop(client, store, account, password, folders, on_report, idle_renew, stop) -> None:
+    while not stop.is_set():
         pause_point("before-idle")  # tests deliver mail here, between the sync and IDLE
         if "INBOX" not in (folders or watched_folders(account)):
             client.select_folder("INBOX", readonly=True)
@@ -66,7 +70,7 @@ def _idle_loop(client, store, account, password, folders, on_report, idle_renew)
         started = time.monotonic()
         try:
             # Wake on new mail, or renew IDLE in time; either way sync every watched folder.
-            while time.monotonic() - started < idle_renew:
+            while time.monotonic() - started < idle_renew and not stop.is_set():
                 if _new_mail(client):
                     break
         except BaseException:
@@ -76,6 +80,8 @@ def _idle_loop(client, store, account, password, folders, on_report, idle_renew)
                 client.idle_done()
             raise
         client.idle_done()
+        if stop.is_set():
+            return
         on_report(sync_account(store, account, password, folders, client=client))
 
 

@@ -1,0 +1,93 @@
+"""`hubsync worker` and `hubsync team status`: a team's inboxes watched from its shared store."""
+
+import signal
+import time
+
+import typer
+
+from hubsync import config as cfg
+from hubsync.cli import common, options
+from hubsync.errors import UsageError
+from hubsync.render import emit_json, emit_json_line, err, out, safe, show, table
+
+team_app = typer.Typer(help="The team's shared log: who watches which inbox.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to ``app``."""
+    app.command("worker")(worker_command)
+    app.add_typer(team_app, name="team")
+
+
+def worker_command(
+    concurrency: int = typer.Option(
+        50, "--concurrency", metavar="N", min=1, help="Watch at most this many accounts at once."
+    ),
+    lease: float = typer.Option(
+        60.0,
+        "--lease",
+        metavar="SECONDS",
+        min=3.0,
+        help="How long a claim on an account lasts without renewal; a dead worker's accounts "
+        "are taken over after this.",
+    ),
+    json_out: bool = options.json_out(),
+) -> None:
+    """Watch the accounts of config.toml from the team's shared store: claim accounts through
+    leases (no account is watched by two workers), keep an IMAP IDLE watch on each, log replies
+    as `sync --watch` does, and give the leases up on Ctrl-C or SIGTERM (exit 0)."""
+    from hubsync.team.worker import Worker
+
+    config = cfg.load()
+    if not config.accounts:
+        raise UsageError(
+            "No account is configured.", fix="Run `hubsync connect` for each inbox first."
+        )
+    store = common.store()
+    if store.kind != "postgresql":
+        err.print(
+            "Note: the store is a local SQLite file; workers on other machines cannot share "
+            "it (set store_url, see docs/team.md)."
+        )
+    store.close()
+
+    def on_event(event: dict) -> None:
+        event = {"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **event}
+        if json_out:
+            emit_json_line(event)
+            return
+        details = ", ".join(
+            f"{k}={v}" for k, v in event.items() if k not in ("at", "event", "account", "worker")
+        )
+        out.print(safe(f"{event['at']} {event['event']} {event['account']} {details}".rstrip()))
+
+    worker = Worker(
+        common.store, list(config.accounts.values()), on_event, concurrency, lease_seconds=lease
+    )
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: worker.stop())
+    worker.run()
+
+
+@team_app.command("status")
+def team_status_command(json_out: bool = options.json_out()) -> None:
+    """Every account: which worker holds it, until when, its last successful sync and its
+    last failure with the reason code."""
+    from hubsync.team.status import team_status
+    from hubsync.team.worker import now_ms
+
+    config = cfg.load()
+    store = common.store()
+    rows = team_status(store, list(config.accounts), now_ms())
+    if json_out:
+        emit_json({"store": store.kind, "accounts": [r.to_dict() for r in rows]})
+        return
+    made = table(None, "account", "worker", "lease until", "last sync", "last failure")
+    for r in rows:
+        lease = (r.lease_expires or "-") + (" (expired)" if r.lease_expired else "")
+        failure = f"{r.last_failure['reason']} at {r.last_failure['at']}" if r.last_failure else "-"
+        made.add_row(
+            safe(r.account), safe(r.worker or "-"), safe(lease), safe(r.last_sync or "never"),
+            safe(failure),
+        )  # fmt: skip
+    show(made)
