@@ -66,9 +66,14 @@ class WorkerProcess:
             except queue.Empty:
                 return self.seen
 
+    def started(self) -> bool:
+        return any(e["event"] == "start" for e in self.drain())
+
     def held(self) -> set[str]:
         holding: set[str] = set()
         for e in self.drain():
+            if e["account"] is None:
+                continue
             if e["event"] == "claim":
                 holding.add(e["account"])
             elif e["event"] == "release":
@@ -117,6 +122,7 @@ def logged_count(postgres, message_id: str) -> int:
 
 def test_two_workers_share_twenty_accounts_and_release_them_on_sigterm(workers, postgres):
     first, second = workers("w1"), workers("w2")
+    wait_for(lambda: first.started() and second.started(), timeout=60)
     wait_for(lambda: len(first.held() | second.held()) == 20, timeout=60)
     assert not (first.held() & second.held()), "an account claimed by both workers"
     held = leases(postgres)
@@ -126,6 +132,7 @@ def test_two_workers_share_twenty_accounts_and_release_them_on_sigterm(workers, 
     assert [w.process.wait(timeout=40) for w in (first, second)] == [0, 0]
     assert leases(postgres) == {}
     releases = [e for w in (first, second) for e in w.drain() if e["event"] == "release"]
+    assert [e["event"] for w in (first, second) for e in w.drain()].count("stop") == 2
     assert sorted(e["account"] for e in releases) == ACCOUNTS
 
 
@@ -161,6 +168,7 @@ def test_a_killed_workers_accounts_are_taken_over_and_no_reply_is_lost(
     first = workers("w1")
     wait_for(lambda: len(first.held()) == 20, timeout=60)
     second = workers("w2")  # starts with nothing to claim: every lease is held
+    wait_for(second.started, timeout=60)
     before = bob_replies("before")
     wait_for(lambda: logged_count(postgres, before) == 1, timeout=30)
 

@@ -59,7 +59,8 @@ def worker_command(
         details = ", ".join(
             f"{k}={v}" for k, v in event.items() if k not in ("at", "event", "account", "worker")
         )
-        out.print(safe(f"{event['at']} {event['event']} {event['account']} {details}".rstrip()))
+        who = event["account"] or event["worker"]
+        out.print(safe(f"{event['at']} {event['event']} {who} {details}".rstrip()))
 
     worker = Worker(
         common.store, list(config.accounts.values()), on_event, concurrency, lease_seconds=lease

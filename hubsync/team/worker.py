@@ -21,7 +21,8 @@ from hubsync import credentials
 from hubsync.errors import AuthFailure, CredentialError, HubsyncError, TLSFailure
 from hubsync.store import Store
 
-Event = dict  # one JSON-ready event: {"event": "claim" | "release" | "sync" | "failure", ...}
+Event = dict  # one JSON-ready event: {"event": "start" | "claim" | "release" | "sync" |
+# "failure" | "stop", "account", "worker", ...}
 
 
 def now_ms() -> int:
@@ -63,6 +64,7 @@ class Worker:
     def run(self) -> None:
         """Claim, renew and watch until ``stop()``; then give every lease up."""
         store = self.open_store()
+        self._emit("start", None, lease_s=self.lease_ms / 1000, concurrency=self.concurrency)
         try:
             while not self.stopping.is_set():
                 self._round(store)
@@ -70,6 +72,7 @@ class Worker:
         finally:
             self._shutdown(store)
             store.close()
+            self._emit("stop", None)
 
     def stop(self) -> None:
         self.stopping.set()
@@ -139,7 +142,7 @@ class Worker:
             self._emit("release", name, reason="shutdown")
         self.watched.clear()
 
-    def _emit(self, event: str, account: str, **details) -> None:
+    def _emit(self, event: str, account: str | None, **details) -> None:
         with self.lock:
             self.on_event({"event": event, "account": account, "worker": self.owner, **details})
 
