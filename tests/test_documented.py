@@ -4,8 +4,6 @@ import datetime as dt
 import email
 import email.policy
 import signal
-import subprocess
-import sys
 
 import pytest
 from helpers import (
@@ -16,7 +14,7 @@ from helpers import (
     wait_delivered,
 )
 from test_doctor import checks, connected, edit_account
-from test_sync import reply, submit_as, unique
+from test_sync import reply, submit_as, unique, watching
 
 from sandbox.postfix import REFUSED_RECIPIENT
 
@@ -181,21 +179,8 @@ def test_report_lists_errors_and_since_limits_the_period(alice, sandbox):
 
 
 def test_watch_stops_cleanly_on_sigterm(alice):
-    watcher = subprocess.Popen(
-        [sys.executable, "-m", "hubsync", "sync", "--watch"],
-        env=alice.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = watcher.stdout.readline()
-        assert "Watching INBOX" in line, line + watcher.stderr.read(2000)
-    finally:
-        watcher.send_signal(signal.SIGTERM)
-        code = watcher.wait(timeout=20)
-    assert code == 0
-    assert "Traceback" not in watcher.stderr.read()
+    with watching(alice, signal.SIGTERM) as watcher:
+        assert watcher.poll() is None  # watching until the signal
 
 
 def test_a_connection_lost_during_submission_is_uncertain_and_never_resent(

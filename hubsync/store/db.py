@@ -289,27 +289,18 @@ class Store:
         is already taken by another message of the account (nothing is written then)."""
         stamp = now()
         try:
-            return self._outbox_insert(
-                account, message_id, raw, sender, recipients, subject, sent_folder,
-                idempotency_key, stamp,
+            self._outbox_insert_row(
+                (account, message_id, raw, sender, json.dumps(recipients), subject, sent_folder,
+                 stamp, stamp, idempotency_key),
             )  # fmt: skip
         except StoreError as exc:
-            if exc.reason == "store-conflict":  # PostgreSQL: another send took the key first
-                return False
+            if exc.reason in ("store-conflict", "outbox-key-taken"):
+                return False  # (PostgreSQL: another send took the key between check and insert)
             raise
+        return True
 
-    def _outbox_insert(
-        self,
-        account: str,
-        message_id: str,
-        raw: bytes,
-        sender: str,
-        recipients: list[str],
-        subject: str,
-        sent_folder: str | None,
-        idempotency_key: str | None,
-        stamp: str,
-    ) -> bool:
+    def _outbox_insert_row(self, row: tuple) -> None:
+        account, idempotency_key = row[0], row[-1]
         with self.transaction() as conn:  # SQLite: BEGIN IMMEDIATE, one writer at a time
             if (
                 idempotency_key
@@ -318,25 +309,13 @@ class Store:
                     (account, idempotency_key),
                 ).fetchone()
             ):
-                return False
+                raise StoreError("The idempotency key is taken.", reason="outbox-key-taken")
             conn.execute(
                 "INSERT INTO outbox (account, message_id, state, raw, sender, recipients, "
                 "subject, sent_folder, created, updated, idempotency_key) "
                 "VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    account,
-                    message_id,
-                    raw,
-                    sender,
-                    json.dumps(recipients),
-                    subject,
-                    sent_folder,
-                    stamp,
-                    stamp,
-                    idempotency_key,
-                ),
+                row,
             )
-        return True
 
     def outbox_by_key(self, account: str, key: str) -> dict | None:
         """The outbox entry sent with idempotency ``key``, or None."""
