@@ -259,6 +259,11 @@ def _show_contact(record: reports.ContactRecord, full: bool, json_out: bool) -> 
     out.print("[bold]Attachments[/bold]" if record.attachments else "No attachments.")
     for a in record.attachments:
         out.print(f"  📎 {safe(a['filename'])} ({a['size']:,} bytes, {safe(a['mime_type'])})")
+    if len(record.inboxes) > 1:  # a team's shared store: whose inboxes they are in
+        seen = ", ".join(
+            f"{i['account']} (last {str(i['last_seen'])[:10]})" for i in record.inboxes
+        )
+        out.print(f"In the inboxes of: {safe(seen)}")
 
 
 def why_command(

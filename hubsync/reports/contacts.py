@@ -39,6 +39,7 @@ class ContactRecord:
     messages: int
     timeline: list[dict]  # date, direction, subject, message_id, from, to (, body)
     attachments: list[dict]  # filename, size, mime_type, sha256, message_id
+    inboxes: list[dict]  # account, first_seen, last_seen: every inbox of the store they are in
 
     @property
     def display(self) -> str:
@@ -81,7 +82,13 @@ def contact_record(store: Store, account: str, address: str, full: bool = False)
         for r in rows
         for a in r["attachments"]
     ]
-    return ContactRecord(**person, messages=len(rows), timeline=timeline, attachments=attachments)
+    return ContactRecord(
+        **person,
+        messages=len(rows),
+        timeline=timeline,
+        attachments=attachments,
+        inboxes=q.contact_inboxes(store, address),
+    )
 
 
 def display(name: str, address: str) -> str:

@@ -103,6 +103,16 @@ def contact(store: Store, account: str, address: str) -> dict | None:
     )
 
 
+def contact_inboxes(store: Store, address: str) -> list[dict]:
+    """Every account (inbox) of the store the contact appears in: on a team's shared store,
+    which teammates the contact wrote to or was written to by."""
+    return store._all(
+        "SELECT account, first_seen, last_seen FROM contacts WHERE address = ? "
+        "ORDER BY last_seen DESC, account",
+        address.lower(),
+    )
+
+
 def contacts_created(store: Store, account: str, since: str | None) -> int:
     """How many contacts were first seen from ``since`` on."""
     row = store._one(
