@@ -2,13 +2,11 @@
 made safe (no directories, no control or reserved characters, never overwriting a file)."""
 
 import re
-import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from hubsync.errors import NotFound, StoreError, UsageError
 from hubsync.store import Store
-from hubsync.store import attachments as files
 
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|\u202a-\u202e\u2066-\u2069]')
 
@@ -58,11 +56,12 @@ def save_to(store: Store, account: str, ref: str, directory: Path) -> Saved:
     """Copy the attachment into ``directory`` under its (safe) name; "name (2).pdf" when
     the name is taken."""
     row = find(store, account, ref)
-    source = files.path_for(row["sha256"])
-    if not source.exists():
+    data = store.attachment_bytes(row["sha256"])
+    if data is None:
         raise StoreError(
-            f"The file of attachment {row['id']} is missing from {files.directory()}.",
-            fix="`hubsync doctor` checks every attachment file.",
+            f"The bytes of attachment {row['id']} are missing from the store "
+            f"({store.location}).",
+            fix="`hubsync doctor` checks every attachment.",
             reason="attachment-missing",
         )
     directory.mkdir(parents=True, exist_ok=True)
@@ -75,7 +74,8 @@ def save_to(store: Store, account: str, ref: str, directory: Path) -> Saved:
         number += 1
     partial = target.with_name(target.name + ".part")
     try:
-        shutil.copyfile(source, partial)
+        partial.write_bytes(data)
+        partial.chmod(0o600)
         partial.replace(target)
     except OSError as exc:
         partial.unlink(missing_ok=True)

@@ -6,7 +6,6 @@ from enum import StrEnum
 
 from hubsync.mail.parse import ParsedMessage, parse
 from hubsync.store import Store
-from hubsync.store import attachments as files
 from hubsync.store.db import now
 from hubsync.sync.matching import MatchRule, match_reply
 
@@ -62,10 +61,10 @@ def log_message(
     """Log ``parsed`` with its contacts and attachments in one transaction; a new thread is
     made when ``thread_id`` is None. Returns what was done (``message_pk`` None when the
     Message-ID was already in the log: nothing is written twice)."""
-    # Attachment bytes go to disk first (content-addressed, idempotent), rows after.
+    # Attachment bytes are kept first (content-addressed, idempotent), rows after.
     saved = []
     if keep_attachments:
-        saved = [(a, files.save(a.data)) for a in parsed.attachments]
+        saved = [(a, store.save_attachment_bytes(a.data)) for a in parsed.attachments]
     try:
         return _insert(
             store, account, parsed, raw, thread_id, direction, origin, match_rule, match_ref,

@@ -47,7 +47,7 @@ def in_parallel(clis, *args: str) -> list[CliResult]:
     return results
 
 
-def test_two_machines_share_one_log_and_log_a_reply_once(team, sandbox, postgres):
+def test_two_machines_share_one_log_and_log_a_reply_once(team, sandbox, postgres, tmp_path):
     laptop, desktop = team
     sent = laptop("send", "--to", "bob@customer.test", "--subject", "Team quote", "--body", "x",
                   "--json")  # fmt: skip
@@ -58,8 +58,10 @@ def test_two_machines_share_one_log_and_log_a_reply_once(team, sandbox, postgres
     assert quote in {m["message_id"] for t in threads["threads"] for m in t["messages"]}
 
     rid = unique("team-reply")
+    signed = b"%PDF-1.4 signed by bob " + rid.encode()
     submit_as(sandbox, "bob@customer.test",
-              reply("bob@customer.test", "alice@example.test", quote, "Re: Team quote", "ok", rid))  # fmt: skip
+              reply("bob@customer.test", "alice@example.test", quote, "Re: Team quote", "ok", rid,
+                    attachment=signed))  # fmt: skip
     from helpers import wait_delivered
 
     wait_delivered(sandbox, "alice@example.test", rid)
@@ -77,6 +79,14 @@ def test_two_machines_share_one_log_and_log_a_reply_once(team, sandbox, postgres
         assert contacts[0] == 1
     assert laptop("why", rid, "--json").json()["logged"] is True
     assert desktop("why", rid, "--json").json()["logged"] is True
+    # the attachment one machine logged is saved from the other: no shared disk needed
+    contact = desktop("contacts", "bob@customer.test", "--json").json()
+    [attachment] = [a for a in contact["attachments"] if a["message_id"] == rid]
+    saved = desktop("attachments", "save", attachment["sha256"], "--to", str(tmp_path / "out"),
+                    "--json")  # fmt: skip
+    assert saved.code == 0, saved.stderr
+    assert (tmp_path / "out" / "signed.pdf").read_bytes() == signed
     # nothing of the team's log is kept on either machine
     for cli in team:
         assert not (cli.home / "data" / "hubsync.sqlite3").exists()
+        assert not (cli.home / "data" / "attachments").exists()

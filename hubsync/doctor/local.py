@@ -8,7 +8,6 @@ from hubsync.mail import providers
 from hubsync.sending import OutboxState
 from hubsync.sessions import Secret
 from hubsync.store import Store, queries
-from hubsync.store import attachments as files
 
 
 def local_checks(account: cfg.Account, store: Store | None) -> tuple[list[Check], Secret | None]:
@@ -79,7 +78,7 @@ def _store_check(store: Store) -> Check:
 
 def _attachments_check(store: Store) -> Check:
     rows = queries.attachment_files(store)
-    bad = [(r, state) for r in rows if (state := files.verify(r["sha256"])) != "ok"]
+    bad = [(r, state) for r in rows if (state := store.verify_attachment(r["sha256"])) != "ok"]
     if not bad:
         return ok(
             "attachments", f"{len(rows)} attachment file(s) present and matching their hashes"

@@ -7,6 +7,7 @@ values; JSON columns are decoded here.
 
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from hubsync import paths
 from hubsync.errors import StoreError, UsageError
+from hubsync.store import attachments as files
 from hubsync.store.database import Database, PostgresDatabase, SqliteDatabase
 from hubsync.store.schema import MIGRATIONS
 
@@ -455,3 +457,34 @@ class Store:
     def leases(self) -> list[dict]:
         """Every lease: account, owner, expires_ms, claimed."""
         return self._all("SELECT * FROM leases ORDER BY account")
+
+    # -- attachment bytes ---------------------------------------------------------------------
+
+    def save_attachment_bytes(self, data: bytes) -> str:
+        """Keep ``data`` once per content and return its sha256: a file in the data directory
+        (SQLite), or a row of the shared database (PostgreSQL: no shared file system)."""
+        if self.kind == "sqlite":
+            return files.save(data)
+        digest = hashlib.sha256(data).hexdigest()
+        self._write(
+            "INSERT INTO attachment_blobs (sha256, data) VALUES (?, ?) "
+            "ON CONFLICT (sha256) DO NOTHING",
+            digest,
+            data,
+        )
+        return digest
+
+    def attachment_bytes(self, sha256: str) -> bytes | None:
+        """The bytes of the attachment with this sha256, or None when they are missing."""
+        if self.kind == "sqlite":
+            path = files.path_for(sha256)
+            return path.read_bytes() if path.exists() else None
+        row = self._one("SELECT data FROM attachment_blobs WHERE sha256 = ?", sha256)
+        return bytes(row["data"]) if row else None
+
+    def verify_attachment(self, sha256: str) -> str:
+        """'ok', 'missing' or 'corrupt' for the bytes of ``sha256``."""
+        data = self.attachment_bytes(sha256)
+        if data is None:
+            return "missing"
+        return "ok" if hashlib.sha256(data).hexdigest() == sha256 else "corrupt"

@@ -61,4 +61,10 @@ MIGRATIONS = [
         account TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_ms {bigint} NOT NULL,
         claimed TEXT NOT NULL);
     """,
+    # 4: attachment bytes in the database, content-addressed (a team store needs no shared
+    # file system; the 50 MB email limit keeps each well within PostgreSQL's limits). The
+    # SQLite store keeps its attachment files in the data directory and leaves this empty.
+    """
+    CREATE TABLE attachment_blobs (sha256 TEXT PRIMARY KEY, data {blob} NOT NULL);
+    """,
 ]
