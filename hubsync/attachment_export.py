@@ -59,8 +59,7 @@ def save_to(store: Store, account: str, ref: str, directory: Path) -> Saved:
     data = store.attachment_bytes(row["sha256"])
     if data is None:
         raise StoreError(
-            f"The bytes of attachment {row['id']} are missing from the store "
-            f"({store.location}).",
+            f"The bytes of attachment {row['id']} are missing from the store ({store.location}).",
             fix="`hubsync doctor` checks every attachment.",
             reason="attachment-missing",
         )

@@ -214,7 +214,7 @@ _CHOICES = {
     "imap_security": SECURITY_MODES,
     "smtp_security": SECURITY_MODES,
     "sent_copy": ("auto", "always", "never"),
-    "credential_source": ("keyring", "none"),
+    "credential_source": ("keyring", "none", "store"),
     "auth": ("password", "oauth2"),
     "oauth_mechanism": ("XOAUTH2", "OAUTHBEARER"),
 }

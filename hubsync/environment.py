@@ -21,6 +21,7 @@ FAULT = "HUBSYNC_FAULT"
 PAUSE = "HUBSYNC_PAUSE"
 OAUTH_CLIENT_ID = "HUBSYNC_OAUTH_CLIENT_ID"
 STORE_URL = "HUBSYNC_STORE_URL"
+SECRET_KEY_FILE = "HUBSYNC_SECRET_KEY_FILE"  # noqa: S105 - the variable's name, not a secret
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class Environment:
     pause: str = ""  # race tests: NAME=SECONDS, a point where the process waits
     oauth_client_id: str = ""  # a registered OAuth2 client ID for `connect --auth oauth2`
     store_url: str = ""  # the team store (postgresql://...) instead of config's store_url
+    secret_key_file: str = ""  # the key that decrypts secrets kept in the team store
 
     @classmethod
     def from_mapping(cls, env: Mapping[str, str]) -> "Environment":
@@ -47,6 +49,7 @@ class Environment:
             pause=env.get(PAUSE, ""),
             oauth_client_id=env.get(OAUTH_CLIENT_ID, ""),
             store_url=env.get(STORE_URL, ""),
+            secret_key_file=env.get(SECRET_KEY_FILE, ""),
         )
 
     def __repr__(self) -> str:  # never print the password, even in a traceback's locals

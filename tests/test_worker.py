@@ -24,7 +24,7 @@ ACCOUNTS = [f"a{n:02d}" for n in range(20)]
 LEASE = 6.0
 
 
-def team_config(sandbox) -> dict:
+def team_config(sandbox, names=ACCOUNTS, credential_source="none") -> dict:
     """20 accounts (all on alice's mailbox, as 20 colleagues' inboxes would be)."""
     account = {
         "email": "alice@example.test",
@@ -37,9 +37,9 @@ def team_config(sandbox) -> dict:
         "smtp_security": "ssl",
         "cafile": str(sandbox.ca.cert_path),
         "sent_folder": "Sent",
-        "credential_source": "none",
+        "credential_source": credential_source,
     }
-    return {"default_account": "a00", "accounts": {name: dict(account) for name in ACCOUNTS}}
+    return {"default_account": names[0], "accounts": {name: dict(account) for name in names}}
 
 
 class WorkerProcess:
@@ -86,15 +86,17 @@ def workers(tmp_path, sandbox, postgres):
     postgres.reset()
     started = []
 
-    def start(name: str) -> WorkerProcess:
+    def start(name: str, config: dict | None = None, **env_changes: str) -> WorkerProcess:
         home = tmp_path / name
         home.mkdir()
-        (home / "config.toml").write_text(tomli_w.dumps(team_config(sandbox)))
+        (home / "config.toml").write_text(tomli_w.dumps(config or team_config(sandbox)))
         env = {
             **base_env(home),
             "HUBSYNC_STORE_URL": postgres.url,
             "HUBSYNC_PASSWORD": sandbox.users["alice@example.test"].password,
+            **env_changes,
         }
+        env = {k: v for k, v in env.items() if v}
         worker = WorkerProcess(home, env)
         started.append(worker)
         return worker
@@ -183,3 +185,37 @@ def test_a_killed_workers_accounts_are_taken_over_and_no_reply_is_lost(
         wait_for(lambda rid=rid: logged_count(postgres, rid) >= 1, timeout=30)
     assert [logged_count(postgres, rid) for rid in (before, during, after)] == [1, 1, 1]
     assert set(leases(postgres).values()) == {second.drain()[-1]["worker"]}
+
+
+def test_secrets_come_encrypted_from_the_store_and_a_missing_one_is_reported_once(
+    workers, postgres, sandbox, tmp_path
+):
+    from hubsync import environment
+    from hubsync.store import open_store
+    from hubsync.team import secrets
+
+    postgres.reset()
+    key = secrets.new_key_file(tmp_path / "team.key")
+    store = open_store(url=postgres.url)
+    with environment.use(environment.Environment(secret_key_file=str(key))):
+        secrets.put(store, "a00", sandbox.users["alice@example.test"].password)
+    store.close()
+    config = team_config(sandbox, ["a00", "a01"], credential_source="store")
+    worker = workers("w1", config, HUBSYNC_PASSWORD="", HUBSYNC_SECRET_KEY_FILE=str(key))
+    wait_for(lambda: any(e["event"] == "sync" for e in worker.drain()), timeout=60)
+    wait_for(
+        lambda: any(e["event"] == "failure" and e["account"] == "a01" for e in worker.drain()),
+        timeout=30,
+    )
+    time.sleep(LEASE)  # two more rounds: the account without a secret is not claimed again
+    events = worker.drain()
+    [failure] = [e for e in events if e["event"] == "failure"]
+    assert (failure["account"], failure["reason"], failure["retried"]) == (
+        "a01",
+        "secret-missing",
+        False,
+    )
+    assert [e["account"] for e in events if e["event"] == "claim"] == ["a00", "a01"]
+    assert sandbox.users["alice@example.test"].password not in json.dumps(events)
+    worker.process.send_signal(signal.SIGTERM)
+    assert worker.process.wait(timeout=40) == 0

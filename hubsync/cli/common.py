@@ -1,7 +1,9 @@
 """Small pieces every command needs: the chosen account, its password, the store."""
 
+import contextlib
+
 from hubsync import config as cfg
-from hubsync import credentials, redact
+from hubsync import credentials, environment, redact
 from hubsync.oauth import grant
 from hubsync.sessions import Secret
 from hubsync.store import Store, open_configured
@@ -21,6 +23,13 @@ def password_for(acc: cfg.Account) -> Secret:
     redaction), or for an OAuth2 account the source of its access tokens."""
     if acc.auth == "oauth2":
         return grant.source_for(acc)
+    if acc.credential_source == "store" and not (
+        environment.current().password or acc.password_command
+    ):
+        from hubsync.team import secrets  # a team account: the encrypted secret in the store
+
+        with contextlib.closing(store()) as opened:
+            return secrets.get(opened, acc.name)
     secret = credentials.resolve(
         acc.name, acc.password_command or None, use_keyring=acc.credential_source != "none"
     )

@@ -92,3 +92,53 @@ def team_status_command(json_out: bool = options.json_out()) -> None:
             safe(failure),
         )  # fmt: skip
     show(made)
+
+
+@team_app.command("key")
+def team_key_command(
+    path: str = typer.Argument(..., metavar="FILE", help="Where to write the new key (0600)."),
+) -> None:
+    """Make a new key file for the team store's encrypted secrets. Give every worker the same
+    file through HUBSYNC_SECRET_KEY_FILE; without it the stored secrets cannot be read."""
+    from pathlib import Path
+
+    from hubsync.team import secrets
+
+    written = secrets.new_key_file(Path(path))
+    out.print(f"Wrote a new key to {safe(str(written))}; keep a copy somewhere safe.")
+
+
+@team_app.command("secret")
+def team_secret_command(
+    account: str = typer.Argument(..., metavar="NAME", help="The account whose secret to store."),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the password from standard input (one line)."
+    ),
+    json_out: bool = options.json_out(),
+) -> None:
+    """Keep the account's password in the team store, encrypted with the key file named by
+    HUBSYNC_SECRET_KEY_FILE (never in clear), and set the account's credential_source to
+    "store" so workers read it from there."""
+    import getpass
+    import sys
+
+    from hubsync.team import secrets
+
+    config = cfg.load()
+    acc = config.account(account)
+    if password_stdin:
+        value = sys.stdin.readline().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        value = getpass.getpass(f"Password for {acc.name}: ")
+    else:
+        raise UsageError("Give the password with --password-stdin (no terminal to ask on).")
+    if not value:
+        raise UsageError("The password is empty; nothing was stored.")
+    store = common.store()
+    secrets.put(store, acc.name, value)
+    acc.credential_source = "store"
+    config.save()
+    if json_out:
+        emit_json({"account": acc.name, "stored": True, "credential_source": "store"})
+        return
+    out.print(f"Stored the password of {safe(acc.name)} in the team store, encrypted.")

@@ -488,3 +488,21 @@ class Store:
         if data is None:
             return "missing"
         return "ok" if hashlib.sha256(data).hexdigest() == sha256 else "corrupt"
+
+    # -- encrypted secrets (hubsync worker) -----------------------------------------------------
+
+    def set_secret(self, account: str, ciphertext: bytes) -> None:
+        """Keep an account's encrypted secret (replacing an earlier one)."""
+        self._write(
+            "INSERT INTO secrets (account, ciphertext, updated) VALUES (?, ?, ?) "
+            "ON CONFLICT (account) DO UPDATE SET ciphertext = excluded.ciphertext, "
+            "updated = excluded.updated",
+            account,
+            ciphertext,
+            now(),
+        )
+
+    def secret(self, account: str) -> bytes | None:
+        """An account's encrypted secret, or None."""
+        row = self._one("SELECT ciphertext FROM secrets WHERE account = ?", account)
+        return bytes(row["ciphertext"]) if row else None

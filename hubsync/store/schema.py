@@ -67,4 +67,10 @@ MIGRATIONS = [
     """
     CREATE TABLE attachment_blobs (sha256 TEXT PRIMARY KEY, data {blob} NOT NULL);
     """,
+    # 5: an account's secret for `hubsync worker`, encrypted (Fernet) with a key file that
+    # only the workers hold (HUBSYNC_SECRET_KEY_FILE); the database never sees it in clear.
+    """
+    CREATE TABLE secrets (account TEXT PRIMARY KEY, ciphertext {blob} NOT NULL,
+        updated TEXT NOT NULL);
+    """,
 ]

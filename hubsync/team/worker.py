@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hubsync import config as cfg
-from hubsync import credentials
+from hubsync import credentials, environment
 from hubsync.errors import AuthFailure, CredentialError, HubsyncError, TLSFailure
 from hubsync.store import Store
 
@@ -112,7 +112,7 @@ class Worker:
         store = None
         try:
             store = self.open_store()
-            secret = secret_for(account)
+            secret = secret_for(account, store)
 
             def on_report(report) -> None:
                 data = report.to_dict()
@@ -147,14 +147,23 @@ class Worker:
             self.on_event({"event": event, "account": account, "worker": self.owner, **details})
 
 
-def secret_for(account: cfg.Account):
-    """The account's login secret on a server: its password_command, HUBSYNC_PASSWORD, or the
-    keyring where there is one; an OAuth2 account's token source."""
+def secret_for(account: cfg.Account, store: Store | None = None):
+    """The account's login secret on a server: HUBSYNC_PASSWORD, its password_command, its
+    encrypted secret in the team store (credential_source "store"), or the keyring where there
+    is one; an OAuth2 account's token source."""
     from hubsync.oauth import grant
     from hubsync.redact import register
 
     if account.auth == "oauth2":
         return grant.source_for(account)
+    if account.credential_source == "store" and not (
+        environment.current().password or account.password_command
+    ):
+        from hubsync.team import secrets
+
+        if store is None:
+            raise CredentialError(f"Account {account.name!r} keeps its secret in the store.")
+        return secrets.get(store, account.name)
     secret = credentials.resolve(
         account.name,
         account.password_command or None,
