@@ -41,16 +41,3 @@ def test_team_status_shows_holder_expiry_last_sync_and_last_failure(store):
         "last_failure": None,
     }
 
-
-def test_a_contact_record_names_every_teammate_inbox_they_are_in(store):
-    from hubsync.reports.contacts import contact_record
-
-    with store.transaction() as conn:
-        store.add_contact(conn, "alice", "Bob@Customer.test", "Bob", "2026-11-01T10:00:00+00:00")
-        store.add_contact(conn, "carol", "bob@customer.test", "Bob", "2026-11-20T10:00:00+00:00")
-        store.add_contact(conn, "carol", "dan@customer.test", "Dan", "2026-11-21T10:00:00+00:00")
-    record = contact_record(store, "alice", "bob@customer.test")
-    assert [(i["account"], i["last_seen"][:10]) for i in record.inboxes] == [
-        ("carol", "2026-11-20"),
-        ("alice", "2026-11-01"),
-    ]

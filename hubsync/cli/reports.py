@@ -152,19 +152,27 @@ def report_command(
         metavar="NAME",
         help="Instead: everyone written to in this campaign (send --campaign), and who replied.",
     ),
+    team: bool = typer.Option(
+        False, "--team", help="Sum over every account of the store (a team's shared log)."
+    ),
     json_out: bool = options.json_out(),
 ) -> None:
     """The logging report: what was logged, skipped and why, by contact and by day. With
-    --campaign, who was written to in a campaign and who replied."""
-    acc = common.account(account)
-    if campaign:
-        _campaign(reports.campaign_report(common.store(), acc.name, campaign), json_out)
-        return
-    data = reports.logging_report(common.store(), acc.name, since)
+    --campaign, who was written to in a campaign and who replied; with --team, every account
+    of the store summed up."""
+    if team:
+        data = reports.team_report(common.store(), since)
+    else:
+        acc = common.account(account)
+        if campaign:
+            _campaign(reports.campaign_report(common.store(), acc.name, campaign), json_out)
+            return
+        data = reports.logging_report(common.store(), acc.name, since)
     if json_out:
         emit_json(data.to_dict())
         return
-    title = f"Logging report for {safe(acc.name)}" + (f" since {safe(since)}" if since else "")
+    who = f"the team ({len(data.accounts)} accounts)" if team else data.account
+    title = f"Logging report for {safe(who)}" + (f" since {safe(since)}" if since else "")
     table = render.table(title, "what", "count", right=("count",))
     for label, count in (
         ("Emails sent", data.emails_sent),

@@ -5,7 +5,7 @@ Every function returns dataclasses (each with ``to_dict()`` for JSON) for the CL
 
 from hubsync.reports.campaign import CampaignReport, campaign_report
 from hubsync.reports.contacts import ContactRecord, ContactSummary, contact_list, contact_record
-from hubsync.reports.logging_report import LoggingReport, logging_report
+from hubsync.reports.logging_report import LoggingReport, logging_report, team_report
 from hubsync.reports.thread_view import (
     FolderAudit,
     SplitResult,
@@ -34,6 +34,7 @@ __all__ = [
     "contact_list",
     "contact_record",
     "logging_report",
+    "team_report",
     "split",
     "thread_report",
     "why",

@@ -37,10 +37,56 @@ class LoggingReport:
     by_contact: dict[str, dict[str, int]]  # address -> origin -> count
     by_day: dict[str, dict[str, int]]  # YYYY-MM-DD -> origin -> count
     statement: str = STATEMENT
+    accounts: list[str] | None = None  # `report --team`: the accounts summed up
 
     def to_dict(self) -> dict:
         """JSON-ready data (`report --json`)."""
         return asdict(self)
+
+
+_SUMMED = (
+    "emails_sent",
+    "replies_logged",
+    "logged_by_hand",
+    "messages_logged",
+    "attachments_logged",
+    "attachment_bytes",
+    "never_log_hits",
+    "contacts_created",
+)
+
+
+def team_report(store: Store, since: str | None = None) -> LoggingReport:
+    """The logging report summed over every account of the store (a team's shared log):
+    counts added, errors and skipped attachments listed with their account, by-contact and
+    by-day counts merged."""
+    names = q.accounts(store)
+    parts = [logging_report(store, name, since) for name in names]
+    total = LoggingReport(
+        account="team",
+        since=parts[0].since if parts else since_date(since),
+        **{key: sum(getattr(p, key) for p in parts) for key in _SUMMED},
+        skipped_attachments=[
+            {**s, "account": p.account} for p in parts for s in p.skipped_attachments
+        ],
+        errors=sorted(
+            ({**e, "account": p.account} for p in parts for e in p.errors), key=lambda e: e["at"]
+        ),
+        by_contact=_merged(p.by_contact for p in parts),
+        by_day=dict(sorted(_merged(p.by_day for p in parts).items())),
+        accounts=names,
+    )
+    return total
+
+
+def _merged(tables) -> dict[str, dict[str, int]]:
+    merged: dict[str, dict[str, int]] = {}
+    for table in tables:
+        for key, counts in table.items():
+            into = merged.setdefault(key, {})
+            for origin, n in counts.items():
+                into[origin] = into.get(origin, 0) + n
+    return merged
 
 
 def logging_report(store: Store, account: str, since: str | None = None) -> LoggingReport:

@@ -103,6 +103,15 @@ def contact(store: Store, account: str, address: str) -> dict | None:
     )
 
 
+def accounts(store: Store) -> list[str]:
+    """Every account the store holds anything of, by name (a team store: every teammate)."""
+    rows = store._all(
+        "SELECT account FROM messages UNION SELECT account FROM events "
+        "WHERE account IS NOT NULL ORDER BY account"
+    )
+    return [r["account"] for r in rows]
+
+
 def contact_inboxes(store: Store, address: str) -> list[dict]:
     """Every account (inbox) of the store the contact appears in: on a team's shared store,
     which teammates the contact wrote to or was written to by."""
