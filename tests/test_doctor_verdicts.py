@@ -186,3 +186,35 @@ def test_unreadable_replies_are_reported_with_their_ids(store, home):
     assert "<bad3@x>: INBOX UID 3: broken" in check.evidence
     assert "<bad0@x>" not in check.evidence  # the last three only
     assert "hubsync why MESSAGE-ID" in check.fix
+
+
+def test_a_lease_nobody_renews_is_a_warning_and_a_live_one_names_its_worker(store, home):
+    import time
+
+    assert "lease" not in offline(store, home)  # no worker ever claimed the account
+    now_ms = int(time.time() * 1000)
+    store.claim_lease("alice", "host:42:abc", now_ms, 60_000)
+    live = offline(store, home)["lease"]
+    assert live.status == "pass" and "host:42:abc" in live.evidence
+    store.release_lease("alice", "host:42:abc")
+    store.claim_lease("alice", "host:43:def", now_ms - 120_000, 60_000)  # expired a minute ago
+    stale = offline(store, home)["lease"]
+    assert (stale.status, stale.reason) == ("warn", "lease-expired")
+    assert "host:43:def" in stale.evidence and "hubsync worker" in stale.fix
+
+
+def test_a_team_secret_is_what_the_secret_check_finds(store, home, tmp_path):
+    from dataclasses import replace
+
+    from hubsync.team import secrets
+
+    key = secrets.new_key_file(tmp_path / "team.key")
+    account = replace(ACCOUNT, credential_source="store")
+    env = environment.Environment(home=home, secret_key_file=str(key))
+    with environment.use(env):
+        secrets.put(store, "alice", "team-pw")
+        found = by_id(doctor.run(account, store, offline=True))["secret"]
+    assert found.status == "pass" and "team store" in found.evidence
+    with environment.use(environment.Environment(home=home)):  # no key file
+        missing = by_id(doctor.run(account, store, offline=True))["secret"]
+    assert (missing.status, missing.reason) == ("fail", "secret-key-missing")

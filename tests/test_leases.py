@@ -40,4 +40,3 @@ def test_team_status_shows_holder_expiry_last_sync_and_last_failure(store):
         "last_sync": None,
         "last_failure": None,
     }
-

@@ -1,7 +1,7 @@
 """Doctor's local checks: keyring, secret, store, attachments, outbox, history."""
 
 from hubsync import config as cfg
-from hubsync import credentials
+from hubsync import credentials, environment
 from hubsync.doctor import Check, fail, from_error, ok, warn
 from hubsync.errors import HubsyncError
 from hubsync.mail import providers
@@ -13,12 +13,13 @@ from hubsync.store import Store, queries
 def local_checks(account: cfg.Account, store: Store | None) -> tuple[list[Check], Secret | None]:
     """The local checks, and the account's login secret when one was found (for the network
     checks: the keyring or password_command is asked only once)."""
-    secret_check, password = _secret_check(account)
+    secret_check, password = _secret_check(account, store)
     checks = [_keyring_check(), secret_check]
     if store is None:
         return checks, password
     checks += [
         _store_check(store),
+        *_lease_check(account, store),
         _attachments_check(store),
         _outbox_check(account, store),
         _history_check(account, store),
@@ -51,13 +52,30 @@ def _keyring_check() -> Check:
     )
 
 
-def _secret_check(account: cfg.Account) -> tuple[Check, Secret | None]:
+def _secret_check(account: cfg.Account, store: Store | None) -> tuple[Check, Secret | None]:
     if account.auth == "oauth2":
         from hubsync.doctor.oauth import stored_check
 
         return stored_check(account)
+    from_store = account.credential_source == "store"
+    if (
+        from_store
+        and store is not None
+        and not (environment.current().password or account.password_command)
+    ):
+        from hubsync.team import secrets
+
+        try:
+            value = secrets.get(store, account.name)
+        except HubsyncError as exc:
+            return from_error("secret", exc), None
+        return ok("secret", "password from the team store (decrypted with the key file)"), value
     try:
-        secret = credentials.resolve(account.name, account.password_command or None)
+        secret = credentials.resolve(
+            account.name,
+            account.password_command or None,
+            use_keyring=account.credential_source == "keyring",
+        )
     except HubsyncError as exc:
         return from_error("secret", exc), None
     return ok("secret", f"password available from {secret.source}"), secret.value
@@ -66,7 +84,10 @@ def _secret_check(account: cfg.Account) -> tuple[Check, Secret | None]:
 def _store_check(store: Store) -> Check:
     result = store.integrity()
     if result == "ok":
-        return ok("store", f"{store.location}: integrity check ok (schema {store.version})")
+        return ok(
+            "store",
+            f"{store.kind} {store.location}: reachable, integrity ok (schema {store.version})",
+        )
     return fail(
         "store",
         "store-corrupt",
@@ -74,6 +95,30 @@ def _store_check(store: Store) -> Check:
         "Restore the store from a backup; hubsync can rebuild threads from mail by "
         "logging the roots again with `hubsync log`.",
     )
+
+
+def _lease_check(account: cfg.Account, store: Store) -> list[Check]:
+    """Where workers run (`hubsync worker`): which one watches the account, and whether its
+    lease is still being renewed. Nothing when no worker ever claimed the account."""
+    import datetime as dt
+    import time
+
+    lease = next((row for row in store.leases() if row["account"] == account.name), None)
+    if lease is None:
+        return []
+    until = dt.datetime.fromtimestamp(lease["expires_ms"] / 1000, dt.UTC)
+    when = until.isoformat(timespec="seconds")
+    if lease["expires_ms"] >= time.time() * 1000:
+        return [ok("lease", f"watched by worker {lease['owner']} (lease until {when})")]
+    return [
+        warn(
+            "lease",
+            "lease-expired",
+            f"worker {lease['owner']} stopped renewing its lease on {when}: nobody watches "
+            "this inbox until another worker claims it",
+            "Start a worker (`hubsync worker`), or see why that one stopped (its journal).",
+        )
+    ]
 
 
 def _attachments_check(store: Store) -> Check:
