@@ -180,6 +180,9 @@ mail_max_userip_connections = 200
 # 256 MB (the default) is too little for Dovecot to SELECT a folder of 1,000,000 messages
 # (benchmarks/sync_large.py --sizes 1000000)
 default_vsz_limit = 4G
+# hundreds of IDLE sessions at once (benchmarks/team_workers.py): the default is 100 processes
+default_process_limit = 1000
+default_client_limit = 4000
 imap_idle_notify_interval = 1 secs
 recipient_delimiter = +
 lmtp_save_to_detail_mailbox = yes

@@ -59,7 +59,7 @@ class Postgres:
             self.process = subprocess.Popen(
                 [str(binaries / "postgres"), "-D", str(data), "-p", str(self.port),
                  "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.directory}",
-                 "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "max_connections=200"],
+                 "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "max_connections=600"],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=out,
                 start_new_session=True, preexec_fn=as_postgres,
             )  # fmt: skip

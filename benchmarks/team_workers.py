@@ -1,0 +1,243 @@
+"""A team's inboxes watched by `hubsync worker` (issue #15): N Dovecot mailboxes, two workers
+on one PostgreSQL store, replies delivered over LMTP, time to logged.
+
+Creates ``--accounts`` users on the sandbox's Dovecot (one mailbox each), logs a root message
+for each account, starts two workers (`--concurrency` each), then delivers ``--replies``
+replies to random accounts (``--rate`` per second) and measures, in one run:
+
+1. delivery (doveadm save returned: the message is in the mailbox) to logged in PostgreSQL
+   (polled every 20 ms): p50, p99, max; lost and duplicated replies;
+2. peak memory of each worker, and per watched account;
+3. database connections in use (pg_stat_activity);
+4. failover: `kill -9` of the worker holding the most accounts, time until the other holds
+   every account (the lease is ``--lease`` seconds).
+
+Usage: python -m benchmarks.team_workers [--accounts 200] [--replies 1000] [--lease 10]
+Prints each figure with its target; record results in docs/performance.md.
+"""
+
+import argparse
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+import tomli_w
+
+from sandbox import Sandbox, cleanup
+from sandbox.postgres import Postgres
+
+PASSWORD = "team-bench-pw"  # noqa: S105 - a sandbox user's password
+
+
+def users(count: int) -> dict[str, str]:
+    return {f"member{n:03d}@example.test": PASSWORD for n in range(count)}
+
+
+def config(box: Sandbox, addresses: list[str]) -> dict:
+    accounts = {}
+    for address in addresses:
+        accounts[address.split("@")[0]] = {
+            "email": address,
+            "username": address,
+            "imap_host": "localhost",
+            "imap_port": box.main.ports.imaps,
+            "imap_security": "ssl",
+            "smtp_host": "localhost",
+            "smtp_port": box.postfix.submissions_port,
+            "smtp_security": "ssl",
+            "cafile": str(box.ca.cert_path),
+            "sent_folder": "Sent",
+            "credential_source": "none",
+        }
+    return {"accounts": accounts}
+
+
+def message(mid: str, sender: str, to: str, subject: str, parent: str | None = None) -> bytes:
+    lines = [f"From: {sender}", f"To: {to}", f"Subject: {subject}", f"Message-ID: {mid}",
+             "Date: Sun, 29 Nov 2026 10:00:00 +0000"]  # fmt: skip
+    if parent:
+        lines += [f"In-Reply-To: {parent}", f"References: {parent}"]
+    return ("\r\n".join(lines) + "\r\n\r\nhello\r\n").encode()
+
+
+def vm_hwm_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--accounts", type=int, default=200)
+    parser.add_argument("--replies", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=20.0)
+    parser.add_argument("--lease", type=float, default=10.0)
+    options = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix=cleanup.PREFIX))
+    root.chmod(0o755)
+    cleanup.claim(root)
+    box = Sandbox.create()
+    pg = Postgres(root / "postgres")
+    workers: list[subprocess.Popen] = []
+    try:
+        pg.start()
+        members = users(options.accounts)
+        box.main.write_users({**{u.address: u.password for u in box.users.values()}, **members})
+        addresses = sorted(members)
+        home = root / "home"
+        home.mkdir()
+        (home / "config.toml").write_text(tomli_w.dumps(config(box, addresses)))
+        env = {**os.environ, "HUBSYNC_HOME": str(home), "HUBSYNC_STORE_URL": pg.url,
+               "HUBSYNC_PASSWORD": PASSWORD, "NO_COLOR": "1"}  # fmt: skip
+        roots = {}
+        for address in addresses:  # a tracked root per account, logged by hand
+            mid = f"<root-{address}>"
+            roots[address] = mid
+            subprocess.run(
+                [sys.executable, "-m", "hubsync", "log", "-a", address.split("@")[0], "-"],
+                input=message(mid, address, "bob@customer.test", "Quote"),
+                env=env, check=True, capture_output=True,
+            )  # fmt: skip
+        for _ in range(2):
+            workers.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "hubsync",
+                        "worker",
+                        "--json",
+                        "--lease",
+                        str(options.lease),
+                        "--concurrency",
+                        str(options.accounts),
+                    ],
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                    text=True,
+                )  # fmt: skip
+            )
+        conn = psycopg.connect(pg.url, autocommit=True)
+
+        def held() -> dict[str, int]:
+            rows = conn.execute("SELECT owner, count(*) FROM leases GROUP BY owner").fetchall()
+            return dict(rows)
+
+        deadline = time.monotonic() + 120
+        while sum(held().values()) < options.accounts and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(3)  # every watch has done its first sync and is idling
+        delivered: dict[str, float] = {}
+        logged: dict[str, float] = {}
+        stop = threading.Event()
+
+        def poll() -> None:
+            while not stop.is_set():
+                rows = conn2.execute(
+                    "SELECT message_id, count(*) FROM messages WHERE message_id LIKE '<reply-%' "
+                    "GROUP BY message_id"
+                ).fetchall()
+                now = time.monotonic()
+                for mid, count in rows:
+                    logged.setdefault(mid, now)
+                    if count > 1:
+                        duplicates.add(mid)
+                time.sleep(0.02)
+
+        conn2 = psycopg.connect(pg.url, autocommit=True)
+        duplicates: set[str] = set()
+        poller = threading.Thread(target=poll, daemon=True)
+        poller.start()
+        rng = random.Random(11)
+        for n in range(options.replies):
+            address = rng.choice(addresses)
+            mid = f"<reply-{n}@customer.test>"
+            raw = message(mid, "bob@customer.test", address, "Re: Quote", roots[address])
+            box.deliver(raw, address)
+            delivered[mid] = time.monotonic()
+            time.sleep(max(0.0, 1 / options.rate - 0.005))
+        wait_until = time.monotonic() + 60
+        while len(logged) < options.replies and time.monotonic() < wait_until:
+            time.sleep(0.1)
+        connections = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = 'hubsync'"
+        ).fetchone()[0]
+        latencies = sorted(logged[m] - delivered[m] for m in delivered if m in logged)
+        per_worker = held()
+        peaks = [vm_hwm_kib(w.pid) for w in workers]
+        # failover: kill the worker holding the most accounts
+        owners = conn.execute("SELECT owner FROM leases").fetchall()
+        busiest = max(per_worker, key=per_worker.get)
+        victim = next(w for w in workers if busiest.split(":")[1] == str(w.pid))
+        os.kill(victim.pid, signal.SIGKILL)
+        killed = time.monotonic()
+        survivor = next(o for o in per_worker if o != busiest) if len(per_worker) > 1 else None
+        while time.monotonic() - killed < options.lease + 60:
+            rows = conn.execute("SELECT owner FROM leases").fetchall()
+            if rows and all(r[0] != busiest for r in rows) and len(rows) == options.accounts:
+                break
+            time.sleep(0.1)
+        failover = time.monotonic() - killed
+        stop.set()
+        result = {
+            "accounts": options.accounts,
+            "replies": options.replies,
+            "logged": len(latencies),
+            "lost": options.replies - len(latencies),
+            "duplicates": len(duplicates),
+            "latency_p50_s": round(statistics.median(latencies), 3) if latencies else None,
+            "latency_p99_s": round(latencies[int(len(latencies) * 0.99) - 1], 3)
+            if latencies
+            else None,
+            "latency_max_s": round(latencies[-1], 3) if latencies else None,
+            "accounts_per_worker": list(per_worker.values()),
+            "worker_peak_rss_mb": [round(p / 1024, 1) for p in peaks],
+            # an upper bound: the whole process's peak (interpreter and libraries included)
+            "rss_per_watched_account_kb": [
+                round(p / max(1, n)) for p, n in zip(peaks, per_worker.values(), strict=False)
+            ],
+            "database_connections": connections,
+            "failover_seconds": round(failover, 2),
+            "lease_seconds": options.lease,
+            "survivor": survivor,
+            "leases_before_kill": len(owners),
+        }
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.send_signal(signal.SIGTERM)
+                try:
+                    w.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    w.kill()
+        pg.stop()
+        box.remove()
+    print(json.dumps(result), flush=True)
+    print(
+        f"\n{options.accounts} accounts, 2 workers, {options.replies} replies at "
+        f"{options.rate}/s\n"
+        f"  delivery -> logged  p50 {result['latency_p50_s']} s  p99 {result['latency_p99_s']} s"
+        f"  (target p99 <= 5 s)\n"
+        f"  lost {result['lost']}, duplicates {result['duplicates']}  (target 0, 0)\n"
+        f"  worker peak RSS {result['worker_peak_rss_mb']} MB for {result['accounts_per_worker']}"
+        f" accounts: {result['rss_per_watched_account_kb']} KB per account (target <= 1 MB)\n"
+        f"  database connections {connections}\n"
+        f"  failover after kill -9: {result['failover_seconds']} s (lease {options.lease} s, "
+        f"target <= lease + 5 s)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
