@@ -135,3 +135,40 @@ def test_a_file_that_is_not_a_database_is_a_clear_error(home):
         open_store()
     assert caught.value.reason == "store-corrupt"
     assert "doctor" in caught.value.fix
+
+
+@pytest.mark.servers
+def test_a_pooled_team_store_serves_many_threads_with_few_connections(home, postgres):
+    import threading
+
+    import psycopg
+    from mail_factory import make
+
+    from hubsync.logbook import log_manual
+
+    postgres.reset()
+    shared = open_store(url=postgres.url, pool=3)
+    failures = []
+
+    def log_many(n: int) -> None:
+        try:
+            for i in range(15):
+                log_manual(shared, f"acct{n}", make(f"<m{n}-{i}@x>"), ())
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=log_many, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    with psycopg.connect(postgres.url) as conn:
+        logged = conn.execute("SELECT count(*) FROM messages").fetchone()[0]
+        connections = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = 'hubsync' AND pid <> "
+            "pg_backend_pid()"
+        ).fetchone()[0]
+    shared.close()
+    assert failures == []
+    assert logged == 8 * 15
+    assert connections <= 3

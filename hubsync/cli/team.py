@@ -31,6 +31,13 @@ def worker_command(
         help="How long a claim on an account lasts without renewal; a dead worker's accounts "
         "are taken over after this.",
     ),
+    db_connections: int = typer.Option(
+        10,
+        "--db-connections",
+        metavar="N",
+        min=1,
+        help="Connections to a PostgreSQL store shared by all watched accounts.",
+    ),
     json_out: bool = options.json_out(),
 ) -> None:
     """Watch the accounts of config.toml from the team's shared store: claim accounts through
@@ -44,7 +51,12 @@ def worker_command(
             "No account is configured.", fix="Run `hubsync connect` for each inbox first."
         )
     store = common.store()
-    if store.kind != "postgresql":
+    shared = None
+    if store.kind == "postgresql":
+        from hubsync.store import open_configured
+
+        shared = open_configured(pool=db_connections)
+    else:
         err.print(
             "Note: the store is a local SQLite file; workers on other machines cannot share "
             "it (set store_url, see docs/team.md)."
@@ -63,11 +75,20 @@ def worker_command(
         out.print(safe(f"{event['at']} {event['event']} {who} {details}".rstrip()))
 
     worker = Worker(
-        common.store, list(config.accounts.values()), on_event, concurrency, lease_seconds=lease
+        common.store,
+        list(config.accounts.values()),
+        on_event,
+        concurrency,
+        lease_seconds=lease,
+        shared_store=shared,
     )
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: worker.stop())
-    worker.run()
+    try:
+        worker.run()
+    finally:
+        if shared is not None:
+            shared.close()
 
 
 @team_app.command("status")

@@ -6,6 +6,7 @@ here runs it, returns rows as dicts, and turns its own failures into a StoreErro
 import contextlib
 import re
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -221,3 +222,83 @@ class PostgresDatabase(Database):
 def _redacted(url: str) -> str:
     """The URL without a password (postgresql://user:secret@host -> postgresql://user@host)."""
     return re.sub(r"(//[^:/@]+):[^@/]*@", r"\1@", url)
+
+
+class _Rows:
+    """A statement's result read whole, so its pooled connection can go back at once."""
+
+    def __init__(self, rows: list[dict] | None, rowcount: int) -> None:
+        self.rows, self.rowcount = rows or [], rowcount
+
+    def fetchone(self) -> dict | None:
+        return self.rows[0] if self.rows else None
+
+    def fetchall(self) -> list[dict]:
+        return self.rows
+
+
+class PooledPostgresDatabase(PostgresDatabase):
+    """PostgreSQL through a bounded connection pool, shared by the threads of one process
+    (`hubsync worker`: many watched accounts, few connections). A statement borrows a
+    connection for itself; a transaction keeps one for its thread until it ends."""
+
+    def __init__(self, url: str, max_size: int = 10, timeout: float = 10.0) -> None:
+        import psycopg
+        from psycopg.rows import dict_row
+        from psycopg_pool import ConnectionPool
+
+        self.psycopg = psycopg
+        self.url = url
+        self.location = _redacted(url)
+        self._bound = threading.local()
+        try:
+            self.pool = ConnectionPool(
+                url,
+                min_size=1,
+                max_size=max_size,
+                kwargs={"autocommit": True, "row_factory": dict_row},
+                timeout=timeout,
+                open=True,
+            )
+            self.pool.wait(timeout=timeout)
+        except (psycopg.Error, Exception) as exc:  # noqa: BLE001 - PoolTimeout and friends
+            raise self.error(exc) from None
+
+    def execute(self, sql: str, args: tuple = ()):
+        conn = getattr(self._bound, "conn", None)
+        try:
+            if conn is not None:  # inside this thread's transaction
+                return conn.execute(_PLACEHOLDER.sub("%s", sql), args)
+            with self.pool.connection() as borrowed:
+                cursor = borrowed.execute(_PLACEHOLDER.sub("%s", sql), args)
+                rows = cursor.fetchall() if cursor.description else None
+                return _Rows(rows, cursor.rowcount)
+        except self.psycopg.Error as exc:
+            raise self.error(exc) from exc
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator["PooledPostgresDatabase"]:
+        if getattr(self._bound, "conn", None) is not None:
+            raise RuntimeError("nested transaction")
+        try:
+            with self.pool.connection() as conn, conn.transaction():
+                self._bound.conn = conn
+                try:
+                    yield self
+                finally:
+                    self._bound.conn = None
+        except self.psycopg.Error as exc:
+            raise self.error(exc) from exc
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def error(self, exc) -> StoreError:
+        if type(exc).__name__ == "PoolTimeout":
+            return StoreError(
+                f"The store {self.location} cannot be reached: no connection within the "
+                "time limit.",
+                fix="Check store_url (or HUBSYNC_STORE_URL) and that the database server runs.",
+                reason="store-unreachable",
+            )
+        return super().error(exc)

@@ -16,7 +16,12 @@ from pathlib import Path
 from hubsync import paths
 from hubsync.errors import StoreError, UsageError
 from hubsync.store import attachments as files
-from hubsync.store.database import Database, PostgresDatabase, SqliteDatabase
+from hubsync.store.database import (
+    Database,
+    PooledPostgresDatabase,
+    PostgresDatabase,
+    SqliteDatabase,
+)
 from hubsync.store.schema import MIGRATIONS
 
 _JSON_COLUMNS = ("to_addrs", "cc_addrs", "refs", "recipients", "accepted", "refused")
@@ -32,13 +37,15 @@ def db_path() -> Path:
     return paths.data_dir() / "hubsync.sqlite3"
 
 
-def open_store(path: Path | None = None, url: str | None = None) -> "Store":
+def open_store(path: Path | None = None, url: str | None = None, pool: int = 0) -> "Store":
     """The store at ``url`` (``postgresql://...`` or ``sqlite:///path``), else the SQLite file
     at ``path`` (default: the data directory), created and migrated as needed; StoreError
-    when it is damaged, busy, unreachable or too new."""
+    when it is damaged, busy, unreachable or too new. ``pool``: for PostgreSQL, share at most
+    that many connections between this process's threads (0: one connection, one thread)."""
     if url:
         if url.startswith(("postgresql://", "postgres://")):
-            store = Store(PostgresDatabase(url))
+            database = PooledPostgresDatabase(url, pool) if pool else PostgresDatabase(url)
+            store = Store(database)
             store.migrate()
             return store
         if not url.startswith("sqlite:///"):
@@ -57,14 +64,14 @@ def open_store(path: Path | None = None, url: str | None = None) -> "Store":
     return store
 
 
-def open_configured() -> "Store":
+def open_configured(pool: int = 0) -> "Store":
     """The store this run uses: HUBSYNC_STORE_URL, else config.toml's ``store_url``, else the
-    local SQLite file."""
+    local SQLite file (``pool``: see ``open_store``)."""
     from hubsync import config as cfg
     from hubsync import environment
 
     url = environment.current().store_url or cfg.load().store_url
-    return open_store(url=url or None)
+    return open_store(url=url or None, pool=pool)
 
 
 def _row(row: dict | None) -> dict | None:

@@ -49,8 +49,12 @@ class Worker:
         concurrency: int = 50,
         lease_seconds: float = 60.0,
         owner: str | None = None,
+        shared_store: Store | None = None,
     ) -> None:
         self.open_store = open_store
+        # A PostgreSQL store with a connection pool serves every thread; otherwise (SQLite)
+        # each thread opens a store of its own.
+        self.shared_store = shared_store
         self.accounts = {a.name: a for a in accounts}
         self.on_event = on_event
         self.concurrency = concurrency
@@ -63,7 +67,7 @@ class Worker:
 
     def run(self) -> None:
         """Claim, renew and watch until ``stop()``; then give every lease up."""
-        store = self.open_store()
+        store = self._store()
         self._emit("start", None, lease_s=self.lease_ms / 1000, concurrency=self.concurrency)
         try:
             while not self.stopping.is_set():
@@ -71,8 +75,15 @@ class Worker:
                 self.stopping.wait(self.lease_ms / 3000)
         finally:
             self._shutdown(store)
-            store.close()
+            self._done_with(store)
             self._emit("stop", None)
+
+    def _store(self) -> Store:
+        return self.shared_store or self.open_store()
+
+    def _done_with(self, store: Store) -> None:
+        if store is not self.shared_store:
+            store.close()
 
     def stop(self) -> None:
         self.stopping.set()
@@ -111,7 +122,7 @@ class Worker:
         stop = self.watched[name].stop
         store = None
         try:
-            store = self.open_store()
+            store = self._store()
             secret = secret_for(account, store)
 
             def on_report(report) -> None:
@@ -131,7 +142,7 @@ class Worker:
             self._emit("failure", name, reason="internal-error", detail=f"{type(exc).__name__}")
         finally:
             if store is not None:
-                store.close()
+                self._done_with(store)
 
     def _shutdown(self, store: Store) -> None:
         for watched in self.watched.values():
