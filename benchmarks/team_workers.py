@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import signal
 import statistics
 import subprocess
@@ -108,7 +109,8 @@ def main() -> int:
                 input=message(mid, address, "bob@customer.test", "Quote"),
                 env=env, check=True, capture_output=True,
             )  # fmt: skip
-        for _ in range(2):
+        for n in range(2):
+            events = open(root / f"worker{n}.jsonl", "wb")  # noqa: SIM115 - removed with root
             workers.append(
                 subprocess.Popen(
                     [
@@ -123,10 +125,9 @@ def main() -> int:
                         str(options.accounts),
                     ],
                     env=env,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.DEVNULL,
-                    text=True,
-                )  # fmt: skip
+                    stdout=events,  # a pipe nobody reads fills up and blocks the worker
+                    stderr=subprocess.STDOUT,
+                )
             )
         conn = psycopg.connect(pg.url, autocommit=True)
 
@@ -223,6 +224,7 @@ def main() -> int:
                     w.kill()
         pg.stop()
         box.remove()
+        shutil.rmtree(root, ignore_errors=True)
     print(json.dumps(result), flush=True)
     print(
         f"\n{options.accounts} accounts, 2 workers, {options.replies} replies at "

@@ -40,3 +40,11 @@ def test_team_status_shows_holder_expiry_last_sync_and_last_failure(store):
         "last_sync": None,
         "last_failure": None,
     }
+
+
+def test_renewing_many_leases_at_once_returns_the_ones_still_held(store):
+    for name in ("a", "b", "c"):
+        store.claim_lease(name, "w1", now_ms=1_000, lease_ms=5_000)
+    assert store.claim_lease("b", "w2", now_ms=7_000, lease_ms=5_000)  # b expired: taken over
+    assert store.renew_leases(["a", "b", "c"], "w1", now_ms=7_001, lease_ms=5_000) == {"a", "c"}
+    assert store.renew_leases([], "w1", now_ms=7_002, lease_ms=5_000) == set()

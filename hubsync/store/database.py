@@ -242,7 +242,9 @@ class PooledPostgresDatabase(PostgresDatabase):
     (`hubsync worker`: many watched accounts, few connections). A statement borrows a
     connection for itself; a transaction keeps one for its thread until it ends."""
 
-    def __init__(self, url: str, max_size: int = 10, timeout: float = 10.0) -> None:
+    def __init__(
+        self, url: str, max_size: int = 10, timeout: float = 10.0, wait: float = 120.0
+    ) -> None:
         import psycopg
         from psycopg.rows import dict_row
         from psycopg_pool import ConnectionPool
@@ -257,7 +259,7 @@ class PooledPostgresDatabase(PostgresDatabase):
                 min_size=1,
                 max_size=max_size,
                 kwargs={"autocommit": True, "row_factory": dict_row},
-                timeout=timeout,
+                timeout=wait,  # a thread waits this long for a free connection
                 open=True,
             )
             self.pool.wait(timeout=timeout)

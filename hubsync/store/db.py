@@ -457,6 +457,20 @@ class Store:
             ).fetchone()
         return row is not None
 
+    def renew_leases(self, accounts: list[str], owner: str, now_ms: int, lease_ms: int) -> set[str]:
+        """Extend ``owner``'s leases on ``accounts`` in one statement; the accounts whose
+        lease it still held (the others were taken over after expiry)."""
+        if not accounts:
+            return set()
+        marks = ",".join("?" for _ in accounts)
+        with self.transaction() as conn:
+            rows = conn.execute(
+                f"UPDATE leases SET expires_ms = ? WHERE owner = ? AND account IN ({marks}) "  # noqa: S608
+                "RETURNING account",
+                (now_ms + lease_ms, owner, *accounts),
+            ).fetchall()
+        return {r["account"] for r in rows}
+
     def release_lease(self, account: str, owner: str) -> None:
         """Give the lease up (a clean shutdown): another worker may claim it at once."""
         self._write("DELETE FROM leases WHERE account = ? AND owner = ?", account, owner)

@@ -90,10 +90,11 @@ class Worker:
 
     def _round(self, store: Store) -> None:
         """Renew what is held (dropping lost leases and dead watches), then claim more."""
+        renewed = store.renew_leases(list(self.watched), self.owner, now_ms(), self.lease_ms)
         for name in list(self.watched):
             watched = self.watched[name]
             alive = watched.thread.is_alive()
-            if not alive or not store.renew_lease(name, self.owner, now_ms(), self.lease_ms):
+            if not alive or name not in renewed:
                 watched.stop.set()
                 self.watched.pop(name)
                 if alive:
