@@ -17,6 +17,7 @@ Prints each figure with its target; record results in docs/performance.md.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -135,10 +136,22 @@ def main() -> int:
             rows = conn.execute("SELECT owner, count(*) FROM leases GROUP BY owner").fetchall()
             return dict(rows)
 
-        deadline = time.monotonic() + 120
-        while sum(held().values()) < options.accounts and time.monotonic() < deadline:
+        def synced_accounts() -> int:
+            """Accounts whose watch has finished its first sync (and so is about to idle)."""
+            names = set()
+            for n in range(2):
+                for line in (root / f"worker{n}.jsonl").read_text().splitlines():
+                    with contextlib.suppress(ValueError):
+                        event = json.loads(line)
+                        if event.get("event") == "sync":
+                            names.add(event["account"])
+            return len(names)
+
+        started = time.monotonic()
+        while synced_accounts() < options.accounts and time.monotonic() - started < 300:
             time.sleep(0.5)
-        time.sleep(3)  # every watch has done its first sync and is idling
+        warm_up = time.monotonic() - started  # from start to every watch having synced once
+        time.sleep(1)
         delivered: dict[str, float] = {}
         logged: dict[str, float] = {}
         stop = threading.Event()
@@ -213,6 +226,7 @@ def main() -> int:
             "lease_seconds": options.lease,
             "survivor": survivor,
             "leases_before_kill": len(owners),
+            "seconds_until_every_account_synced_once": round(warm_up, 1),
         }
     finally:
         for w in workers:
