@@ -181,6 +181,8 @@ def test_report_lists_errors_and_since_limits_the_period(alice, sandbox):
 def test_watch_stops_cleanly_on_sigterm(alice):
     with watching(alice, signal.SIGTERM) as watcher:
         assert watcher.poll() is None  # watching until the signal
+    stderr = watcher.stderr.read()
+    assert "Stopped watching" in stderr and "Traceback" not in stderr
 
 
 def test_a_connection_lost_during_submission_is_uncertain_and_never_resent(

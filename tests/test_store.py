@@ -172,3 +172,27 @@ def test_a_pooled_team_store_serves_many_threads_with_few_connections(home, post
     assert failures == []
     assert logged == 8 * 15
     assert connections <= 3
+
+
+@pytest.mark.servers
+def test_many_processes_opening_a_new_team_store_at_once_migrate_it_once(home, postgres):
+    import threading
+
+    postgres.reset()
+    opened, failures = [], []
+
+    def open_one() -> None:
+        try:
+            opened.append(open_store(url=postgres.url))
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert failures == []
+    assert [s.version for s in opened] == [len(MIGRATIONS)] * 6
+    for s in opened:
+        s.close()

@@ -39,6 +39,9 @@ class Database:
         raise NotImplementedError
         yield self
 
+    def lock_schema(self) -> None:
+        """Inside a transaction: keep other processes from migrating at the same time."""
+
     def ddl(self, script: str) -> list[str]:
         """A migration's statements with the type tokens of this database."""
         text = script.format(**_TYPES[self.kind])
@@ -141,6 +144,7 @@ class _SqliteResult:
 
 
 _PLACEHOLDER = re.compile(r"\?")
+_SCHEMA_LOCK = 0x68756273  # "hubs": the advisory lock that serializes migrations
 
 
 class PostgresDatabase(Database):
@@ -177,6 +181,10 @@ class PostgresDatabase(Database):
                 yield self
         except self.psycopg.Error as exc:
             raise self.error(exc) from exc
+
+    def lock_schema(self) -> None:
+        # until the transaction ends; SQLite's BEGIN IMMEDIATE already does this
+        self.execute("SELECT pg_advisory_xact_lock(?)", (_SCHEMA_LOCK,))
 
     @property
     def version(self) -> int:

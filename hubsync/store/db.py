@@ -131,19 +131,25 @@ class Store:
         return self.db.version
 
     def migrate(self) -> None:
-        """Bring the schema up to date, one version per transaction; refuse a newer one."""
-        current = self.version
-        if current > len(MIGRATIONS):
-            raise StoreError(
-                f"The store {self.location} was written by a newer hubsync (schema {current}).",
-                fix="Upgrade hubsync.",
-                reason="store-too-new",
-            )
-        for number, script in enumerate(MIGRATIONS[current:], start=current + 1):
+        """Bring the schema up to date, one version per transaction; refuse a newer one. Safe
+        when several processes open a new team store at once: each step runs under the
+        database's schema lock and re-reads the version first."""
+        while True:
             with self.transaction() as conn:
-                for statement in self.db.ddl(script):
+                self.db.lock_schema()
+                current = self.version
+                if current > len(MIGRATIONS):
+                    raise StoreError(
+                        f"The store {self.location} was written by a newer hubsync (schema "
+                        f"{current}).",
+                        fix="Upgrade hubsync.",
+                        reason="store-too-new",
+                    )
+                if current == len(MIGRATIONS):
+                    return
+                for statement in self.db.ddl(MIGRATIONS[current]):
                     conn.execute(statement)
-                self.db.set_version(number)
+                self.db.set_version(current + 1)
 
     def integrity(self) -> str:
         """The database's own consistency check: "ok", or what is damaged."""
