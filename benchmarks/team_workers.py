@@ -84,6 +84,7 @@ def main() -> int:
     parser.add_argument("--replies", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=20.0)
     parser.add_argument("--lease", type=float, default=10.0)
+    parser.add_argument("--idle-check", type=int, default=0, help="Dovecot's poll interval (s)")
     options = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix=cleanup.PREFIX))
     root.chmod(0o755)
@@ -93,6 +94,13 @@ def main() -> int:
     workers: list[subprocess.Popen] = []
     try:
         pg.start()
+        if options.idle_check:
+            # Dovecot falls back to polling every mailbox_idle_check_interval (30 s) for IDLE
+            # sessions past the kernel's inotify instance limit (fs.inotify.max_user_instances,
+            # 128 here, per mail uid); this makes the poll interval the thing measured.
+            with open(box.main.config_path, "a") as conf:
+                conf.write(f"mailbox_idle_check_interval = {options.idle_check} secs\n")
+            box.main.doveadm("reload")
         members = users(options.accounts)
         box.main.write_users({**{u.address: u.password for u in box.users.values()}, **members})
         addresses = sorted(members)
