@@ -15,6 +15,7 @@ from hubsync.mail import imap, providers
 from hubsync.mail.discovery import Discovery, discover, split_address
 from hubsync.mail.endpoint import Endpoint
 from hubsync.mail.probe import POP3, POP3_ONLY_EXPLANATION, probe_port
+from hubsync.mail.reply_folders import ALL, WatchPlan, is_all_setting, reply_folders
 from hubsync.mail.sent_folder import SentResolution, resolve_sent_folder
 from hubsync.oauth.grant import TokenSource
 from hubsync.sessions import Secret, imap_session, smtp_session
@@ -53,6 +54,7 @@ class ConnectResult:
     sent: SentResolution | None = None
     capabilities: list[str] = field(default_factory=list)
     failure: HubsyncError | None = None
+    watch: WatchPlan | None = None
 
     def to_dict(self) -> dict:
         """The result as JSON-ready data (`connect --json`)."""
@@ -67,6 +69,8 @@ class ConnectResult:
             "sent_folder_rule": self.sent.rule if self.sent else None,
             "sent_folder_candidates": self.sent.candidates if self.sent else [],
             "capabilities": self.capabilities,
+            "watched_folders": self.watch.folders if self.watch else [],
+            "folders_not_watched": self.watch.skipped if self.watch else {},
             "steps": [{"name": s.name, "ok": s.ok, "detail": s.detail} for s in self.steps],
             "discovery": self.discovery.to_dict() if self.discovery else None,
             "ok": self.failure is None,
@@ -80,7 +84,12 @@ def plan(
     split_address(request.email)
     name = request.account or (existing.name if existing else request.email)
     base = existing or cfg.Account(
-        name=name, email=request.email, username=request.email, imap_host="", imap_port=0
+        name=name,
+        email=request.email,
+        username=request.email,
+        imap_host="",
+        imap_port=0,
+        watched_folders=[ALL],  # a new account reads every folder a reply can land in
     )
     account = cfg.Account(**{**base.__dict__, "name": name, "email": request.email})
     for attr in (
@@ -174,17 +183,20 @@ def verify(
                     "Sent folder",
                 )
                 configured = account.sent_folder if account.sent_folder_rule == "config" else None
-                result.sent = resolve_sent_folder(imap.list_folders(client), configured)
+                listing = imap.list_folders(client)
+                result.sent = resolve_sent_folder(listing, configured)
                 if result.sent.folder is None:
                     raise UsageError(
                         result.sent.explanation,
                         reason="sent-folder-not-found",
                         fix="Pass --sent-folder NAME with one of the folders listed.",
                     )
-                passed(
-                    f"'{result.sent.folder}' by rule {result.sent.rule}",
-                    "SMTP connect (TLS verified)",
+                passed(f"'{result.sent.folder}' by rule {result.sent.rule}", "Watched folders")
+                result.watch = reply_folders(
+                    listing, account.watched_folders, result.sent.folder, account.excluded_folders
                 )
+                watching = describe_watch(account, result.watch, listing)
+                passed(watching, "SMTP connect (TLS verified)")
         except NotImap:
             raise _pop3_or(imap_at) from None
         with smtp_session(
@@ -275,3 +287,46 @@ def find_existing(config: cfg.Config, email: str, name: str | None) -> cfg.Accou
     if not name:
         return next((a for a in config.accounts.values() if a.email == email), None)
     return None
+
+
+def describe_watch(account: cfg.Account, plan: WatchPlan, listing: list) -> str:
+    """What a sync will read, in one line for `connect` (and what it leaves out, and why)."""
+    text = f"{', '.join(plan.folders)} (IDLE on {plan.primary})"
+    unread = [f.name for f in listing if f.selectable and f.name not in plan.folders]
+    if not is_all_setting(account.watched_folders) and unread:
+        text += (
+            f"; {len(unread)} other folder(s) are not read, so a reply filed there is "
+            "missed: `hubsync accounts set --folders all` reads them"
+        )
+    elif plan.skipped:
+        text += "; not read: " + ", ".join(f"{k} ({v})" for k, v in list(plan.skipped.items())[:6])
+    return text
+
+
+def parse_folders_setting(text: str) -> list[str]:
+    """``accounts set --folders``: "all" (every folder a reply can land in), "inbox", or a
+    comma-separated list of folder names."""
+    words = [w.strip() for w in text.split(",") if w.strip()]
+    if not words:
+        raise UsageError("--folders needs all, inbox, or folder names separated by commas.")
+    if len(words) == 1 and words[0].lower() in ("all", ALL):
+        return [ALL]
+    if len(words) == 1 and words[0].lower() == "inbox":
+        return ["INBOX"]
+    return words
+
+
+def describe_folders(account: cfg.Account) -> str:
+    """The account's watched folders in words (connect, accounts set, doctor)."""
+    if is_all_setting(account.watched_folders):
+        text = (
+            "every folder a reply can land in (\\All where offered, else all but Junk, "
+            "Trash and Drafts)"
+        )
+    else:
+        text = ", ".join(account.watched_folders or ["INBOX"])
+    if account.sent_folder:
+        text += f"; and the Sent folder {account.sent_folder}"
+    if account.excluded_folders:
+        text += f"; never {', '.join(account.excluded_folders)}"
+    return text

@@ -35,7 +35,9 @@ class Account:
     password_command: list[str] = field(default_factory=list)
     credential_source: str = "keyring"
     provider: str = ""
+    # ["*"]: every folder a reply can land in (mail/reply_folders.py); else these names.
     watched_folders: list[str] = field(default_factory=lambda: ["INBOX"])
+    excluded_folders: list[str] = field(default_factory=list)
     never_log: list[str] = field(default_factory=list)
     log_attachments: bool = True
     attachment_limit_mb: float = 50.0
@@ -206,6 +208,7 @@ _KEY_TYPES = {
     "timeout": "seconds",
     "password_command": "strings",
     "watched_folders": "strings",
+    "excluded_folders": "strings",
     "never_log": "strings",
     "oauth_scopes": "strings",
     "oauth_token_command": "strings",
@@ -221,7 +224,8 @@ _CHOICES = {
 _EXAMPLES = {
     "password_command": 'password_command = ["pass", "show", "mail/work"]',
     "never_log": 'never_log = ["hr.example.com", "lawyer@example.org"]',
-    "watched_folders": 'watched_folders = ["INBOX"]',
+    "watched_folders": 'watched_folders = ["*"] (every folder) or ["INBOX", "Customers"]',
+    "excluded_folders": 'excluded_folders = ["Newsletters"]',
 }
 
 

@@ -12,6 +12,8 @@ from imapclient.exceptions import IMAPClientError
 from hubsync import config as cfg
 from hubsync.errors import ConnectionDropped
 from hubsync.mail import parse
+from hubsync.mail.sent_folder import Folder
+from hubsync.sync.fetch import ScanTally
 from hubsync.sync.mailbox import FolderState
 
 _FIELDS = (b"message-id", b"in-reply-to", b"references")
@@ -52,6 +54,11 @@ class MemoryMailbox:
         self.selected: str | None = None
         self.status_fields = True  # False: a server whose STATUS leaves UIDNEXT out
         self.examined: list[str] = []  # every folder selected, in order
+        self.attributes: dict[str, tuple[str, ...]] = {"Sent": ("\\Sent",)}
+        self.claim_ahead: int = 0  # added to UIDNEXT by the next STATUS/EXAMINE (a lie, once)
+        self.searches = 0  # UID SEARCHes asked (empty ranges are never walked)
+        self.drop_calls: int | None = None  # interface calls before the connection drops
+        self.during: tuple[int, Callable[[], None]] | None = None  # (calls, change) mid-sync
 
     # -- what the test does to the server ----------------------------------------------------
 
@@ -61,6 +68,36 @@ class MemoryMailbox:
         self.folders[folder][uid] = raw
         self.uidnext[folder] = uid + 1
         return uid
+
+    def add_folder(self, folder: str, *attributes: str) -> None:
+        self.folders.setdefault(folder, {})
+        self.uidvalidity.setdefault(folder, 1)
+        self.uidnext.setdefault(folder, 1)
+        self.attributes[folder] = attributes
+
+    def move(self, uid: int, source: str, target: str) -> int:
+        """Move a message (a user filing it, or a server rule): a new UID in ``target``."""
+        raw = self.folders[source].pop(uid)
+        return self.deliver(target, raw)
+
+    def _tick(self) -> None:
+        """Count one command: drop the connection, or change the mailbox, when due."""
+        if self.during is not None:
+            calls, change = self.during
+            if calls <= 0:
+                self.during = None
+                change()
+            else:
+                self.during = (calls - 1, change)
+        if self.drop_calls is not None:
+            if self.drop_calls <= 0:
+                self.drop_calls = None
+                raise ConnectionDropped("The connection to memory:143 was lost.")
+            self.drop_calls -= 1
+
+    def _claimed_uidnext(self, folder: str) -> int:
+        lie, self.claim_ahead = self.claim_ahead, 0
+        return self.uidnext[folder] + lie
 
     def renumber(self, folder: str) -> None:
         """A new UIDVALIDITY: the same messages under new UIDs."""
@@ -72,25 +109,37 @@ class MemoryMailbox:
     # -- the Mailbox interface -----------------------------------------------------------------
 
     def examine(self, folder: str) -> FolderState:
+        self._tick()
         if folder not in self.folders:
             raise IMAPClientError(f"select failed: Mailbox doesn't exist: {folder}")
         self.selected = folder
         self.examined.append(folder)
         return FolderState(
-            self.uidvalidity[folder], self.uidnext[folder] - 1, len(self.folders[folder])
+            self.uidvalidity[folder], self._claimed_uidnext(folder) - 1, len(self.folders[folder])
         )
 
     def status(self, folder: str) -> FolderState | None:
+        self._tick()
         if folder not in self.folders or folder == self.selected or not self.status_fields:
             return None
         return FolderState(
-            self.uidvalidity[folder], self.uidnext[folder] - 1, len(self.folders[folder])
+            self.uidvalidity[folder], self._claimed_uidnext(folder) - 1, len(self.folders[folder])
         )
+
+    def list_folders(self) -> list[Folder]:
+        self._tick()
+        return [Folder(name, self.attributes.get(name, ())) for name in self.folders]
+
+    def next_uid(self, first: int) -> int | None:
+        self._tick()
+        self.searches += 1
+        return min((u for u in self.folders[self.selected] if u >= first), default=None)
 
     def scan(
         self, first: int, last: int, candidate: Callable[[bytes], bool]
-    ) -> tuple[list[tuple[int, bytes]], int]:
-        found, seen = [], 0
+    ) -> tuple[list[tuple[int, bytes]], ScanTally]:
+        self._tick()
+        found, seen, top = [], 0, 0
         messages = self.folders[self.selected]
         for uid in sorted(u for u in messages if first <= u <= last):
             if self.drop_after is not None:
@@ -99,19 +148,22 @@ class MemoryMailbox:
                     raise ConnectionDropped("The connection to memory:143 was lost.")
                 self.drop_after -= 1
             header = header_fields(messages[uid])
-            seen += 1
+            seen, top = seen + 1, uid
             if candidate(header):
                 found.append((uid, header))
-        return found, seen
+        return found, ScanTally(seen, top)
 
     def sizes(self, uids: Iterable[int]) -> dict[int, int]:
-        return {u: len(self.folders[self.selected][u]) for u in uids}
+        messages = self.folders[self.selected]
+        return {u: len(messages[u]) for u in uids if u in messages}  # gone: not answered
 
     def messages(self, uids: list[int], announced: int) -> dict[int, bytes]:
+        self._tick()
         if self.fail_fetch is not None:
             failure, self.fail_fetch = self.fail_fetch, None
             raise failure
-        return {u: self.folders[self.selected][u] for u in uids}
+        messages = self.folders[self.selected]
+        return {u: messages[u] for u in uids if u in messages}
 
     def text_only(self, uid: int) -> tuple[bytes, str, int]:
         raw = self.folders[self.selected][uid]

@@ -47,8 +47,13 @@ def test_connect_special_use_server_through_dns_discovery(cli, sandbox, monkeypa
         "port": sandbox.main.ports.imaps,
         "security": "ssl",
     }  # implicit TLS preferred over STARTTLS
-    assert [s["ok"] for s in data["steps"]] == [True] * 6
+    assert [s["ok"] for s in data["steps"]] == [True] * 7
+    # A new account reads every folder a reply can land in, and connect says which.
+    assert data["watched_folders"][0] == "INBOX" and "Sent" in data["watched_folders"]
+    watched = next(s for s in data["steps"] if s["name"] == "Watched folders")
+    assert "IDLE on INBOX" in watched["detail"]
     config = tomllib.loads((cli.home / "config.toml").read_text())
+    assert config["accounts"]["dns-main"]["watched_folders"] == ["*"]
     assert config["default_account"] == "dns-main"
     assert "password" not in (cli.home / "config.toml").read_text().lower()
     assert stored_secret(sandbox, monkeypatch, "dns-main") == "alice-sandbox-pw"

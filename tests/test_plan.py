@@ -31,9 +31,19 @@ def test_nothing_new_is_an_empty_plan_that_keeps_the_position():
     assert plan.empty and plan.position == 10
 
 
-def test_expunged_mail_never_moves_the_position_back():
-    plan = plan_folder(state(last_uid=8, exists=3), {"uidvalidity": 7, "last_uid": 10})
-    assert plan.empty and plan.position == 10
+def test_expunged_mail_never_moves_the_position_back_where_uidnext_is_unknown():
+    # A server without UIDNEXT: the last UID was searched, and the newest mail was expunged.
+    searched = FolderState(7, 8, 3, uidnext_known=False)
+    plan = plan_folder(searched, {"uidvalidity": 7, "last_uid": 10})
+    assert plan.empty and plan.position == 10 and plan.position_ahead is None
+
+
+def test_uidnext_below_the_position_means_the_position_is_wrong_and_rescans():
+    # UIDNEXT never goes down with the same UIDVALIDITY (RFC 3501 2.3.1.1): a position past
+    # it came from a server that once claimed too much. Rescan rather than miss replies.
+    plan = plan_folder(state(last_uid=8, exists=3), {"uidvalidity": 7, "last_uid": 60_690_004})
+    assert (plan.start, plan.last, plan.position_ahead) == (1, 8, 60_690_004)
+    assert not plan.rescan  # not a UIDVALIDITY change
 
 
 def test_changed_uidvalidity_rescans_from_one_and_says_so():

@@ -1,7 +1,10 @@
-"""The sync engine driven by random arrivals, UIDVALIDITY changes, dropped connections and
-crashes (an in-memory mailbox, a real SQLite store): every reply to a tracked thread is logged
-exactly once, and nothing of any other message is kept."""
+"""The sync engine driven by random arrivals in any folder, moves between folders (between and
+during syncs), UIDVALIDITY changes, a server that misreports UIDNEXT, dropped connections at
+any step and crashes (an in-memory mailbox, a real SQLite store): every reply to a tracked
+thread is logged exactly once, no position passes what the server returned, and nothing of
+any other message is kept."""
 
+import dataclasses
 import email.utils
 import sqlite3
 import tempfile
@@ -21,6 +24,8 @@ from hubsync.sync import engine
 from hubsync.sync.matching import MatchRule
 
 ROOT = "<root@example.test>"
+FOLDERS = ("INBOX", "INBOX", "Customers", "Archive")  # where mail lands (INBOX most often)
+EVERY_FOLDER = dataclasses.replace(ACCOUNT, watched_folders=["*"])
 
 
 class SimulatedCrash(BaseException):
@@ -46,12 +51,21 @@ def message(mid: str, sender: str, irt: str | None, refs: list[str], subject: st
 # message, a sync, a sync that drops after k messages, a crash after n logged messages (-1:
 # while fetching the bodies, before logging), or a UIDVALIDITY change.
 STEPS = st.one_of(
-    st.tuples(st.just("reply"), st.integers(0, 50), st.sampled_from(["irt", "refs", "both"])),
-    st.tuples(st.just("unrelated"), st.booleans()),
+    st.tuples(
+        st.just("reply"),
+        st.integers(0, 50),
+        st.sampled_from(["irt", "refs", "both"]),
+        st.sampled_from(FOLDERS),
+    ),
+    st.tuples(st.just("unrelated"), st.booleans(), st.sampled_from(FOLDERS)),
     st.tuples(st.just("sync")),
     st.tuples(st.just("drop"), st.integers(0, 6)),
+    st.tuples(st.just("cut"), st.integers(0, 12)),  # the connection drops at any command
     st.tuples(st.just("crash"), st.integers(-1, 3)),
     st.tuples(st.just("renumber")),
+    st.tuples(st.just("move"), st.integers(0, 50), st.sampled_from(FOLDERS)),
+    st.tuples(st.just("move-during"), st.integers(0, 12), st.integers(0, 50)),
+    st.tuples(st.just("lie"), st.sampled_from([1, 5000, 3_000_000_000])),
 )
 
 
@@ -68,6 +82,9 @@ def test_every_reply_is_logged_exactly_once_whatever_happens(steps, batch):
     ):
         store = open_store()
         box = MemoryMailbox()
+        box.add_folder("Customers")
+        box.add_folder("Archive")
+        box.add_folder("Trash", "\\Trash")
         raw_root = message(ROOT, "alice@example.test", None, [], "Quote")
         log_message(
             store,
@@ -93,7 +110,14 @@ def test_every_reply_is_logged_exactly_once_whatever_happens(steps, batch):
                     logged[0] += 1
 
             with mock.patch.object(engine, "fault_point", point):
-                engine.sync_mailbox(box, store, ACCOUNT, batch=batch)
+                engine.sync_mailbox(box, store, EVERY_FOLDER, batch=batch)
+
+        def move_one(pick: int, target: str = "") -> None:
+            """A user (or a rule) files a message elsewhere; never into Trash."""
+            held = [(f, u) for f in FOLDERS[1:] for u in sorted(box.folders[f])]
+            if held:
+                folder, uid = held[pick % len(held)]
+                box.move(uid, folder, target or ("INBOX" if folder != "INBOX" else "Archive"))
 
         for n, step in enumerate(steps):
             kind = step[0]
@@ -104,7 +128,8 @@ def test_every_reply_is_logged_exactly_once_whatever_happens(steps, batch):
                 style = step[2]
                 irt = parent_id if style in ("irt", "both") else None
                 refs = chain if style in ("refs", "both") else []
-                box.deliver("INBOX", message(mid, "bob@customer.test", irt, refs, "Re: Quote"))
+                raw = message(mid, "bob@customer.test", irt, refs, "Re: Quote")
+                box.deliver(step[3], raw)
                 world.append((mid, chain, tracked))
             elif kind == "unrelated":
                 mid = f"<u{n}@elsewhere.test>"
@@ -112,7 +137,7 @@ def test_every_reply_is_logged_exactly_once_whatever_happens(steps, batch):
                 strangers.add(sender)
                 # Sometimes it even shares the subject; only threading headers count.
                 subject = "Re: Quote" if step[1] else "Lunch?"
-                box.deliver("INBOX", message(mid, sender, None, [], subject))
+                box.deliver(step[2], message(mid, sender, None, [], subject))
                 world.append((mid, [], False))
             elif kind == "sync":
                 run_sync()
@@ -132,8 +157,23 @@ def test_every_reply_is_logged_exactly_once_whatever_happens(steps, batch):
                     store.close()
                     store = open_store()  # the next run starts from what is on disk
                 box.fail_fetch = None
+            elif kind == "cut":
+                box.drop_calls = step[1]
+                try:
+                    run_sync()
+                except ConnectionDropped:
+                    pass
+                box.drop_calls = None
             elif kind == "renumber":
                 box.renumber("INBOX")
+            elif kind == "move":
+                move_one(step[1], step[2])
+            elif kind == "move-during":
+                box.during = (step[1], lambda pick=step[2]: move_one(pick))
+                run_sync()
+                box.during = None
+            elif kind == "lie":
+                box.claim_ahead = step[1]
         run_sync()
 
         expected = {mid for mid, _, tracked in world if tracked and mid != ROOT}
@@ -149,6 +189,8 @@ def test_every_reply_is_logged_exactly_once_whatever_happens(steps, batch):
         kept = b"".join(r[0] or b"" for r in db.execute("SELECT raw FROM messages"))
         assert b"elsewhere.test" not in kept
         positions = dict(db.execute("SELECT folder, last_uid FROM sync_state"))
-        assert positions["INBOX"] == box.uidnext["INBOX"] - 1
+        for folder, last_uid in positions.items():
+            assert last_uid <= box.uidnext[folder] - 1, f"{folder}: past what the server has"
+        assert "Trash" not in positions
         db.close()
         store.close()

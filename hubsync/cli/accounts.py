@@ -484,11 +484,37 @@ def set_command(
     log_attachments: bool = options.log_attachments(),
     attachment_limit_mb: float = options.attachment_limit_mb(),
     timeout: float = options.timeout(),
+    folders: str = typer.Option(
+        None,
+        "--folders",
+        metavar="all|inbox|NAME,...",
+        help="Which folders sync reads for replies: all (every folder a reply can land in: "
+        "\\All where offered, else every folder but Junk, Trash and Drafts), inbox, or a "
+        "comma-separated list. The Sent folder is always read.",
+    ),
+    exclude_folder: list[str] = typer.Option(
+        None,
+        "--exclude-folder",
+        metavar="NAME",
+        help="Never read this folder (repeatable; kept until --include-folder).",
+    ),
+    include_folder: list[str] = typer.Option(
+        None,
+        "--include-folder",
+        metavar="NAME",
+        help="Undo --exclude-folder for this folder (repeatable).",
+    ),
     json_out: bool = options.json_out(),
 ) -> None:
     """Change an account's settings (what is not given stays as it is)."""
     config = cfg.load()
     acc = config.account(name)
+    if folders is not None:
+        acc.watched_folders = core.parse_folders_setting(folders)
+    for folder in exclude_folder or []:
+        if folder not in acc.excluded_folders:
+            acc.excluded_folders.append(folder)
+    acc.excluded_folders = [f for f in acc.excluded_folders if f not in (include_folder or [])]
     if log_attachments is not None:
         acc.log_attachments = log_attachments
     if attachment_limit_mb is not None:
@@ -505,6 +531,7 @@ def set_command(
         f"attachment_limit_mb = {acc.attachment_limit_mb:g}"
         + (f", timeout = {acc.timeout:g}" if acc.timeout else "")
     )
+    out.print(f"Watched folders: {safe(core.describe_folders(acc))}")
 
 
 @accounts_app.command("default")

@@ -18,7 +18,7 @@ from hubsync import locking, render
 from hubsync.cli import common, options
 from hubsync.errors import UsageError
 from hubsync.render import emit_json, emit_json_line, err, interactive, out, safe
-from hubsync.sync import engine
+from hubsync.sync import engine, watch
 
 
 def register(app: typer.Typer) -> None:
@@ -35,13 +35,35 @@ def sync_command(
         "--folder",
         "-f",
         metavar="FOLDER",
-        help="Folder to sync (repeatable; default: INBOX and Sent).",
+        help="Folder to sync (repeatable; this run only; default: the account's watched "
+        "folders and Sent, see `accounts set --folders`).",
     ),
-    watch_mode: bool = typer.Option(False, "--watch", help="Keep running: IMAP IDLE on INBOX."),
+    watch_mode: bool = typer.Option(
+        False, "--watch", help="Keep running: IMAP IDLE on the primary folder, with polls."
+    ),
+    poll: float = typer.Option(
+        watch.POLL,
+        "--poll",
+        metavar="SECONDS",
+        min=1,
+        max=1500,
+        help="With --watch: check the primary folder at least this often, whatever IDLE "
+        "says (a server whose IDLE is silent, or a connection that died quietly, costs at "
+        "most this long).",
+    ),
+    sweep: float = typer.Option(
+        watch.SWEEP,
+        "--sweep",
+        metavar="SECONDS",
+        min=1,
+        max=86400,
+        help="With --watch: check every other watched folder this often (STATUS first).",
+    ),
     json_out: bool = options.json_out(),
 ) -> None:
     """Log replies to tracked threads. Nothing else is stored; mail is never marked as read.
 
+    Reads every folder the account watches (`accounts set --folders`) and the Sent folder.
     Only one sync runs per account at a time.
     """
     acc = common.account(account, timeout)
@@ -49,7 +71,8 @@ def sync_command(
     password = common.password_for(acc)
     with locking.account_lock(acc.name):
         if watch_mode:
-            _watch(store, acc, password, folder or None, json_out)
+            settings = watch.WatchSettings(poll=poll, sweep=sweep)
+            _watch(store, acc, password, folder or None, json_out, settings)
             return
         report = _run_once(store, acc, password, folder or None, json_out)
     if json_out:
@@ -83,17 +106,22 @@ def _run_once(store, acc, password, folders, json_out) -> engine.SyncReport:
         return engine.sync_account(store, acc, password, folders, progress)
 
 
-def _watch(store, acc, password, folders, json_out) -> None:
+def _watch(store, acc, password, folders, json_out, settings) -> None:
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
 
     def on_report(report: engine.SyncReport) -> None:
         if json_out:  # JSON Lines: one object per sync, as it happens
             emit_json_line(report.to_dict())
         else:
+            primary = report.folders[0].folder if report.folders else "INBOX"
+            others = len(report.folders) - 1
+            also = f" and {others} other folder(s)" if others > 0 else ""
             out.print(
                 f"Synced {safe(acc.name)}: scanned {report.total('scanned')}, logged "
-                f"{report.total('logged')}. Watching INBOX (Ctrl-C to stop)…"
+                f"{report.total('logged')}. Watching {safe(primary)}{also} (Ctrl-C to stop)…"
             )
+            for error in report.errors:
+                err.print(f"[red]Error:[/red] {safe(error)}")
         sys.stdout.flush()
 
     def on_trouble(message: str, delay: float) -> None:
@@ -101,10 +129,8 @@ def _watch(store, acc, password, folders, json_out) -> None:
             f"[yellow]Connection trouble:[/yellow] {safe(message)}; reconnecting in {delay:g}s"
         )
 
-    from hubsync.sync import watch  # only for --watch
-
     try:
-        watch.watch(store, acc, password, folders, on_report, on_trouble)
+        watch.watch(store, acc, password, folders, on_report, on_trouble, settings=settings)
     except KeyboardInterrupt:
         err.print("Stopped watching.")
 

@@ -7,7 +7,7 @@ time-out, a DNS failure or a certificate problem the same way.
 import socket
 import ssl
 
-from hubsync.errors import HubsyncError, NetworkError, TLSFailure
+from hubsync.errors import ConnectionDropped, HubsyncError, NetworkError, TLSFailure
 
 
 def connection_failure(
@@ -33,13 +33,32 @@ def connection_failure(
         return NetworkError(
             f"{host} does not resolve: {exc.strerror}.", fix="Check the host name.", reason="dns"
         )
+    if is_cut(exc):
+        # EOF or a reset in the middle of the TLS handshake: the network (or a server under
+        # load) dropped the connection. Nothing about TLS was refused; a retry may work.
+        return ConnectionDropped(
+            f"The connection to {where} was cut before it was set up "
+            f"({type(exc).__name__}: {exc}).",
+            fix="Nothing was lost. It is retried automatically by `sync --watch` and workers; "
+            "run the command again. If it keeps happening, `hubsync doctor` shows why.",
+        )
     if isinstance(exc, ssl.SSLError):
         return TLSFailure(
-            f"TLS with {where} failed: {exc.reason or exc}.",
+            f"TLS with {where} failed: {getattr(exc, 'reason', None) or exc}.",
             fix=f"Check the port and security mode{port_hint}.",
             reason="tls-failed",
         )
     return NetworkError(f"{where} is unreachable: {exc.strerror or exc}.", reason="unreachable")
+
+
+def is_cut(exc: OSError) -> bool:
+    """Whether ``exc`` is a connection cut (EOF, reset, broken pipe) rather than an answer."""
+    if isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError):
+        return True
+    if isinstance(exc, ConnectionResetError | ConnectionAbortedError | BrokenPipeError):
+        return True
+    text = str(exc).upper()
+    return isinstance(exc, ssl.SSLError) and ("EOF" in text or "RESET" in text)
 
 
 def no_starttls(host: str, port: int, secure_port: int, option: str) -> TLSFailure:

@@ -50,7 +50,9 @@ class FetchScanner:
         self.max_line = max_line
         self.max_literal = max_literal
         self.seen = 0
+        self.top_uid = 0  # the highest UID the server returned (the honest sync position)
         self.done = False
+        self._last: tuple[int, int, int, int] | None = None  # the latest header's offsets
         self._rest = b""  # an incomplete response carried over to the next feed
 
     def feed(self, data: bytes) -> list[tuple[int, bytes]]:
@@ -61,6 +63,16 @@ class FetchScanner:
         buf = self._rest + data if self._rest else data
         found: list[tuple[int, bytes]] = []
         pos = self._scan(buf, found)
+        if self._last is not None:
+            # Responses come in UID order: the UID of the buffer's last message is the
+            # highest so far. Read once per buffer, not per message (the hot path skips it).
+            start, brace, end, close = self._last
+            self._last = None
+            uid = _UID.search(buf, start, brace) or _UID.search(buf, end, close)
+            if uid is not None:
+                self.top_uid = max(self.top_uid, int(uid.group(1)))
+        for uid, _ in found:
+            self.top_uid = max(self.top_uid, uid)
         self._rest = b"" if self.done else buf[pos:]
         return found
 
@@ -127,6 +139,7 @@ class FetchScanner:
                 continue
             header = buf[start:end]
             self.seen += 1
+            self._last = (pos, brace, end, close)
             if want is None or want(header):
                 uid = _UID.search(buf, pos, brace) or _UID.search(buf, end, close)
                 if uid is not None:
@@ -147,9 +160,10 @@ class FetchScanner:
         if not (_FETCH.match(line) and _HEADER_NIL.search(line)):
             return
         self.seen += 1
-        if self.want is None or self.want(b""):
-            uid = _UID.search(line)
-            if uid is not None:
+        uid = _UID.search(line)
+        if uid is not None:
+            self.top_uid = max(self.top_uid, int(uid.group(1)))
+            if self.want is None or self.want(b""):
                 found.append((int(uid.group(1)), b""))
 
     def _general_response(self, buf: bytes, pos: int, found: list) -> int:
@@ -183,9 +197,10 @@ class FetchScanner:
         header = next((lit for text, lit in pairs if _HEADER_KEY.search(text)), None)
         if header is not None:
             self.seen += 1
-            if self.want is None or self.want(header):
-                uid = next((u for t in texts if (u := _UID.search(t))), None)
-                if uid is not None:
+            uid = next((u for t in texts if (u := _UID.search(t))), None)
+            if uid is not None:
+                self.top_uid = max(self.top_uid, int(uid.group(1)))
+                if self.want is None or self.want(header):
                     found.append((int(uid.group(1)), header))
         return nl + 1
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 
 import imapclient
 from imapclient import imap4, tls
-from imapclient.exceptions import IMAPClientError, LoginError
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
 from hubsync.errors import (
     ConnectionDropped,
@@ -29,7 +29,8 @@ from hubsync.mail.tls import client_context
 from hubsync.oauth import sasl
 
 RESPONSE_BYTES = 32 * 1024 * 1024  # what the server may send in answer to one command
-RESPONSE_SECONDS = 120.0  # and for how long (IDLE excepted: it lasts until DONE)
+RESPONSE_SECONDS = 120.0
+LOGOUT_SECONDS = 5.0  # and for how long (IDLE excepted: it lasts until DONE)
 
 
 class _Budgeted:
@@ -238,10 +239,22 @@ def login(
             client.login(username, password)
         else:
             client.plain_login(username, password)
-    except LoginError as exc:
-        raise diagnose_login(_text(exc), provider) from None
     except IMAPClientError as exc:
+        _raise_if_cut(exc)
         raise diagnose_login(_text(exc), provider) from None
+
+
+def _raise_if_cut(exc: IMAPClientError) -> None:
+    """A connection cut during LOGIN or AUTHENTICATE is a network event, not a refusal:
+    imapclient wraps imaplib's abort ("socket error: EOF") in a LoginError, so look at what
+    it wrapped. Only a tagged NO or BAD from the server is a refused login."""
+    cause = exc if isinstance(exc, IMAPClientAbortError) else exc.__context__
+    if isinstance(cause, IMAPClientAbortError | OSError):
+        raise ConnectionDropped(
+            f"The connection was cut during login ({_text(cause)}); the server did not "
+            "refuse the credentials.",
+            fix=RETRY_FIX,
+        ) from None
 
 
 def oauth_login(
@@ -269,6 +282,7 @@ def oauth_login(
             exchange = _sasl_exchange(mechanism, username, access_token, error)
             client._command_and_check("authenticate", mechanism, exchange)
         except IMAPClientError as exc:  # imaplib's error: a NO or BAD to AUTHENTICATE
+            _raise_if_cut(exc)
             return oauth_refused("IMAP", _text(exc), error, mechanism, provider)
         return None
 
@@ -330,6 +344,11 @@ def close(client: imapclient.IMAPClient | None) -> None:
     if client is None:
         return
     try:
+        # LOGOUT is answered at once by a live server; a dead connection (the reason for
+        # many a close) must not hold the caller for a whole read time-out.
+        client.socket().settimeout(
+            min(client.socket().gettimeout() or LOGOUT_SECONDS, LOGOUT_SECONDS)
+        )
         client.logout()
     except (IMAPClientError, OSError):
         with contextlib.suppress(IMAPClientError, OSError):

@@ -7,6 +7,7 @@ letters ("Sentinel reports", "Consent forms") is not a sent folder.
 """
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 # Last path segment, lower-cased. "outbox" is last: on some servers it is a queue.
@@ -109,6 +110,11 @@ class SentResolution:
 def resolve_sent_folder(folders: list[Folder], configured: str | None = None) -> SentResolution:
     """Pick the Sent folder, say by which rule, and list the candidates that were seen."""
     names = [f.name for f in folders]
+    if configured:
+        composed = unicodedata.normalize("NFC", configured)
+        configured = next(
+            (n for n in names if unicodedata.normalize("NFC", n) == composed), configured
+        )
     special = [f.name for f in folders if f.has("\\Sent") and f.selectable]
     by_name = sorted(
         (
@@ -162,7 +168,8 @@ def name_rank(label: str) -> int | None:
     An exact known name ranks by the list; a known name followed by more words ("Sent 2023")
     ranks after every exact one. Substrings never count ("Sentinel", "Consent").
     """
-    text = " ".join(label.strip().lower().split())
+    # NFC: macOS clients create "Éléments envoyés" in decomposed form (NFD).
+    text = " ".join(unicodedata.normalize("NFC", label).strip().lower().split())
     if text in _RANK:
         return _RANK[text] if text != "outbox" else 10_000
     for name, rank in _RANK.items():

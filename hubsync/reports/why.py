@@ -6,12 +6,14 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
+import imapclient
+
 from hubsync import config as cfg
 from hubsync.logbook import Origin
 from hubsync.mail.parse import normalize_message_id
 from hubsync.store import Store
 from hubsync.store import queries as q
-from hubsync.sync.matching import MatchRule
+from hubsync.sync.matching import MatchRule, ReplyMatch, match_reply
 
 if TYPE_CHECKING:
     from hubsync.sessions import Secret
@@ -21,6 +23,8 @@ NEVER_LOG = "never-log"
 UNREADABLE = "unreadable"
 NO_MATCH = "no-match"
 UNKNOWN = "unknown"
+PENDING = "pending"  # a reply in a watched folder that the next sync logs
+NOT_WATCHED = "folder-not-watched"  # a reply in a folder that sync does not read
 
 _EXPLAIN_RULE = {
     MatchRule.SENT_BY_HUBSYNC: "It was sent by hubsync, which tracks every message it sends.",
@@ -78,6 +82,20 @@ def why(store: Store, account: str, message_id: str, live: dict | None = None) -
         )
     if live is not None:
         refs = [*([live["in_reply_to"]] if live["in_reply_to"] else []), *live["references"]]
+        irt = [live["in_reply_to"]] if live["in_reply_to"] else []
+        found = match_reply(irt, live["references"], store.tracked_ids(account))
+        if found is not None:
+            return _reply_not_yet_logged(message_id, live, found)
+        if not live.get("watched", True):
+            return WhyVerdict(
+                message_id,
+                False,
+                NO_MATCH,
+                f"It sits in {live['folder']}, which sync does not read, and none of its "
+                "threading headers names a message in the log, so it is not part of a tracked "
+                "thread; nothing of it was kept.",
+                found_in=live["folder"],
+            )
         explanation = (
             "None of its threading headers names a message in the log "
             f"(In-Reply-To/References: {', '.join(refs)}), so it is not part of a tracked "
@@ -94,6 +112,38 @@ def why(store: Store, account: str, message_id: str, live: dict | None = None) -
         "It is not in the log and was not found in the watched folders. Unrelated mail "
         "leaves no trace, so hubsync cannot say more; if it is a reply, run `hubsync sync` "
         "and ask again.",
+    )
+
+
+def _reply_not_yet_logged(message_id: str, live: dict, found: ReplyMatch) -> WhyVerdict:
+    """A reply to a tracked message that is not in the log yet: it waits for the next sync
+    in a watched folder, or sits where sync never looks (then say how to watch it)."""
+    header = "In-Reply-To" if found.rule == MatchRule.IN_REPLY_TO else "References"
+    names = (
+        f"Its {header} header names {found.ref}, a message in the log (thread {found.thread_id})"
+    )
+    folder = live["folder"]
+    if live.get("watched", True):
+        return WhyVerdict(
+            message_id,
+            False,
+            PENDING,
+            f"{names}, so the next sync logs it: it waits in {folder}, a watched folder. "
+            "Run `hubsync sync` (or keep `hubsync sync --watch` running).",
+            ref=found.ref,
+            thread_id=found.thread_id,
+            found_in=folder,
+        )
+    return WhyVerdict(
+        message_id,
+        False,
+        NOT_WATCHED,
+        f"{names}, but it sits in {folder}, which sync does not read, so it will not be "
+        f"logged. Read every folder a reply can land in with `hubsync accounts set --folders "
+        f"all` (or add {folder} to the list), then run `hubsync sync`.",
+        ref=found.ref,
+        thread_id=found.thread_id,
+        found_in=folder,
     )
 
 
@@ -134,21 +184,36 @@ def why_with_server(
 def _find_live(
     store: Store, account: cfg.Account, password: "Secret", message_id: str
 ) -> dict | None:
-    """Read the threading headers of a message from the watched folders (not stored)."""
+    """Read the threading headers of a message (not stored): from the folders sync reads
+    first, then from every other selectable folder, saying which."""
     from hubsync.mail.fetch_scanner import header_fields_value  # only for this path
+    from hubsync.mail.imap import list_folders
     from hubsync.mail.parse import parse
     from hubsync.sync.engine import session, watched_folders
+    from hubsync.sync.mailbox import ImapMailbox
 
     with session(account, password, store) as client:
-        for folder in watched_folders(account):
-            client.select_folder(folder, readonly=True)
+        watched = watched_folders(account, ImapMailbox(client))
+        others = [f.name for f in list_folders(client) if f.selectable and f.name not in watched]
+        for folder in [*watched, *others]:
+            try:
+                client.select_folder(folder, readonly=True)
+            except imapclient.exceptions.IMAPClientAbortError:
+                raise
+            except imapclient.exceptions.IMAPClientError:
+                continue  # listed but not selectable after all: look in the others
             uids = client.search(["HEADER", "Message-ID", message_id])
             if not uids:
                 continue
             data = client.fetch(uids[:1], [f"BODY.PEEK[{_WHY_FIELDS}]"])
             header = header_fields_value(next(iter(data.values()), {}))
             p = parse(header, with_body=False)
-            return {"in_reply_to": p.in_reply_to, "references": p.references, "folder": folder}
+            return {
+                "in_reply_to": p.in_reply_to,
+                "references": p.references,
+                "folder": folder,
+                "watched": folder in watched,
+            }
     return None
 
 

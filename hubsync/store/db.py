@@ -427,15 +427,30 @@ class Store:
         last_uid: int,
         highestmodseq: int | None = None,
         conn: Database | None = None,
+        claimed: tuple[int, int] | None = None,
     ) -> None:
-        """Record the folder's sync position (in ``conn``'s transaction when given)."""
+        """Record the folder's sync position (in ``conn``'s transaction when given) and,
+        with ``claimed``, the server's (last UID, message count) it was measured against."""
         sql = (
             "INSERT INTO sync_state (account, folder, uidvalidity, last_uid, highestmodseq, "
-            "last_sync) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (account, folder) DO UPDATE SET "
+            "last_sync, claimed_last_uid, claimed_exists) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (account, folder) DO UPDATE SET "
             "uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid, "
-            "highestmodseq = excluded.highestmodseq, last_sync = excluded.last_sync"
+            "highestmodseq = excluded.highestmodseq, last_sync = excluded.last_sync, "
+            "claimed_last_uid = excluded.claimed_last_uid, "
+            "claimed_exists = excluded.claimed_exists"
         )
-        args = (account, folder, uidvalidity, last_uid, highestmodseq, now())
+        claimed_uid, claimed_exists = claimed or (None, None)
+        args = (
+            account,
+            folder,
+            uidvalidity,
+            last_uid,
+            highestmodseq,
+            now(),
+            claimed_uid,
+            claimed_exists,
+        )
         self._write_in(conn, sql, args)
 
     # -- leases (hubsync worker) -------------------------------------------------------------

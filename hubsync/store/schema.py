@@ -73,4 +73,12 @@ MIGRATIONS = [
     CREATE TABLE secrets (account TEXT PRIMARY KEY, ciphertext {blob} NOT NULL,
         updated TEXT NOT NULL);
     """,
+    # 6: what the server claimed when a folder's position was saved (UIDNEXT - 1 and the
+    # message count). The position itself is the highest UID the server returned, so a
+    # folder whose newest messages were moved away is still "unchanged" while the server
+    # claims the same again; a claim it never backed with a message moves no position.
+    """
+    ALTER TABLE sync_state ADD COLUMN claimed_last_uid {bigint};
+    ALTER TABLE sync_state ADD COLUMN claimed_exists {bigint};
+    """,
 ]

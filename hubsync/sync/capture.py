@@ -40,7 +40,12 @@ def log_replies(
     full: list[tuple[int, int]] = []
     planned_ids = {r.uid: r.message_id for r in replies}
     for uid, found in by_uid.items():
-        size = sizes.get(uid, 0)
+        if uid not in sizes:
+            # Moved or deleted since the scan: not unreadable. Where it was moved to, the
+            # sync of that folder finds it (a message is logged once, in whichever folder).
+            stats.vanished += 1
+            continue
+        size = sizes[uid]
         if attachment_policy.decide(account, size).keep:
             full.append((uid, size))
             continue
@@ -55,7 +60,10 @@ def log_replies(
     for group in _groups(full, FULL_FETCH_BYTES):
         raw_by_uid = mailbox.messages(group, sum(announced[uid] for uid in group))
         for uid in group:
-            raw = raw_by_uid.get(uid, b"")
+            if uid not in raw_by_uid:
+                stats.vanished += 1  # moved or deleted between its size and its body
+                continue
+            raw = raw_by_uid[uid]
             found = by_uid[uid]
             try:
                 parsed = parse.parse(raw)

@@ -16,10 +16,11 @@ from hubsync import config as cfg
 from hubsync.environment import fault_point
 from hubsync.errors import HubsyncError, StoreError
 from hubsync.mail import parse
+from hubsync.mail.reply_folders import WatchPlan, is_all_setting, reply_folders
 from hubsync.sessions import Secret, imap_session
 from hubsync.store import Store
 from hubsync.sync.capture import log_replies
-from hubsync.sync.fetch import BATCH, uid_ranges
+from hubsync.sync.fetch import BATCH
 from hubsync.sync.mailbox import FolderState, ImapMailbox, Mailbox
 from hubsync.sync.plan import AlreadyLogged, LogReply, header_record, plan_folder, plan_range
 from hubsync.sync.stats import FolderStats, SyncReport
@@ -44,12 +45,23 @@ def session(
         raise
 
 
-def watched_folders(account: cfg.Account) -> list[str]:
-    """The folders a sync reads: the watched ones (INBOX by default) and the Sent folder."""
-    folders = list(account.watched_folders or ["INBOX"])
-    if account.sent_folder and account.sent_folder not in folders:
-        folders.append(account.sent_folder)
-    return folders
+def needs_listing(account: cfg.Account) -> bool:
+    """Whether the account's folders can only be known from the server's folder list."""
+    return is_all_setting(account.watched_folders) or bool(account.excluded_folders)
+
+
+def watch_plan(account: cfg.Account, mailbox: Mailbox | None = None) -> WatchPlan:
+    """The folders a sync reads (the watched ones and the Sent folder), primary first. An
+    account that watches every folder needs ``mailbox`` to list them; a fixed list does not."""
+    listing = mailbox.list_folders() if mailbox is not None and needs_listing(account) else []
+    return reply_folders(
+        listing, account.watched_folders, account.sent_folder, account.excluded_folders
+    )
+
+
+def watched_folders(account: cfg.Account, mailbox: Mailbox | None = None) -> list[str]:
+    """The folders a sync reads, in order (see ``watch_plan``)."""
+    return watch_plan(account, mailbox).folders
 
 
 def sync_account(
@@ -82,7 +94,7 @@ def sync_mailbox(
     report = SyncReport(account.name)
     try:
         tracked = store.tracked_ids(account.name)
-        for folder in folders or watched_folders(account):
+        for folder in folders or watched_folders(account, mailbox):
             try:
                 report.folders.append(
                     sync_folder(mailbox, store, account, folder, tracked, progress, batch)
@@ -128,55 +140,99 @@ def sync_folder(
     batch: int = BATCH,
 ) -> FolderStats:
     """Sync one folder from its stored position; ``tracked`` (Message-ID -> thread) grows
-    with what is logged. Returns the folder's figures."""
+    with what is logged. Returns the folder's figures.
+
+    The position only ever moves to a UID the server returned in a FETCH (never to the
+    UIDNEXT it claims), and a UID range that holds no message is not walked batch by batch:
+    one UID SEARCH finds where the next message is."""
     stats = FolderStats(folder)
     started = time.perf_counter()
     try:
         position = store.sync_state(account.name, folder)
-        if position is not None and _unchanged(mailbox.status(folder), position):
+        if position is not None and unchanged(mailbox.status(folder), position):
             stats.unchanged, stats.last_uid = True, position["last_uid"]
             return stats
         state = mailbox.examine(folder)
         plan = plan_folder(state, position)
-        if plan.rescan:
-            stats.uidvalidity_changed = True
-            store.add_event(
-                account.name,
-                "sync",
-                "uidvalidity-changed",
-                detail=f"{folder}: {plan.previous_uidvalidity} -> {state.uidvalidity}; rescanning",
-            )
+        _note_rescan(store, account, folder, plan, state, stats)
+        claimed = (state.last_uid, state.exists)
         stats.last_uid = plan.position
         if plan.empty:
             store.set_sync_state(
-                account.name, folder, state.uidvalidity, plan.position, state.highestmodseq
+                account.name,
+                folder,
+                state.uidvalidity,
+                plan.position,
+                state.highestmodseq,
+                claimed=claimed,
             )
             return stats
         candidate = _prefilter(tracked)
         total = plan.last - plan.start + 1
         if progress:
             progress(folder, 0, total)  # the bar shows from the start, not after a batch
-        for first, end in uid_ranges(plan.start, plan.last, batch):
-            found, scanned = mailbox.scan(first, end, candidate)
-            stats.scanned += scanned
+        reached = plan.start - 1  # the highest UID the server returned so far
+        first = plan.start
+        while first <= plan.last:
+            end = min(first + batch - 1, plan.last)
+            found, tally = mailbox.scan(first, end, candidate)
+            stats.scanned += tally.seen
             actions = plan_range([header_record(uid, h) for uid, h in found], tracked)
             _execute(actions, mailbox, store, account, folder, tracked, stats)
-            store.set_sync_state(account.name, folder, state.uidvalidity, end, state.highestmodseq)
+            if tally.seen:
+                reached = max(reached, min(tally.top_uid, end))
+                store.set_sync_state(
+                    account.name, folder, state.uidvalidity, reached, state.highestmodseq
+                )
+                first = end + 1
+            else:
+                first = mailbox.next_uid(end + 1) or plan.last + 1
             if progress:
-                progress(folder, end - plan.start + 1, total)
+                progress(folder, min(first, plan.last + 1) - plan.start, total)
+        store.set_sync_state(
+            account.name, folder, state.uidvalidity, reached, state.highestmodseq, claimed=claimed
+        )
+        stats.last_uid = reached
     finally:
         stats.seconds = round(time.perf_counter() - started, 3)
     return stats
 
 
-def _unchanged(status: FolderState | None, position) -> bool:
+def _note_rescan(store: Store, account: cfg.Account, folder: str, plan, state, stats) -> None:
+    """Record why a folder is scanned from the start again (doctor shows these events)."""
+    if plan.rescan:
+        stats.uidvalidity_changed = True
+        store.add_event(
+            account.name,
+            "sync",
+            "uidvalidity-changed",
+            detail=f"{folder}: {plan.previous_uidvalidity} -> {state.uidvalidity}; rescanning",
+        )
+    if plan.position_ahead is not None:
+        stats.position_reset = True
+        store.add_event(
+            account.name,
+            "sync",
+            "position-ahead",
+            detail=f"{folder}: the saved position (UID {plan.position_ahead}) is past the "
+            f"server's last UID ({state.last_uid}) with the same UIDVALIDITY; rescanning the "
+            "folder so that no reply is missed",
+        )
+
+
+def unchanged(status: FolderState | None, position) -> bool:
     """Whether STATUS shows nothing new since ``position``: the same UIDVALIDITY and no UID
-    beyond the last one scanned (expunges do not matter: only new mail can be a reply)."""
-    return (
-        status is not None
-        and status.uidvalidity == position["uidvalidity"]
-        and status.last_uid <= position["last_uid"]
-    )
+    beyond the last one scanned, or exactly what the server claimed when the position was
+    saved (its newest messages were moved away). Expunges do not matter: only new mail can
+    be a reply. A last UID below the position is not "unchanged": the position is wrong."""
+    if status is None or status.uidvalidity != position["uidvalidity"]:
+        return False
+    if status.last_uid < position["last_uid"]:
+        return False
+    if status.last_uid == position["last_uid"]:
+        return True
+    claimed = (position.get("claimed_last_uid"), position.get("claimed_exists"))
+    return claimed == (status.last_uid, status.exists)
 
 
 def _execute(

@@ -9,6 +9,7 @@ Mail is only ever read with BODY.PEEK, so nothing is marked as read (RFC 3501 6.
 """
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import imapclient
 
@@ -20,6 +21,15 @@ AUDIT_FIELDS = ("MESSAGE-ID", "IN-REPLY-TO", "REFERENCES", "FROM", "TO", "CC", "
 BATCH = 5000
 
 _TAG = b"HSF"
+
+
+@dataclass
+class ScanTally:
+    """What a header scan saw: every message counted, and the highest UID the server
+    returned (the only UID a sync position may move to)."""
+
+    seen: int = 0
+    top_uid: int = 0
 
 
 def uid_ranges(first: int, last: int, batch: int = BATCH) -> Iterator[tuple[int, int]]:
@@ -37,10 +47,11 @@ def fetch_headers(
     last: int,
     fields: tuple[str, ...] = MATCH_FIELDS,
     want: Callable[[bytes], bool] | None = None,
-    counter: list[int] | None = None,
+    tally: ScanTally | None = None,
 ) -> Iterator[tuple[int, bytes]]:
     """Yield (uid, header-fields block) for the messages in first..last (only those whose
-    block passes ``want``, when given); ``counter[0]`` counts every message seen.
+    block passes ``want``, when given); ``tally`` counts every message seen and keeps the
+    highest UID returned.
 
     The folder must already be selected, and the generator must be consumed to the end before
     the client is used again (the tagged OK is read last). Reads the response in large chunks
@@ -54,7 +65,6 @@ def fetch_headers(
     scanner = FetchScanner(_TAG, want)
     read1 = imap.file.read1
     spend = getattr(imap, "spend", None)  # the session's byte and time budget per command
-    counted = 0
     while not scanner.done:
         chunk = read1(1 << 20)
         if not chunk:
@@ -62,9 +72,8 @@ def fetch_headers(
         if spend is not None:
             spend(len(chunk))
         found = scanner.feed(chunk)
-        if counter is not None:
-            counter[0] += scanner.seen - counted
-            counted = scanner.seen
+        if tally is not None:
+            tally.seen, tally.top_uid = scanner.seen, max(tally.top_uid, scanner.top_uid)
         yield from found
 
 
@@ -73,12 +82,12 @@ def scan_headers(
     first: int,
     last: int,
     candidate: Callable[[bytes], bool],
-    counter: list[int],
+    tally: ScanTally,
     fields: tuple[str, ...] = MATCH_FIELDS,
 ) -> Iterator[tuple[int, bytes]]:
     """The sync hot path: ``fetch_headers`` keeping only the messages whose header block
     passes ``candidate`` (most messages are unrelated and never leave the scanner)."""
-    return fetch_headers(client, first, last, fields, candidate, counter)
+    return fetch_headers(client, first, last, fields, candidate, tally)
 
 
 def parse_fields(header: bytes) -> dict[bytes, bytes]:

@@ -12,9 +12,10 @@ from typing import Protocol
 import imapclient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
-from hubsync.mail.imap import response_budget
+from hubsync.mail.imap import list_folders, response_budget
+from hubsync.mail.sent_folder import Folder
 from hubsync.sync import bodies
-from hubsync.sync.fetch import scan_headers
+from hubsync.sync.fetch import ScanTally, scan_headers
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class FolderState:
     last_uid: int  # the highest UID that exists now (UIDNEXT - 1, or asked for)
     exists: int  # number of messages
     highestmodseq: int | None = None
+    uidnext_known: bool = True  # False: the server left UIDNEXT out (last_uid was searched)
 
 
 class Mailbox(Protocol):
@@ -37,11 +39,19 @@ class Mailbox(Protocol):
         """UIDVALIDITY and the last UID of ``folder`` without selecting it (IMAP STATUS), or
         None when the server cannot say so cheaply (then the caller examines the folder)."""
 
+    def list_folders(self) -> list[Folder]:
+        """Every folder with its attributes (IMAP LIST)."""
+
     def scan(
         self, first: int, last: int, candidate: Callable[[bytes], bool]
-    ) -> tuple[list[tuple[int, bytes]], int]:
+    ) -> tuple[list[tuple[int, bytes]], ScanTally]:
         """The (uid, header block) of every message in first..last whose Message-ID,
-        In-Reply-To and References block passes ``candidate``, and how many were scanned."""
+        In-Reply-To and References block passes ``candidate``, and what the scan saw (how
+        many messages, the highest UID returned)."""
+
+    def next_uid(self, first: int) -> int | None:
+        """The lowest UID from ``first`` on that exists in the selected folder, or None (one
+        UID SEARCH: empty UID ranges are never walked)."""
 
     def sizes(self, uids: Iterable[int]) -> dict[int, int]:
         """RFC822.SIZE per UID (from the server's index: nothing is downloaded)."""
@@ -70,12 +80,17 @@ class ImapMailbox:
         self.selected = folder
         exists = int(info.get(b"EXISTS", 0))
         modseq = info.get(b"HIGHESTMODSEQ")
+        last_uid, known = self._last_uid(folder, info.get(b"UIDNEXT"), exists)
         return FolderState(
             uidvalidity=int(info[b"UIDVALIDITY"]),
-            last_uid=self._last_uid(folder, info.get(b"UIDNEXT"), exists),
+            last_uid=last_uid,
             exists=exists,
             highestmodseq=int(modseq) if modseq else None,
+            uidnext_known=known,
         )
+
+    def list_folders(self) -> list[Folder]:
+        return list_folders(self.client)
 
     def status(self, folder: str) -> FolderState | None:
         if self.selected is not None and (self.selected == "" or self.selected == folder):
@@ -93,12 +108,12 @@ class ImapMailbox:
             return None
         return FolderState(uidvalidity=uidvalidity, last_uid=uidnext - 1, exists=exists)
 
-    def _last_uid(self, folder: str, uidnext, exists: int) -> int:
-        """UIDNEXT - 1 from SELECT; servers that leave UIDNEXT out (Courier) are asked with
-        STATUS, and failing that with UID SEARCH (never ``FETCH *``, whose answer imapclient
-        cannot always read)."""
+    def _last_uid(self, folder: str, uidnext, exists: int) -> tuple[int, bool]:
+        """UIDNEXT - 1 from SELECT, and whether the server stated UIDNEXT; servers that leave
+        it out (Courier) are asked with STATUS, and failing that with UID SEARCH (never
+        ``FETCH *``, whose answer imapclient cannot always read)."""
         if exists == 0:
-            return int(uidnext) - 1 if uidnext else 0
+            return (int(uidnext) - 1, True) if uidnext else (0, False)
         if not uidnext:
             try:
                 uidnext = self.client.folder_status(folder, ["UIDNEXT"]).get(b"UIDNEXT")
@@ -107,15 +122,20 @@ class ImapMailbox:
             except IMAPClientError:
                 uidnext = None
         if uidnext:
-            return int(uidnext) - 1
-        return max(self.client.search(["ALL"]), default=0)
+            return int(uidnext) - 1, True
+        return max(self.client.search(["ALL"]), default=0), False
 
     def scan(
         self, first: int, last: int, candidate: Callable[[bytes], bool]
-    ) -> tuple[list[tuple[int, bytes]], int]:
-        seen = [0]
-        found = list(scan_headers(self.client, first, last, candidate, seen))
-        return found, seen[0]
+    ) -> tuple[list[tuple[int, bytes]], ScanTally]:
+        tally = ScanTally()
+        found = list(scan_headers(self.client, first, last, candidate, tally))
+        return found, tally
+
+    def next_uid(self, first: int) -> int | None:
+        # "UID n:*" always matches the last message, even below n (RFC 3501 6.4.8): filter.
+        uids = [u for u in self.client.search(["UID", f"{first}:*"]) if u >= first]
+        return min(uids, default=None)
 
     def sizes(self, uids: Iterable[int]) -> dict[int, int]:
         data = self.client.fetch(list(uids), ["RFC822.SIZE"])

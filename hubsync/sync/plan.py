@@ -2,7 +2,9 @@
 scanned message. The engine executes the plan; these functions only read their inputs.
 
 Per folder: a changed UIDVALIDITY means a rescan from UID 1 (harmless: messages are keyed by
-Message-ID, so nothing is logged twice). Per scanned range: a message already in the log is
+Message-ID, so nothing is logged twice), and so does a stored position past the server's
+UIDNEXT with the same UIDVALIDITY (the position is wrong: a server once claimed more than it
+had, or an older hubsync believed it). Per scanned range: a message already in the log is
 counted; a message whose In-Reply-To or References names a tracked message is logged into
 that thread; anything else leaves no trace.
 """
@@ -23,6 +25,7 @@ class FolderPlan:
     last: int  # last UID to scan; nothing to scan when start > last
     rescan: bool = False  # UIDVALIDITY changed: scanning from 1 again
     previous_uidvalidity: int | None = None
+    position_ahead: int | None = None  # a stored position past the server's last UID
 
     @property
     def empty(self) -> bool:
@@ -43,6 +46,8 @@ def plan_folder(state: FolderState, position: Mapping | None) -> FolderPlan:
         return FolderPlan(1, last)
     if position["uidvalidity"] != state.uidvalidity:
         return FolderPlan(1, last, rescan=True, previous_uidvalidity=position["uidvalidity"])
+    if state.uidnext_known and position["last_uid"] > state.last_uid:
+        return FolderPlan(1, last, position_ahead=position["last_uid"])
     start = position["last_uid"] + 1
     return FolderPlan(start, max(last, start - 1))
 

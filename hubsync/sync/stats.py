@@ -13,8 +13,10 @@ class FolderStats:
     never_log_hits: int = 0  # matched, but a never_log rule kept them out
     attachments_stored: int = 0
     attachments_skipped: int = 0
+    vanished: int = 0  # matched, then moved or deleted before its body was read
     unreadable: int = 0  # messages that could not be read (recorded as message-error events)
     uidvalidity_changed: bool = False
+    position_reset: bool = False  # the saved position was past the server's: rescanned
     unchanged: bool = False  # STATUS showed nothing new since the last sync: not selected
     last_uid: int = 0
     seconds: float = 0.0  # wall time of this folder's sync (SELECT to last position)

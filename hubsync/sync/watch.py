@@ -1,27 +1,50 @@
-"""``sync --watch``: IMAP IDLE on INBOX, a sync on each arrival, reconnects with backoff.
+"""``sync --watch`` and the team worker: IDLE on the primary folder, never trusted alone.
 
-IDLE is renewed before 29 minutes (RFC 2177: servers may drop an idle client after 30); each
-renewal also syncs the other watched folders (IDLE only watches the selected one).
+Per connection: sync every watched folder, then repeat: IDLE on the primary folder (INBOX, or
+``\\All`` where the server offers it) for at most ``poll`` seconds, end it (DONE, with a short
+read deadline: a connection that died silently is found here), sync the primary folder, and
+every ``sweep`` seconds every watched folder (STATUS first: an unchanged folder costs one
+round trip). So a server whose IDLE never announces new mail, or a connection that a NAT
+dropped without a word, costs at most about one poll interval, not the 29-minute IDLE renewal.
+
+A reply the poll found that IDLE did not announce is recorded as an ``idle-silent`` event
+(``doctor`` shows how often). Network events (cuts, time-outs, EOF during TLS or LOGIN, a busy
+server) are retried forever with backoff (1 s doubling to 5 minutes, with jitter); only a
+refusal (``verdict.is_refusal``) ends the watch.
 """
 
 import contextlib
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import imapclient
 
 from hubsync import config as cfg
 from hubsync.environment import pause_point
-from hubsync.errors import AuthFailure, CredentialError, HubsyncError, TLSFailure
+from hubsync.errors import StoreError
+from hubsync.mail.reply_folders import WatchPlan
 from hubsync.sessions import Secret
 from hubsync.store import Store
-from hubsync.sync.engine import SyncReport, session, sync_account, watched_folders
+from hubsync.sync import verdict
+from hubsync.sync.engine import SyncReport, session, sync_mailbox, unchanged, watch_plan
 from hubsync.sync.mailbox import ImapMailbox
 
-IDLE_RENEW = 25 * 60
-CHECK_EVERY = 5.0
-MAX_BACKOFF = 300.0
+IDLE_RENEW = 25 * 60  # RFC 2177: servers may drop a client idle for 30 minutes
+POLL = 10.0
+SWEEP = 60.0
+CHECK_EVERY = 5.0  # the longest single wait, so that ``stop`` is seen in time
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    """How often the watch checks: ``poll`` the primary folder while idling, ``sweep``
+    every watched folder; ``idle_renew`` caps one IDLE command."""
+
+    poll: float = POLL
+    sweep: float = SWEEP
+    idle_renew: float = IDLE_RENEW
 
 
 def watch(
@@ -33,76 +56,161 @@ def watch(
     on_trouble: Callable[[str, float], None],
     idle_renew: float = IDLE_RENEW,
     stop: threading.Event | None = None,
+    settings: WatchSettings | None = None,
+    jitter: Callable[[], float] = verdict.jitter,
 ) -> None:
-    """Run until interrupted (KeyboardInterrupt propagates after a clean logout), or until
-    ``stop`` is set (within CHECK_EVERY seconds; a worker giving an account up). Each sync's
-    report goes to ``on_report``; each reconnect's reason and delay to ``on_trouble``."""
+    """Run until interrupted (KeyboardInterrupt propagates after a clean logout), until
+    ``stop`` is set (a worker giving an account up), or until a refusal (raised, with its
+    fix). Each sync's report goes to ``on_report``; each reconnect's reason and delay to
+    ``on_trouble``."""
     stop = stop or threading.Event()
-    backoff = 1.0
+    settings = settings or WatchSettings(idle_renew=idle_renew)
+    attempt = 0
     while not stop.is_set():
+        connected_at = None
         try:
             with session(account, password, store) as client:
-                backoff = 1.0
-                on_report(sync_account(store, account, password, folders, client=client))
-                _idle_loop(client, store, account, password, folders, on_report, idle_renew, stop)
-        except (AuthFailure, TLSFailure, CredentialError):
-            raise  # retrying a rejected password or certificate in a loop helps nobody
-        except (HubsyncError, OSError, imapclient.exceptions.IMAPClientError) as exc:
+                connected_at = time.monotonic()
+                _Connection(client, store, account, folders, on_report, settings, stop).run()
+        except StoreError:
+            raise  # the log cannot be written: a reconnect will not help
+        except Exception as exc:
+            if not verdict.is_retryable(exc):
+                raise  # a refused login or certificate: retrying in a loop helps nobody
+            if connected_at is not None and time.monotonic() - connected_at > verdict.STABLE_AFTER:
+                attempt = 0  # only a connection that stayed up resets the backoff
+            delay = verdict.backoff_delay(attempt, jitter())
+            attempt += 1
             message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
-            store.add_event(account.name, "connection", "watch-reconnect", detail=message)
-            on_trouble(message, backoff)
-            stop.wait(backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF)
+            with contextlib.suppress(StoreError):
+                store.add_event(account.name, "connection", "watch-reconnect", detail=message)
+            on_trouble(message, delay)
+            stop.wait(delay)
 
 
-def _idle_loop(client, store, account, password, folders, on_report, idle_renew, stop) -> None:
-    while not stop.is_set():
-        pause_point("before-idle")  # tests deliver mail here, between the sync and IDLE
-        if "INBOX" not in (folders or watched_folders(account)):
-            client.select_folder("INBOX", readonly=True)
-        elif _arrived_since_sync(client, store, account):  # selects INBOX
-            # Mail that came between the scan and that SELECT is counted in EXISTS already,
-            # so IDLE would never announce it: sync it first (once per round, so a folder
-            # that cannot be synced does not keep us from idling).
-            on_report(sync_account(store, account, password, folders, client=client))
-            client.select_folder("INBOX", readonly=True)
-        client.idle()
+class _Connection:
+    """One logged-in session of the watch: the first sync, then IDLE and polls until the
+    connection fails or the watch stops."""
+
+    def __init__(self, client, store, account, folders, on_report, settings, stop) -> None:
+        self.client = client
+        self.mailbox = ImapMailbox(client)  # one per session: it knows what is selected
+        self.store, self.account, self.fixed = store, account, folders
+        self.on_report, self.settings, self.stop = on_report, settings, stop
+        self.idle = client.has_capability("IDLE")
+
+    def plan(self) -> WatchPlan:
+        if self.fixed:
+            primary = next((f for f in self.fixed if f.upper() == "INBOX"), self.fixed[0])
+            return WatchPlan(primary, [primary, *[f for f in self.fixed if f != primary]])
+        return watch_plan(self.account, self.mailbox)
+
+    def sync(self, folders: list[str], first: bool = False) -> SyncReport:
+        """Sync ``folders``; the report goes out after the first sync of a connection and
+        whenever a sync found something (a poll every few seconds that found nothing is
+        not news)."""
+        report = sync_mailbox(self.mailbox, self.store, self.account, folders)
+        if first or report.errors or report.total("scanned"):
+            self.on_report(report)
+        return report
+
+    def run(self) -> None:
+        plan = self.plan()
+        self.sync(plan.folders, first=True)
+        swept = time.monotonic()
+        resynced = False
+        while not self.stop.is_set():
+            pause_point("before-idle")  # tests deliver mail here, between the sync and IDLE
+            state = self.mailbox.examine(plan.primary)
+            position = self.store.sync_state(self.account.name, plan.primary)
+            if (
+                not resynced
+                and position is not None
+                and state.uidvalidity == position["uidvalidity"]
+                and not unchanged(state, position)
+            ):
+                # Mail that came between the scan and this SELECT is counted in EXISTS
+                # already, so IDLE would never announce it: sync it first (once per round,
+                # so a folder that cannot be synced does not keep us from idling).
+                resynced = True
+                self.sync([plan.primary])
+                continue
+            resynced = False
+            announced = self.wait_for_mail()
+            if self.stop.is_set():
+                return
+            sweep = time.monotonic() - swept >= self.settings.sweep
+            if sweep:
+                plan, swept = self.plan(), time.monotonic()  # folders may have been created
+            report = self.sync(plan.folders if sweep else [plan.primary])
+            self.note_silence(report, plan.primary, state.last_uid, announced)
+
+    def wait_for_mail(self) -> bool:
+        """IDLE (or, without IDLE, wait) for up to one poll interval; True when the server
+        announced new mail. Ending IDLE has a short deadline: that is the liveness check."""
+        wait = min(self.settings.poll, self.settings.idle_renew)
+        if not self.idle:
+            self.stop.wait(wait)
+            self.client.noop()
+            return False
+        self.client.idle()
         started = time.monotonic()
+        announced = False
         try:
-            # Wake on new mail, or renew IDLE in time; either way sync every watched folder.
-            while time.monotonic() - started < idle_renew and not stop.is_set():
-                if _new_mail(client):
+            while not announced and not self.stop.is_set():
+                left = wait - (time.monotonic() - started)
+                if left <= 0:
                     break
+                announced = _new_mail(self.client, min(left, CHECK_EVERY))
         except BaseException:
             # The connection may already be gone: ending IDLE must not hide why we stopped
             # (a dropped connection, or Ctrl-C).
             with contextlib.suppress(imapclient.exceptions.IMAPClientError, OSError):
-                client.idle_done()
+                self.client.idle_done()
             raise
-        client.idle_done()
-        if stop.is_set():
+        return _end_idle(self.client, max(self.settings.poll, CHECK_EVERY)) or announced
+
+    def note_silence(self, report: SyncReport, primary: str, before: int, announced: bool):
+        """Record ``idle-silent`` when a poll found mail in the primary folder that had
+        arrived during IDLE (past the last UID seen before it) and IDLE said nothing."""
+        if announced or not self.idle:
             return
-        on_report(sync_account(store, account, password, folders, client=client))
+        found = next((f for f in report.folders if f.folder == primary), None)
+        if found is not None and not found.unchanged and found.last_uid > before:
+            self.store.add_event(
+                self.account.name,
+                "watch",
+                "idle-silent",
+                detail=f"{primary}: a poll found new mail (UID {found.last_uid}) that the "
+                f"server's IDLE did not announce within {self.settings.poll:g} s",
+            )
 
 
-def _arrived_since_sync(client, store: Store, account: cfg.Account) -> bool:
-    """Select INBOX (read-only, as IDLE needs) and say whether it holds UIDs past the
-    stored position. A changed UIDVALIDITY is left to the next sync: some servers change it
-    on every EXAMINE, and a sync here would then never end."""
-    state = ImapMailbox(client).examine("INBOX")
-    position = store.sync_state(account.name, "INBOX")
-    if position is None or position["uidvalidity"] != state.uidvalidity:
-        return False
-    return state.exists > 0 and state.last_uid > position["last_uid"]
-
-
-def _new_mail(client) -> bool:
+def _new_mail(client, timeout: float) -> bool:
     """One IDLE wait; raise ConnectionError when the server said BYE or closed the socket."""
     waited = time.monotonic()
-    responses = client.idle_check(timeout=CHECK_EVERY)
+    responses = client.idle_check(timeout=timeout)
     if any(r and r[0] == b"BYE" for r in responses):
         raise ConnectionError(f"the server ended the session: {responses}")
-    if not responses and time.monotonic() - waited < CHECK_EVERY / 10:
+    if not responses and time.monotonic() - waited < timeout / 10:
         # imapclient returns at once with nothing when the socket reached EOF.
         raise ConnectionError("the server closed the connection")
+    return _announces(responses)
+
+
+def _end_idle(client, deadline: float) -> bool:
+    """DONE, waiting at most ``deadline`` seconds for the server's answer (a silently dead
+    connection raises TimeoutError here); True when responses that came with it announce
+    new mail."""
+    sock = client.socket()
+    sock.settimeout(deadline)
+    try:
+        _, responses = client.idle_done()
+    finally:
+        with contextlib.suppress(OSError):
+            client._set_read_timeout()
+    return _announces(responses)
+
+
+def _announces(responses) -> bool:
     return any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses)

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 
 from hubsync import config as cfg
 from hubsync import credentials, environment
-from hubsync.errors import AuthFailure, CredentialError, HubsyncError, TLSFailure
+from hubsync.errors import CredentialError, HubsyncError
 from hubsync.store import Store
+from hubsync.sync import verdict
 
 Event = dict  # one JSON-ready event: {"event": "start" | "claim" | "release" | "sync" |
 # "failure" | "stop", "account", "worker", ...}
@@ -134,11 +135,12 @@ class Worker:
                 self._emit("failure", name, reason="reconnect", detail=message, retry_in=delay)
 
             watch.watch(store, account, secret, None, on_report, on_trouble, stop=stop)
-        except (AuthFailure, TLSFailure, CredentialError) as exc:
-            self.unusable.add(name)  # reported once, never retried in a loop
-            self._emit("failure", name, reason=exc.reason, detail=exc.message, retried=False)
         except HubsyncError as exc:
-            self._emit("failure", name, reason=exc.reason, detail=exc.message)
+            if verdict.is_refusal(exc):
+                self.unusable.add(name)  # reported once, never retried in a loop
+                self._emit("failure", name, reason=exc.reason, detail=exc.message, retried=False)
+            else:
+                self._emit("failure", name, reason=exc.reason, detail=exc.message)
         except Exception as exc:  # noqa: BLE001 - one account's defect must not stop the rest
             self._emit("failure", name, reason="internal-error", detail=f"{type(exc).__name__}")
         finally:

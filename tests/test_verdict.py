@@ -1,0 +1,103 @@
+"""Retry or stop: one classifier for the watch and the worker, and network cuts told apart
+from a server's answer."""
+
+import ssl
+
+import pytest
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
+
+from hubsync.errors import (
+    AuthFailure,
+    ConnectionDropped,
+    CredentialError,
+    NetworkError,
+    StoreError,
+    TLSFailure,
+)
+from hubsync.mail import imap
+from hubsync.mail.diagnosis import diagnose_login
+from hubsync.mail.failures import connection_failure
+from hubsync.sync import verdict
+
+
+@pytest.mark.parametrize(
+    ("exc", "refused"),
+    [
+        (diagnose_login("a1 NO [AUTHENTICATIONFAILED] Authentication failed."), True),
+        (diagnose_login("a1 NO [UNAVAILABLE] Try again later"), False),
+        (diagnose_login("a1 NO [LIMIT] Too many"), False),
+        (diagnose_login("a1 NO [INUSE] Mailbox locked"), False),
+        (diagnose_login("a1 NO Too many simultaneous connections"), False),
+        (TLSFailure("untrusted", reason="tls-untrusted"), True),
+        (TLSFailure("expired", reason="tls-expired"), True),
+        (TLSFailure("garbled", reason="tls-failed"), False),
+        (CredentialError("no keyring"), True),
+        (ConnectionDropped("cut"), False),
+        (NetworkError("timeout", reason="timeout"), False),
+        (StoreError("disk full"), False),
+    ],
+)
+def test_only_an_answer_that_no_retry_changes_stops_a_watch(exc, refused):
+    assert verdict.is_refusal(exc) is refused
+    assert verdict.is_retryable(exc) is not refused
+
+
+def test_a_defect_is_neither_retried_nor_a_refusal():
+    assert not verdict.is_retryable(KeyError("bug"))
+    assert verdict.is_retryable(TimeoutError()) and verdict.is_retryable(IMAPClientError("x"))
+
+
+def test_backoff_doubles_to_five_minutes_with_jitter_in_the_upper_quarter():
+    assert [verdict.backoff_delay(n, 1.0) for n in range(4)] == [1.0, 2.0, 4.0, 8.0]
+    assert verdict.backoff_delay(0, 0.0) == 0.75
+    assert verdict.backoff_delay(30, 1.0) == 300.0
+    assert verdict.backoff_delay(10_000, 0.5) == pytest.approx(262.5)
+
+
+@pytest.mark.parametrize(
+    "cut",
+    [
+        ssl.SSLEOFError(8, "EOF occurred in violation of protocol"),
+        ssl.SSLZeroReturnError(6, "TLS/SSL connection has been closed"),
+        ConnectionResetError(104, "Connection reset by peer"),
+        ssl.SSLError(1, "[SSL: UNEXPECTED_EOF_WHILE_READING] unexpected eof while reading"),
+    ],
+)
+def test_a_cut_during_the_tls_handshake_is_a_dropped_connection_not_a_tls_failure(cut):
+    error = connection_failure(cut, "imap.example.test", 993, "IMAP", 30)
+    assert isinstance(error, ConnectionDropped)
+    assert error.reason == "connection-dropped" and "Nothing was lost" in error.fix
+
+
+def test_a_real_tls_failure_is_still_one():
+    wrong = ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number")
+    error = connection_failure(wrong, "imap.example.test", 143, "IMAP", 30)
+    assert isinstance(error, TLSFailure) and error.reason == "tls-failed"
+
+
+class _CutClient:
+    """What imapclient does when the socket closes during LOGIN: imaplib's abort, wrapped
+    in a LoginError."""
+
+    def login(self, username, password):
+        try:
+            raise IMAPClientAbortError("socket error: EOF")
+        except IMAPClientAbortError as exc:
+            raise LoginError(str(exc)) from None
+
+
+class _RefusingClient:
+    def login(self, username, password):
+        try:
+            raise IMAPClientError("LOGIN command error: BAD [b'[AUTHENTICATIONFAILED] no']")
+        except IMAPClientError as exc:
+            raise LoginError(str(exc)) from None
+
+
+def test_a_cut_during_login_is_not_blamed_on_the_password():
+    with pytest.raises(ConnectionDropped) as cut:
+        imap.login(_CutClient(), "alice", "secret")
+    assert "did not refuse" in cut.value.message
+    with pytest.raises(AuthFailure) as refused:
+        imap.login(_RefusingClient(), "alice", "secret")
+    assert refused.value.reason == "auth-failed"
