@@ -38,6 +38,9 @@ class Dovecot:
     # Where the OAuth2 provider introspects tokens: with it, XOAUTH2 and OAUTHBEARER
     # logins are checked there (passdb oauth2), passwords still by the passwd-file.
     oauth_introspection_url: str = ""
+    # A Gmail-like "All Mail": a virtual mailbox (Dovecot's virtual plugin) over every other
+    # folder but Trash and Junk, listed with \All under this name (e.g. "[Gmail]/Alla mail").
+    all_mail: str = ""
 
     @property
     def config_path(self) -> Path:
@@ -85,11 +88,27 @@ class Dovecot:
         if "imap" in self.protocols:
             for address in users:
                 self.create_folders(address)
+                self._write_all_mail(address)
 
     def create_folders(self, address: str) -> None:
         """Create the configured folders for a user (real mailboxes: deleting one sticks)."""
         for folder in self.folders:
             self.doveadm("mailbox", "create", "-s", "-u", address, folder)
+
+    def _write_all_mail(self, address: str) -> None:
+        """The virtual \\All mailbox's definition: every mailbox but Trash and Junk."""
+        if not self.all_mail:
+            return
+        label = self.all_mail.rsplit("/", 1)[-1]
+        folder = self.mail_dir(address) / "virtual" / label
+        folder.mkdir(parents=True, exist_ok=True)
+        skipped = [name for name, use in self.folders.items() if use in ("\\Trash", "\\Junk")]
+        rules = ["*", *[f"-{name}" for name in skipped], "  all", ""]
+        (folder / "dovecot-virtual").write_text("\n".join(rules))
+        subprocess.run(
+            ["chown", "-R", f"{self.uid}:{self.gid}", str(self.mail_dir(address) / "virtual")],
+            check=True,
+        )
 
     def write_users(self, users: dict[str, str]) -> None:
         """Write the passwd-file; Dovecot re-reads it when it changes (password changes)."""
@@ -199,10 +218,25 @@ namespace inbox {{
   separator = /
 {newline.join(mailboxes)}
 }}
-protocol imap {{
+{self._all_mail_namespace()}protocol imap {{
   mail_max_userip_connections = 200
 }}
 {newline.join(services)}
+"""
+
+    def _all_mail_namespace(self) -> str:
+        if not self.all_mail:
+            return ""
+        prefix, _, label = self.all_mail.rpartition("/")
+        return f"""mail_plugins = $mail_plugins virtual
+namespace virtual {{
+  prefix = {prefix}/
+  separator = /
+  location = virtual:~/virtual
+  mailbox "{label}" {{
+    special_use = \\All
+  }}
+}}
 """
 
     def _oauth_passdb(self) -> str:

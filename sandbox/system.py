@@ -50,6 +50,17 @@ LOCALIZED_FOLDERS = {
     "Gesendete Elemente": None,
     "Entwürfe": None,
 }
+# A Gmail-like server with a Swedish interface: a virtual "[Gmail]/Alla mail" (\\All) over
+# every folder but spam and trash, under a \\Noselect "[Gmail]" parent; localized special-use
+# folders; a user label that "skip the inbox" filters file replies into.
+GMAIL_FOLDERS = {
+    "Skickat": "\\Sent",
+    "Skräppost": "\\Junk",
+    "Papperskorgen": "\\Trash",
+    "Utkast": "\\Drafts",
+    "Kunder": None,
+}
+GMAIL_ALL_MAIL = "[Gmail]/Alla mail"
 
 
 class Sandbox:
@@ -61,6 +72,7 @@ class Sandbox:
         self.ca: CertAuthority | None = None
         self.main: Dovecot | None = None
         self.localized: Dovecot | None = None
+        self.gmail: Dovecot | None = None
         self.pop3only: Dovecot | None = None
         self.expired: Dovecot | None = None
         self.postfix: Postfix | None = None
@@ -114,6 +126,18 @@ class Sandbox:
             folders=LOCALIZED_FOLDERS,
         )
         self.localized.start(passwords)
+        self.gmail = Dovecot(
+            "gmail",
+            self.root / "gmail",
+            cert,
+            key,
+            uid,
+            gid,
+            protocols=("imap",),
+            folders=GMAIL_FOLDERS,
+            all_mail=GMAIL_ALL_MAIL,
+        )
+        self.gmail.start(passwords)
         self.pop3only = Dovecot(
             "pop3only", self.root / "pop", cert, key, uid, gid, protocols=("pop3",)
         )
@@ -212,6 +236,7 @@ class Sandbox:
             self.postfix,
             self.expired,
             self.pop3only,
+            self.gmail,
             self.localized,
             self.main,
         ):
@@ -226,7 +251,7 @@ class Sandbox:
         """Change a user's password on every server (as an IT department would)."""
         self.users[address].password = password
         passwords = {u.address: u.password for u in self.users.values()}
-        for server in (self.main, self.localized, self.pop3only, self.expired):
+        for server in (self.main, self.localized, self.gmail, self.pop3only, self.expired):
             server.write_users(passwords)
         self._wait_for_login(address, password)
 
@@ -268,6 +293,7 @@ class Sandbox:
                 "lmtp": m.lmtp,
             },
             "localized_imap": {"imaps": loc.imaps, "imap_starttls": loc.imap},
+            "gmail_like_imap": {"imaps": self.gmail.ports.imaps},
             "pop3_only": {"pop3": pop.pop3, "pop3s": pop.pop3s},
             "expired_certificate_imap": {"imaps": self.expired.ports.imaps},
             "cyrus_imap": {"imaps": self.cyrus.port} if self.cyrus else None,
@@ -289,10 +315,13 @@ class Sandbox:
         path.write_text(json.dumps(self.describe(), indent=2))
         return path
 
-    def deliver(self, raw: bytes, recipient: str, folder: str = "INBOX") -> None:
-        """Store a message straight into a user's folder on the main server."""
+    def deliver(
+        self, raw: bytes, recipient: str, folder: str = "INBOX", server: str = "main"
+    ) -> None:
+        """Store a message straight into a user's folder on the main (or "gmail") server."""
+        dovecot = self.gmail if server == "gmail" else self.main
         subprocess.run(
-            ["doveadm", "-c", str(self.main.config_path), "save", "-u", recipient, "-m", folder],
+            ["doveadm", "-c", str(dovecot.config_path), "save", "-u", recipient, "-m", folder],
             input=raw,
             check=True,
             capture_output=True,

@@ -29,12 +29,12 @@ def hubsync_peak_rss(
 
 
 def connect_args(sandbox, account: str, server: str = "main", security: str = "ssl") -> list[str]:
-    """`hubsync connect` arguments for alice on the main or the localized Dovecot, or on the
+    """`hubsync connect` arguments for alice on the main, localized or "gmail" Dovecot, or on the
     "cyrus" or "courier" server (implicit TLS)."""
     if server in ("cyrus", "courier"):
         imap_port = sandbox.imap_port(server)
     else:
-        dovecot = sandbox.main if server == "main" else sandbox.localized
+        dovecot = _dovecot(sandbox, server)
         imap_port = dovecot.ports.imaps if security == "ssl" else dovecot.ports.imap
     return [
         "connect",
@@ -61,8 +61,12 @@ def connect_args(sandbox, account: str, server: str = "main", security: str = "s
     ]
 
 
+def _dovecot(sandbox, server: str):
+    return {"main": sandbox.main, "gmail": sandbox.gmail}.get(server, sandbox.localized)
+
+
 def imap_login(sandbox, address: str, server: str = "main") -> imaplib.IMAP4_SSL:
-    dovecot = sandbox.main if server == "main" else sandbox.localized
+    dovecot = _dovecot(sandbox, server)
     ctx = ssl.create_default_context(cafile=str(sandbox.ca.cert_path))
     conn = imaplib.IMAP4_SSL("localhost", dovecot.ports.imaps, ssl_context=ctx, timeout=30)
     conn.login(address, sandbox.users[address].password)
