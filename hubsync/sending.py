@@ -53,7 +53,8 @@ class SentCopy(StrEnum):
     APPENDED = "appended"  # hubsync filed it
     ALREADY_PRESENT = "already-present"  # the server filed its own
     SKIPPED = "skipped"  # --sent-copy never
-    FAILED = "failed"  # filing failed; `outbox --retry` files it later
+    PENDING = "pending"  # filing failed this time; the next send or `outbox --retry` files it
+    FAILED = "failed"  # (older entries) the same as pending
 
 
 class SentCopyMode(StrEnum):
@@ -180,6 +181,9 @@ def send(
             submission = smtp.submit(conn, wire, draft.sender, draft.recipients)
     except SmtpDisconnected as exc:
         store.outbox_update(message_id, OutboxState.UNCERTAIN, error=exc.message)
+        # It may have reached the recipient: track it (tracking never resends), so a reply
+        # is logged and proves delivery (the sync then marks it submitted).
+        _track(store, account, full, draft)
         raise
     except HubsyncError as exc:
         store.outbox_update(message_id, OutboxState.FAILED, error=exc.message)
@@ -273,12 +277,12 @@ def _file(
             result.message_id, OutboxState.FILED, sent_copy=result.sent_copy, error=None
         )
     except HubsyncError as exc:
-        result.sent_copy, result.state = SentCopy.FAILED, OutboxState.FILING_FAILED
+        result.sent_copy, result.state = SentCopy.PENDING, OutboxState.FILING_FAILED
         result.error, result.error_reason = exc.message, exc.reason
         store.outbox_update(
             result.message_id,
             OutboxState.FILING_FAILED,
-            sent_copy=SentCopy.FAILED,
+            sent_copy=SentCopy.PENDING,
             error=exc.message,
         )
         store.add_event(account.name, "filing", exc.reason, result.message_id, exc.message)
@@ -366,8 +370,19 @@ QUEUED_STALE = dt.timedelta(minutes=10)  # a send connects within seconds of que
 
 def _settle_interrupted(store: Store, account: cfg.Account) -> None:
     """A ``queued`` entry older than QUEUED_STALE belongs to a send that died before it
-    reached the server: nothing was sent, so it is marked failed (and no longer listed)."""
+    reached the server: nothing was sent, so it is marked failed (and no longer listed). A
+    ``submitting`` one died during submission: the server may have it, so it is uncertain,
+    and tracked (a reply proves delivery)."""
     cutoff = (dt.datetime.now(dt.UTC) - QUEUED_STALE).isoformat(timespec="seconds")
+    for item in store.outbox(account.name, (OutboxState.SUBMITTING,)):
+        if item["updated"] < cutoff:
+            store.outbox_update(
+                item["message_id"],
+                OutboxState.UNCERTAIN,
+                error="interrupted during submission; the server may have it",
+            )
+            if store.message(account.name, item["message_id"]) is None:
+                _track_raw(store, account, store.outbox_raw(item["message_id"]))
     for item in store.outbox(account.name, (OutboxState.QUEUED,)):
         if item["updated"] < cutoff:
             store.outbox_update(

@@ -5,14 +5,17 @@ IDLE silent, holds connections, cuts reconnects during TLS and LOGIN, and misrep
 import contextlib
 import email.policy
 import email.utils
+import os
+import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from email.message import EmailMessage
 
 import pytest
-from helpers import connect_args, wait_for
+from helpers import connect_args, count_by_message_id, wait_delivered, wait_for
 from imap_proxy import ImapProxy
 
 ALICE = "alice@example.test"
@@ -129,6 +132,31 @@ def test_an_inbox_only_account_is_told_where_the_reply_waits_and_how_to_read_it(
     assert cli("why", rid, "--json").json()["rule"] == "in-reply-to"
 
 
+def checks(cli, *options: str) -> dict:
+    result = cli("doctor", "--json", *options)
+    return {c["id"]: c for c in result.json()["accounts"][0]["checks"]}
+
+
+def test_doctor_finds_replies_where_sync_does_not_look(gmail, sandbox, tmp_path):
+    cli, _ = gmail
+    assert cli("accounts", "set", "gmail", "--folders", "inbox").code == 0
+    quote = tracked(cli, tmp_path, "doctor")
+    deliver_reply(sandbox, quote, "doctor-label", folder="Kunder", server="gmail")
+    deliver_reply(sandbox, quote, "doctor-spam", folder="Skräppost", server="gmail")
+    found = checks(cli)
+    assert found["watched-folders"]["reason"] == "folders-not-watched"
+    assert "accounts set --folders all" in found["watched-folders"]["fix"]
+    elsewhere = found["replies-elsewhere"]
+    assert elsewhere["reason"] == "replies-not-watched"
+    assert "Kunder (1)" in elsewhere["evidence"] and "Skräppost (1)" in elsewhere["evidence"]
+    assert cli("accounts", "set", "gmail", "--folders", "all").code == 0
+    found = checks(cli)
+    assert found["watched-folders"]["status"] == "pass"
+    # All Mail holds the label's reply; only the one in spam is still out of sight.
+    assert "Skräppost (1)" in found["replies-elsewhere"]["evidence"]
+    assert "Kunder" not in found["replies-elsewhere"]["evidence"]
+
+
 def test_why_says_a_reply_waits_for_the_next_sync(gmail, sandbox, tmp_path):
     cli, _ = gmail
     quote = tracked(cli, tmp_path, "pending")
@@ -169,6 +197,8 @@ def test_behind_a_silent_idle_the_watch_logs_a_reply_within_the_poll(
     assert proxy.swallowed >= 1, "IDLE's announcement never reached hubsync"
     assert took < 10, f"logged {took:.1f} s after delivery"
     assert any("did not announce" in e for e in events(proxied, "idle-silent"))
+    idle = checks(proxied, "--offline")["idle"]
+    assert (idle["status"], idle["reason"]) == ("warn", "idle-silent")
 
 
 def test_a_silently_dead_connection_is_replaced_and_the_reply_logged(
@@ -219,3 +249,85 @@ def test_a_far_ahead_uidnext_leaves_the_position_sane(proxied, proxy, sandbox, t
     rid = deliver_reply(sandbox, quote, "ahead")
     synced = proxied("sync", "--json")
     assert synced.json()["logged"] == 1 and is_logged(proxied, rid)
+
+
+class AnswerCuttingProxy:
+    """TCP to the submission port that lets the whole message through but cuts the
+    connection before the server's answer to it reaches the client: the server has the
+    message, the client cannot know (an "uncertain" send that was in fact delivered)."""
+
+    def __init__(self, target_port: int, after_client_bytes: int) -> None:
+        self.target_port, self.after = target_port, after_client_bytes
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.from_client = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            client, _ = self.listener.accept()
+            server = socket.create_connection(("127.0.0.1", self.target_port))
+            threading.Thread(target=self._up, args=(client, server), daemon=True).start()
+            with contextlib.suppress(OSError):
+                while data := server.recv(4096):
+                    if self.from_client >= self.after:
+                        break  # the answer to DATA: never passed on
+                    client.sendall(data)
+            client.close()  # the client sees EOF while waiting for "250 queued"
+            time.sleep(2)  # the server has answered; then it may go
+            server.close()
+
+    def _up(self, client, server) -> None:
+        with contextlib.suppress(OSError):
+            while data := client.recv(65536):
+                server.sendall(data)
+                self.from_client += len(data)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_an_uncertain_send_that_was_delivered_is_tracked_and_proven_by_the_reply(
+    alice, sandbox, tmp_path
+):
+    proxy = AnswerCuttingProxy(sandbox.postfix.submissions_port, after_client_bytes=900_000)
+    config = alice.home / "config.toml"
+    original = config.read_text()
+    config.write_text(
+        original.replace(
+            f"smtp_port = {sandbox.postfix.submission_port}", f"smtp_port = {proxy.port}"
+        ).replace('smtp_security = "starttls"', 'smtp_security = "ssl"')
+    )
+    (tmp_path / "big.bin").write_bytes(os.urandom(1 << 20))  # 1 MiB: the answer comes after it
+    try:
+        sent = alice(
+            "send",
+            "--to",
+            "bob@customer.test",
+            "--subject",
+            "cut answer",
+            "--body",
+            "x",
+            "--attach",
+            str(tmp_path / "big.bin"),
+            "--json",
+        )
+    finally:
+        proxy.close()
+        config.write_text(original)
+    assert sent.code == 1, sent.stderr
+    [item] = [i for i in alice("outbox", "--json").json()["items"] if i["subject"] == "cut answer"]
+    assert item["state"] == "uncertain"
+    mid = item["message_id"]
+    wait_delivered(sandbox, "bob@customer.test", mid)  # it did reach Bob
+    assert is_logged(alice, mid), "an uncertain send is tracked"
+    rid = deliver_reply(sandbox, mid, "proof")
+    synced = alice("sync", "--json")
+    assert synced.code == 0 and is_logged(alice, rid)
+    assert synced.json()["folders"][0]["deliveries_proven"] == 1
+    [item] = [
+        i for i in alice("outbox", "--all", "--json").json()["items"] if i["message_id"] == mid
+    ]
+    assert item["state"] == "filed", item
+    assert count_by_message_id(sandbox, ALICE, "Sent", mid) == 1
+    assert count_by_message_id(sandbox, "bob@customer.test", "INBOX", mid) == 1, "never resent"

@@ -28,6 +28,7 @@ def test_gmail_in_any_language_reads_all_mail_and_sent_only():
     assert plan.primary == "[Gmail]/Alla mail"
     assert plan.folders == ["[Gmail]/Alla mail", "[Gmail]/Skickat"]
     assert "Alla mail" in plan.skipped["Kunder"], "a label's mail is in All Mail too"
+    assert plan.covered == ["INBOX", "Kunder"], "spam and trash are not in All Mail"
     assert "Junk" in plan.skipped["[Gmail]/Skräppost"]
 
 

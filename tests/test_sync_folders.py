@@ -2,11 +2,12 @@
 returned (the sync engine in process: an in-memory mailbox and a real store)."""
 
 import dataclasses
+from pathlib import Path
 
 from mail_factory import make
 from memory_mailbox import ACCOUNT, MemoryMailbox
 
-from hubsync import reports
+from hubsync import doctor, environment, reports
 from hubsync.logbook import log_manual
 from hubsync.sync import engine
 
@@ -111,7 +112,7 @@ def test_a_far_ahead_uidnext_never_becomes_the_position(store):
     assert report.total("logged") == 1
 
 
-def test_a_position_past_the_servers_uidnext_is_wrong_rescans_and_says_so(store):
+def test_a_position_past_the_servers_uidnext_is_wrong_rescans_and_says_so(store, home):
     box = tracked_box(store)
     box.deliver("INBOX", reply(1))
     box.deliver("INBOX", reply(2))
@@ -123,6 +124,10 @@ def test_a_position_past_the_servers_uidnext_is_wrong_rescans_and_says_so(store)
     assert store.sync_state("alice", "INBOX")["last_uid"] == 2
     events = store.db.execute("SELECT reason, detail FROM events WHERE reason = 'position-ahead'")
     assert "60690004" in events.fetchall()[0]["detail"].replace(",", "")
+    with environment.use(environment.Environment(home=Path(home), password="x")):
+        found = {c.id: c for c in doctor.run(ACCOUNT, store, offline=True)}
+    assert found["sync-position"].reason == "position-ahead"
+    assert found["idle"].status == "pass" and "within seconds" in found["idle"].evidence
 
 
 def test_a_folder_whose_newest_mail_was_moved_away_stays_unchanged_on_status_alone(store):

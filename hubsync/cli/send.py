@@ -113,7 +113,10 @@ def send_command(
         emit_json(result.to_dict())
     else:
         _show_result(result)
-    raise typer.Exit(0 if result.state == sending.OutboxState.FILED else 1)
+    # Submitted is success: a copy still owed is filed later, and a script that retried on
+    # the exit code would send the message twice.
+    done = (sending.OutboxState.FILED, sending.OutboxState.FILING_FAILED)
+    raise typer.Exit(0 if result.state in done else 1)
 
 
 def _content(subject, body, body_file, template, variables) -> tuple[str, str]:
@@ -191,9 +194,9 @@ def _show_result(result: sending.SendResult) -> None:
         out.print(f"Sent folder: {copy}.")
     else:
         err.print(
-            f"[yellow]The message was sent once, but filing the Sent copy failed:[/yellow] "
-            f"{safe(result.error)}\nIt is listed by `hubsync outbox` and will be retried; it "
-            "will never be sent again."
+            f"[yellow]Warning: the message was sent once, but filing the Sent copy failed:"
+            f"[/yellow] {safe(result.error)}\nThe copy is pending: `hubsync outbox --retry` "
+            "files it (so does the next send). The message will never be sent again."
         )
 
 

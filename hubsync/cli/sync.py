@@ -75,6 +75,7 @@ def sync_command(
             _watch(store, acc, password, folder or None, json_out, settings)
             return
         report = _run_once(store, acc, password, folder or None, json_out)
+        _file_proven(store, acc, password, report)
     if json_out:
         emit_json(report.to_dict())
     else:
@@ -110,6 +111,7 @@ def _watch(store, acc, password, folders, json_out, settings) -> None:
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
 
     def on_report(report: engine.SyncReport) -> None:
+        _file_proven(store, acc, password, report)
         if json_out:  # JSON Lines: one object per sync, as it happens
             emit_json_line(report.to_dict())
         else:
@@ -133,6 +135,21 @@ def _watch(store, acc, password, folders, json_out, settings) -> None:
         watch.watch(store, acc, password, folders, on_report, on_trouble, settings=settings)
     except KeyboardInterrupt:
         err.print("Stopped watching.")
+
+
+def _file_proven(store, acc, password, report: engine.SyncReport) -> None:
+    """A reply proved that a send of unknown outcome was delivered: file its Sent copy now
+    (never a resend). A failure leaves it owed, for `outbox --retry`."""
+    if not report.total("deliveries_proven"):
+        return
+    from hubsync import sending  # only when a delivery was proven
+
+    for item in sending.retry_filing(store, acc, password):
+        if item.get("error"):
+            err.print(
+                f"[yellow]The Sent copy of {safe(item['message_id'])} is still owed:[/yellow] "
+                f"{safe(item['error'])} (`hubsync outbox --retry` files it)"
+            )
 
 
 def show_report(report: engine.SyncReport) -> None:

@@ -56,8 +56,12 @@ def run(account: cfg.Account, store: Store | None, offline: bool = False) -> lis
 
         check, password = refresh_check(account, password)
         checks.append(check)
+    from hubsync.doctor.folders import RECENT_IDS
+
+    # Read here: the store's connection belongs to this thread, not the pool's.
+    tracked = store.recent_tracked_ids(account.name, RECENT_IDS) if store is not None else None
     with ThreadPoolExecutor(max_workers=2) as pool:
-        imap_chain = pool.submit(imap_checks, account, password)
+        imap_chain = pool.submit(imap_checks, account, password, tracked)
         smtp_chain = pool.submit(smtp_checks, account, password)
         checks += imap_chain.result() + smtp_chain.result()
     return checks

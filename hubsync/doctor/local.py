@@ -3,6 +3,7 @@
 from hubsync import config as cfg
 from hubsync import credentials, environment
 from hubsync.doctor import Check, fail, from_error, ok, warn
+from hubsync.doctor.folders import idle_check, position_check
 from hubsync.errors import HubsyncError
 from hubsync.mail import providers
 from hubsync.sending import OutboxState
@@ -26,6 +27,8 @@ def local_checks(account: cfg.Account, store: Store | None) -> tuple[list[Check]
         _uidvalidity_check(account, store),
         _unreadable_check(account, store),
         _sent_copy_fact(account, store),
+        idle_check(account, store),
+        position_check(account, store),
     ]
     return checks, password
 

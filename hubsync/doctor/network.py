@@ -6,6 +6,7 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
 from hubsync import config as cfg
 from hubsync.doctor import Check, fail, from_error, ok, warn
+from hubsync.doctor.folders import folders_check, replies_elsewhere_check
 from hubsync.errors import HubsyncError
 from hubsync.mail import dns as maildns
 from hubsync.mail import imap
@@ -188,7 +189,9 @@ def _server_identity(kind: str, greeting: str, id_response: str = "") -> Check:
     )
 
 
-def imap_checks(account: cfg.Account, password: str | None) -> list[Check]:
+def imap_checks(
+    account: cfg.Account, password: str | None, tracked: list[str] | None = None
+) -> list[Check]:
     """The IMAP chain: reachability and TLS, then (with a password) login, capabilities,
     folders and the server's identity."""
     checks, usable = _endpoint_checks(account.imap_endpoint(), IMAP)
@@ -206,7 +209,7 @@ def imap_checks(account: cfg.Account, password: str | None) -> list[Check]:
             logging_in[0] = False
             checks.append(ok("imap-login", f"logged in as {account.username}"))
             checks.append(_capabilities_check(imap.capability_names(client)))
-            checks += _folder_checks(client, account)
+            checks += _folder_checks(client, account, tracked)
             identity = _id_check(client)
             checks = [c for c in checks if c.id != "imap-server"] + [identity]
     except HubsyncError as exc:
@@ -227,8 +230,11 @@ def _capabilities_check(caps: list[str]) -> Check:
     )
 
 
-def _folder_checks(client, account: cfg.Account) -> list[Check]:
+def _folder_checks(client, account: cfg.Account, tracked: list[str] | None) -> list[Check]:
     folders = imap.list_folders(client)
+    watch = [folders_check(account, folders)]
+    if tracked is not None:
+        watch.append(replies_elsewhere_check(client, account, tracked, folders))
     configured = account.sent_folder if account.sent_folder_rule == "config" else None
     resolution = resolve_sent_folder(folders, configured)
     checks = []
@@ -295,7 +301,7 @@ def _folder_checks(client, account: cfg.Account) -> list[Check]:
         checks.append(
             ok("folder-sizes", f"{len(folders)} folder(s), none over {LARGE_FOLDER:,} messages")
         )
-    return checks
+    return checks + watch
 
 
 def _id_check(client) -> Check:

@@ -81,6 +81,7 @@ class WatchPlan:
     folders: list[str]
     skipped: dict[str, str] = field(default_factory=dict)  # folder -> why it is not read
     missing: list[str] = field(default_factory=list)  # named in the settings, not on the server
+    covered: list[str] = field(default_factory=list)  # not read: the \\All folder holds theirs
 
 
 def is_all_setting(watched: list[str]) -> bool:
@@ -121,11 +122,15 @@ def reply_folders(
         return WatchPlan(_primary(chosen), chosen, skipped, missing)
     all_mail = [f for f in listing if f.has("\\All") and f.selectable and nfc(f.name) not in out]
     chosen = []
+    covered = []
     if all_mail:
         add(chosen, all_mail[0].name)
         for f in listing:
             if nfc(f.name) not in out and f.name != all_mail[0].name:
-                why = _why_skipped(f) or f"its messages are in {all_mail[0].name} too"
+                why = _why_skipped(f)
+                if not why:
+                    why = f"its messages are in {all_mail[0].name} too"
+                    covered.append(f.name)
                 skipped.setdefault(f.name, why)
     else:
         if not any(f.name.upper() == "INBOX" for f in listing):
@@ -143,7 +148,7 @@ def reply_folders(
         skipped.pop(server_name(sent), None)
     primary = chosen[0] if all_mail else _primary(chosen)
     ordered = [primary, *[n for n in chosen if n != primary]]
-    return WatchPlan(primary, ordered, skipped)
+    return WatchPlan(primary, ordered, skipped, covered=[c for c in covered if c not in ordered])
 
 
 def _primary(names: list[str]) -> str:

@@ -208,6 +208,15 @@ class Store:
         ).fetchall()
         return {r["message_id"]: r["thread_id"] for r in rows}
 
+    def recent_tracked_ids(self, account: str, limit: int) -> list[str]:
+        """The account's most recently logged Message-IDs (newest first), at most ``limit``."""
+        rows = self._all(
+            "SELECT message_id FROM messages WHERE account = ? ORDER BY id DESC LIMIT ?",
+            account,
+            limit,
+        )
+        return [r["message_id"] for r in rows]
+
     def add_contact(
         self, conn: Database, account: str, address: str, name: str | None, seen: str
     ) -> bool:
@@ -384,6 +393,28 @@ class Store:
             sql += f" AND state IN ({','.join('?' for _ in states)})"
             args.extend(states)
         return self._all(sql + " ORDER BY id", *args)
+
+    def uncertain_sends(self, account: str) -> set[str]:
+        """Message-IDs of the account's sends whose outcome is unknown (state uncertain)."""
+        rows = self._all(
+            "SELECT message_id FROM outbox WHERE account = ? AND state = 'uncertain'", account
+        )
+        return {r["message_id"] for r in rows}
+
+    def prove_delivered(self, message_id: str, proof: str) -> bool:
+        """An uncertain send that a reply answers did reach its recipient: it becomes
+        submitted (its Sent copy is owed). False when it was not uncertain (any more)."""
+        with self.transaction() as conn:
+            changed = conn.execute(
+                "UPDATE outbox SET state = 'submitted', updated = ?, error = ? "
+                "WHERE message_id = ? AND state = 'uncertain'",
+                (
+                    now(),
+                    f"delivery proven: {proof} replies to it; its Sent copy is owed",
+                    message_id,
+                ),
+            ).rowcount
+        return bool(changed)
 
     def outbox_raw(self, message_id: str) -> bytes:
         """The journalled bytes of a message, or b""."""

@@ -250,6 +250,27 @@ def _execute(
     for message_id, thread_id in log_replies(mailbox, store, account, folder, replies, stats):
         tracked[message_id] = thread_id
         fault_point("mid-fetch")  # between logging a message and moving the position
+    if replies:
+        _prove_deliveries(store, account, replies, stats)
+
+
+def _prove_deliveries(store: Store, account: cfg.Account, replies: list, stats) -> None:
+    """A reply that answers a send of unknown outcome proves it reached the recipient: the
+    send becomes submitted (its Sent copy is owed and filed by `outbox --retry`, the next
+    send, or the sync command right after this sync)."""
+    uncertain = store.uncertain_sends(account.name)
+    for reply in replies:
+        ref = reply.match.ref
+        if ref in uncertain and store.prove_delivered(ref, reply.message_id or "a reply"):
+            uncertain.discard(ref)
+            stats.deliveries_proven += 1
+            store.add_event(
+                account.name,
+                "outbox",
+                "delivery-proven",
+                ref,
+                f"{reply.message_id or 'a reply'} answers it: it reached the recipient",
+            )
 
 
 def _prefilter(tracked: dict[str, int]) -> Callable[[bytes], bool]:

@@ -13,6 +13,7 @@ class FolderStats:
     never_log_hits: int = 0  # matched, but a never_log rule kept them out
     attachments_stored: int = 0
     attachments_skipped: int = 0
+    deliveries_proven: int = 0  # replies that proved an uncertain send reached its recipient
     vanished: int = 0  # matched, then moved or deleted before its body was read
     unreadable: int = 0  # messages that could not be read (recorded as message-error events)
     uidvalidity_changed: bool = False
