@@ -32,6 +32,9 @@ class Account:
     sent_folder: str = ""
     sent_folder_rule: str = ""
     sent_copy: str = "auto"
+    # Where the provider files its own Sent copy: how long to wait for it before hubsync
+    # files one (and learns that it does not).
+    sent_copy_grace_minutes: float = 15.0
     password_command: list[str] = field(default_factory=list)
     credential_source: str = "keyring"
     provider: str = ""
@@ -58,6 +61,8 @@ class Account:
             data.pop("auth")  # the default; written only for OAuth2 accounts
         if not data["timeout"]:
             data.pop("timeout")
+        if data["sent_copy_grace_minutes"] == 15.0:
+            data.pop("sent_copy_grace_minutes")  # the default
         return {k: v for k, v in data.items() if v not in ("", [], None) or k == "never_log"}
 
     @property
@@ -195,6 +200,10 @@ _TYPES: dict[str, tuple[str, object]] = {
         "a number of seconds from 0.5 to 3600",
         lambda v: (_is_int(v) or isinstance(v, float)) and 0.5 <= v <= 3600,
     ),
+    "minutes": (
+        "a number of minutes from 0 to 1440",
+        lambda v: (_is_int(v) or isinstance(v, float)) and 0 <= v <= 1440,
+    ),
     "size": (
         "a number of megabytes above 0",
         lambda v: (_is_int(v) or isinstance(v, float)) and 0 < v <= 1_000_000,
@@ -206,6 +215,7 @@ _KEY_TYPES = {
     "log_attachments": "bool",
     "attachment_limit_mb": "size",
     "timeout": "seconds",
+    "sent_copy_grace_minutes": "minutes",
     "password_command": "strings",
     "watched_folders": "strings",
     "excluded_folders": "strings",

@@ -34,10 +34,12 @@ class OutboxState(StrEnum):
     FILING_FAILED = "filing-failed"
     FAILED = "failed"
     UNCERTAIN = "uncertain"
+    AWAITING_COPY = "awaiting-copy"  # submitted; the provider is expected to file the copy
 
 
 # Not finished: `hubsync outbox` lists these; OWED_A_COPY are filed by `outbox --retry`.
 PENDING = (
+    OutboxState.AWAITING_COPY,
     OutboxState.QUEUED,
     OutboxState.SUBMITTING,
     OutboxState.SUBMITTED,
@@ -54,6 +56,7 @@ class SentCopy(StrEnum):
     ALREADY_PRESENT = "already-present"  # the server filed its own
     SKIPPED = "skipped"  # --sent-copy never
     PENDING = "pending"  # filing failed this time; the next send or `outbox --retry` files it
+    AWAITING = "awaiting"  # the provider files its own; checked later, filed after the grace
     FAILED = "failed"  # (older entries) the same as pending
 
 
@@ -66,7 +69,6 @@ class SentCopyMode(StrEnum):
     NEVER = "never"
 
 
-FILING_WAIT_EXPECTED = 10.0  # provider known to file its own copy: wait this long for it
 FILING_WAIT_UNKNOWN = 5.0  # not yet known: a short look before appending
 FACT = "server_files_sent_copy"
 
@@ -272,10 +274,12 @@ def _file(
 ) -> None:
     try:
         result.sent_copy = file_copy(store, account, result.message_id, raw, password, mode)
-        result.state = OutboxState.FILED
-        store.outbox_update(
-            result.message_id, OutboxState.FILED, sent_copy=result.sent_copy, error=None
+        result.state = (
+            OutboxState.AWAITING_COPY
+            if result.sent_copy == SentCopy.AWAITING
+            else OutboxState.FILED
         )
+        store.outbox_update(result.message_id, result.state, sent_copy=result.sent_copy, error=None)
     except HubsyncError as exc:
         result.sent_copy, result.state = SentCopy.PENDING, OutboxState.FILING_FAILED
         result.error, result.error_reason = exc.message, exc.reason
@@ -316,7 +320,10 @@ def file_copy(
     learning = mode == SentCopyMode.AUTO and not retry
     wait = 0.0
     if learning:
-        wait = FILING_WAIT_EXPECTED if expected else (FILING_WAIT_UNKNOWN if known is None else 0.0)
+        # Where the provider files its own copy, nobody waits for it now: the entry waits in
+        # the outbox (awaiting-copy) and a later sync or `outbox --retry` checks for it, so
+        # a copy that comes late is never doubled by hubsync's.
+        wait = 0.0 if expected else (FILING_WAIT_UNKNOWN if known is None else 0.0)
     with imap_session(account, password) as client:
         try:
             present = imap.find_message_id(client, folder, message_id, wait)
@@ -328,6 +335,8 @@ def file_copy(
             if learning:
                 store.set_fact(account.name, FACT, "yes")
             return SentCopy.ALREADY_PRESENT
+        if learning and expected:
+            return SentCopy.AWAITING
         if learning and known is None:
             store.set_fact(account.name, FACT, "no")
         imap.unselect(client)  # never APPEND to a folder the session holds read-only
@@ -338,9 +347,10 @@ def file_copy(
 def retry_filing(store: Store, account: cfg.Account, password: Secret) -> list[dict]:
     """File the copies that are still owed (submitted or filing-failed); never resubmit.
     A message a power cut left untracked after submission is tracked first, so replies to it
-    are logged; an entry a crash left ``queued`` (never submitted) is marked failed."""
+    are logged; an entry a crash left ``queued`` (never submitted) is marked failed. Copies
+    awaited from the provider are looked for, and filed once the grace period is over."""
     _settle_interrupted(store, account)
-    done = []
+    done = settle_awaited(store, account, password)
     for item in store.outbox(account.name, OWED_A_COPY):
         raw = store.outbox_raw(item["message_id"])
         if store.message(account.name, item["message_id"]) is None:
@@ -362,6 +372,52 @@ def retry_filing(store: Store, account: cfg.Account, password: Secret) -> list[d
                     "error": exc.message,
                 }
             )
+    return done
+
+
+def settle_awaited(store: Store, account: cfg.Account, password: Secret) -> list[dict]:
+    """Look for each awaited provider copy by Message-ID: found, the entry is filed; still
+    missing after ``sent_copy_grace_minutes``, hubsync files one and learns that this provider
+    does not file copies after all. Never two copies: hubsync appends only when none is there."""
+    waiting = store.outbox(account.name, (OutboxState.AWAITING_COPY,))
+    if not waiting:
+        return []
+    grace = dt.timedelta(minutes=account.sent_copy_grace_minutes)
+    cutoff = (dt.datetime.now(dt.UTC) - grace).isoformat(timespec="seconds")
+    done = []
+    with imap_session(account, password) as client:
+        for item in waiting:
+            mid = item["message_id"]
+            try:
+                present = imap.find_message_id(client, account.sent_folder, mid)
+                if not present and item["updated"] > cutoff:
+                    continue  # still within the grace period
+                copy = SentCopy.ALREADY_PRESENT
+                if not present:
+                    imap.unselect(client)
+                    raw = store.outbox_raw(mid)
+                    imap.append_message(
+                        client, account.sent_folder, raw, _datetime(parse.parse(raw, False).date)
+                    )
+                    copy = SentCopy.APPENDED
+                    store.set_fact(account.name, FACT, "no")
+                    store.add_event(
+                        account.name,
+                        "filing",
+                        "provider-copy-missing",
+                        mid,
+                        f"no copy from the provider within {account.sent_copy_grace_minutes:g} "
+                        "minutes: hubsync filed one and no longer waits for the provider",
+                    )
+            except IMAPClientAbortError:
+                raise
+            except (IMAPClientError, HubsyncError) as exc:
+                text = getattr(exc, "message", None) or str(exc)
+                store.outbox_update(mid, OutboxState.AWAITING_COPY, error=text)
+                done.append({"message_id": mid, "state": OutboxState.AWAITING_COPY, "error": text})
+                continue
+            store.outbox_update(mid, OutboxState.FILED, sent_copy=copy, error=None)
+            done.append({"message_id": mid, "state": OutboxState.FILED, "sent_copy": copy})
     return done
 
 

@@ -2,6 +2,8 @@
 
 import email
 import email.policy
+import sqlite3
+import time
 
 import pytest
 from helpers import (
@@ -81,8 +83,65 @@ def test_provider_that_files_its_own_copy_gets_no_second_one(cli, sandbox):
     second = send(
         cli, "--to", "bob@customer.test", "--subject", "filed by server 2", "--body", "x"
     ).json()
-    assert second["sent_copy"] == "already-present"  # learned; waits for the server's copy
+    # Learned: the send does not wait for the server's copy; if it is not there yet the entry
+    # awaits it and the next sync checks.
+    assert second["sent_copy"] in ("already-present", "awaiting"), second
+    assert cli("sync", "--json").code == 0
     assert count_by_message_id(sandbox, "alice@example.test", "Sent", second["message_id"]) == 1
+    [entry] = [
+        i
+        for i in cli("outbox", "--all", "--json").json()["items"]
+        if i["message_id"] == second["message_id"]
+    ]
+    assert entry["state"] == "filed"
+
+
+def _learned_filing_account(cli, sandbox, grace_minutes: float) -> None:
+    """An account that learned its provider files Sent copies, on a port that files none:
+    a provider whose copy comes late, or never."""
+    assert cli(*connect_args(sandbox, "late"), input=ALICE).code == 0
+    assert cli("report", "--json").code == 0  # the store exists from here on
+    db = sqlite3.connect(cli.home / "data" / "hubsync.sqlite3")
+    db.execute(
+        "INSERT INTO server_facts (account, key, value, updated) "
+        "VALUES ('late', 'server_files_sent_copy', 'yes', '2026-01-01T00:00:00')"
+    )
+    db.commit()
+    db.close()
+    assert cli("accounts", "set", "late", "--sent-copy-grace-minutes", str(grace_minutes)).code == 0
+
+
+def test_a_provider_copy_that_comes_late_is_never_doubled(cli, sandbox):
+    _learned_filing_account(cli, sandbox, grace_minutes=15)
+    started = time.monotonic()
+    data = send(cli, "--to", "bob@customer.test", "--subject", "late copy", "--body", "x").json()
+    assert time.monotonic() - started < 10, "the send does not wait for the provider's copy"
+    assert (data["sent_copy"], data["state"]) == ("awaiting", "awaiting-copy")
+    mid = data["message_id"]
+    assert cli("sync", "--json").code == 0  # within the grace: nothing is filed
+    assert count_by_message_id(sandbox, "alice@example.test", "Sent", mid) == 0
+    # The provider's copy arrives, 12 s or 60 s late (here: when the test puts it there).
+    wait_delivered(sandbox, "bob@customer.test", mid)
+    [raw] = fetch_by_message_id(sandbox, "bob@customer.test", "INBOX", mid)
+    sandbox.deliver(raw, "alice@example.test", "Sent")
+    assert cli("sync", "--json").code == 0
+    assert count_by_message_id(sandbox, "alice@example.test", "Sent", mid) == 1
+    [entry] = [
+        i for i in cli("outbox", "--all", "--json").json()["items"] if i["message_id"] == mid
+    ]
+    assert (entry["state"], entry["sent_copy"]) == ("filed", "already-present")
+
+
+def test_a_provider_copy_that_never_comes_is_filed_after_the_grace_and_relearned(cli, sandbox):
+    _learned_filing_account(cli, sandbox, grace_minutes=0.02)  # 1.2 s
+    data = send(cli, "--to", "bob@customer.test", "--subject", "no copy", "--body", "x").json()
+    assert data["state"] == "awaiting-copy"
+    time.sleep(2.5)
+    assert cli("sync", "--json").code == 0
+    assert count_by_message_id(sandbox, "alice@example.test", "Sent", data["message_id"]) == 1
+    checks = cli("doctor", "--offline", "--json").json()["accounts"][0]["checks"]
+    [copies] = [c for c in checks if c["id"] == "sent-copies"]
+    assert "files no copy" in copies["evidence"]
 
 
 def test_bcc_is_delivered_but_only_the_sent_copy_shows_it(alice, sandbox):

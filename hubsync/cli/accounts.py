@@ -504,6 +504,15 @@ def set_command(
         metavar="NAME",
         help="Undo --exclude-folder for this folder (repeatable).",
     ),
+    sent_copy_grace_minutes: float = typer.Option(
+        None,
+        "--sent-copy-grace-minutes",
+        metavar="MINUTES",
+        min=0,
+        max=1440,
+        help="Where the provider files its own Sent copy: how long to wait for it before "
+        "hubsync files one (default 15).",
+    ),
     json_out: bool = options.json_out(),
 ) -> None:
     """Change an account's settings (what is not given stays as it is)."""
@@ -515,6 +524,8 @@ def set_command(
         if folder not in acc.excluded_folders:
             acc.excluded_folders.append(folder)
     acc.excluded_folders = [f for f in acc.excluded_folders if f not in (include_folder or [])]
+    if sent_copy_grace_minutes is not None:
+        acc.sent_copy_grace_minutes = sent_copy_grace_minutes
     if log_attachments is not None:
         acc.log_attachments = log_attachments
     if attachment_limit_mb is not None:

@@ -115,7 +115,11 @@ def send_command(
         _show_result(result)
     # Submitted is success: a copy still owed is filed later, and a script that retried on
     # the exit code would send the message twice.
-    done = (sending.OutboxState.FILED, sending.OutboxState.FILING_FAILED)
+    done = (
+        sending.OutboxState.FILED,
+        sending.OutboxState.FILING_FAILED,
+        sending.OutboxState.AWAITING_COPY,
+    )
     raise typer.Exit(0 if result.state in done else 1)
 
 
@@ -189,6 +193,9 @@ def _show_result(result: sending.SendResult) -> None:
         sending.SentCopy.ALREADY_PRESENT: f"the server filed its own copy in "
         f"'{safe(result.sent_folder)}'",
         sending.SentCopy.SKIPPED: "no Sent copy (--sent-copy never)",
+        sending.SentCopy.AWAITING: f"the server files its own copy in "
+        f"'{safe(result.sent_folder)}'; the next sync checks that it did (hubsync files one "
+        "only if none came)",
     }.get(result.sent_copy)
     if copy:
         out.print(f"Sent folder: {copy}.")

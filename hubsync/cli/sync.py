@@ -75,7 +75,7 @@ def sync_command(
             _watch(store, acc, password, folder or None, json_out, settings)
             return
         report = _run_once(store, acc, password, folder or None, json_out)
-        _file_proven(store, acc, password, report)
+        _settle_outbox(store, acc, password, report)
     if json_out:
         emit_json(report.to_dict())
     else:
@@ -111,7 +111,7 @@ def _watch(store, acc, password, folders, json_out, settings) -> None:
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
 
     def on_report(report: engine.SyncReport) -> None:
-        _file_proven(store, acc, password, report)
+        _settle_outbox(store, acc, password, report)
         if json_out:  # JSON Lines: one object per sync, as it happens
             emit_json_line(report.to_dict())
         else:
@@ -137,12 +137,13 @@ def _watch(store, acc, password, folders, json_out, settings) -> None:
         err.print("Stopped watching.")
 
 
-def _file_proven(store, acc, password, report: engine.SyncReport) -> None:
-    """A reply proved that a send of unknown outcome was delivered: file its Sent copy now
-    (never a resend). A failure leaves it owed, for `outbox --retry`."""
-    if not report.total("deliveries_proven"):
+def _settle_outbox(store, acc, password, report: engine.SyncReport) -> None:
+    """After a sync: file the Sent copy of a send whose delivery a reply just proved, and
+    look for the provider's own copies that sends are waiting for (filing one once the
+    grace period is over). Never a resend; a failure leaves the copy owed."""
+    if not report.total("deliveries_proven") and not store.outbox(acc.name, ("awaiting-copy",)):
         return
-    from hubsync import sending  # only when a delivery was proven
+    from hubsync import sending  # only when the outbox has something to settle
 
     for item in sending.retry_filing(store, acc, password):
         if item.get("error"):
