@@ -10,7 +10,11 @@ watches all of them, then measures in one run:
 2. `hubsync sync`, first run over every folder (wall time, interpreter start included);
 3. `hubsync sync` again with nothing new (every folder checked with STATUS, none selected);
 4. for comparison, a bare session sending EXAMINE to every folder, and one sending STATUS
-   (UIDVALIDITY UIDNEXT MESSAGES): what checking a folder costs either way.
+   (UIDVALIDITY UIDNEXT MESSAGES): what checking a folder costs either way;
+5. the no-change sync (median of 5) of the same account watching every folder
+   (``watched_folders = ["*"]``: a LIST, then STATUS per folder) against one watching a
+   single folder: what watching every folder a reply can land in costs (issue #22: at most
+   0.2 s more for 50 folders).
 
 Usage: python -m benchmarks.many_folders [--folders 200] [--messages 5000]
 Prints each figure with its limit and ratio; record results in docs/performance.md.
@@ -66,6 +70,20 @@ def raw_check_seconds(box: Sandbox, folders: list[str], verb: bytes) -> float:
     return elapsed
 
 
+def _every_folder_against_one(env: dict, config_path: Path, folders: list[str]):
+    """Median no-change sync watching ["*"], then watching only ``folders[0]``."""
+
+    def watch(setting: list[str]) -> float:
+        config = tomllib.loads(config_path.read_text())
+        config["accounts"]["bench"]["watched_folders"] = setting
+        config_path.write_text(tomli_w.dumps(config))
+        run_measured(env, "sync", "--json")  # positions for folders not synced yet
+        runs = sorted(run_measured(env, "sync", "--json")[0] for _ in range(5))
+        return runs[2]
+
+    return watch(["*"]), watch(folders[:1])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--folders", type=int, default=200)
@@ -106,6 +124,7 @@ def main() -> int:
         first_s, first_rss, first = run_measured(env, "sync", "--json")
         again_s, _, again = run_measured(env, "sync", "--json")
         skipped = sum(1 for f in again["folders"] if f["unchanged"])
+        every_s, one_s = _every_folder_against_one(env, config_path, folders)
         examine_s = raw_check_seconds(box, folders, b"EXAMINE")
         status_s = raw_check_seconds(box, folders, b"STATUS")
         result = {
@@ -122,6 +141,9 @@ def main() -> int:
             "folders_skipped_on_status": skipped,
             "raw_examine_every_folder_seconds": round(examine_s, 3),
             "raw_status_every_folder_seconds": round(status_s, 3),
+            "no_change_sync_every_folder_median_seconds": round(every_s, 3),
+            "no_change_sync_one_folder_median_seconds": round(one_s, 3),
+            "every_folder_extra_seconds": round(every_s - one_s, 3),
         }
     finally:
         box.remove()
@@ -134,7 +156,10 @@ def main() -> int:
         f"ratio {first_s / raw_s:.2f} (limit 1.30)  peak {first_rss / 1024:.0f} MB\n"
         f"  no-change sync (STATUS, {skipped} skipped)      {again_s:8.3f} s  (limit 1.00 s)\n"
         f"  bare EXAMINE of every folder               {examine_s:8.3f} s\n"
-        f"  bare STATUS of every folder                {status_s:8.3f} s"
+        f"  bare STATUS of every folder                {status_s:8.3f} s\n"
+        f"  no-change sync, watching every folder (*)  {every_s:8.3f} s  (median of 5)\n"
+        f"  no-change sync, watching one folder        {one_s:8.3f} s  (median of 5)\n"
+        f"  every folder costs                         {every_s - one_s:+8.3f} s  (limit +0.2 s)"
     )
     return 0
 

@@ -38,11 +38,29 @@ def worker_command(
         min=1,
         help="Connections to a PostgreSQL store shared by all watched accounts.",
     ),
+    poll: float = typer.Option(
+        10.0,
+        "--poll",
+        metavar="SECONDS",
+        min=1,
+        max=1500,
+        help="Check each account's primary folder at least this often, whatever IDLE says "
+        "(2 s once a server's IDLE was seen silent).",
+    ),
+    sweep: float = typer.Option(
+        60.0,
+        "--sweep",
+        metavar="SECONDS",
+        min=1,
+        max=86400,
+        help="Check every other watched folder of each account this often.",
+    ),
     json_out: bool = options.json_out(),
 ) -> None:
     """Watch the accounts of config.toml from the team's shared store: claim accounts through
     leases (no account is watched by two workers), keep an IMAP IDLE watch on each, log replies
     as `sync --watch` does, and give the leases up on Ctrl-C or SIGTERM (exit 0)."""
+    from hubsync.sync.watch import WatchSettings
     from hubsync.team.worker import Worker
 
     config = cfg.load()
@@ -81,6 +99,7 @@ def worker_command(
         concurrency,
         lease_seconds=lease,
         shared_store=shared,
+        watch_settings=WatchSettings(poll=poll, sweep=sweep),
     )
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: worker.stop())

@@ -34,6 +34,7 @@ from hubsync.sync.mailbox import ImapMailbox
 IDLE_RENEW = 25 * 60  # RFC 2177: servers may drop a client idle for 30 minutes
 POLL = 10.0
 SWEEP = 60.0
+SILENT_POLL = 2.0
 CHECK_EVERY = 5.0  # the longest single wait, so that ``stop`` is seen in time
 
 
@@ -45,6 +46,7 @@ class WatchSettings:
     poll: float = POLL
     sweep: float = SWEEP
     idle_renew: float = IDLE_RENEW
+    silent_poll: float = SILENT_POLL  # the poll once this connection's IDLE was seen silent
 
 
 def watch(
@@ -98,6 +100,12 @@ class _Connection:
         self.store, self.account, self.fixed = store, account, folders
         self.on_report, self.settings, self.stop = on_report, settings, stop
         self.idle = client.has_capability("IDLE")
+        self.silent = False  # this server's IDLE was seen not to announce new mail
+
+    def poll_interval(self) -> float:
+        """How long one IDLE lasts before the poll: shorter once IDLE was seen silent."""
+        poll = min(self.settings.poll, self.settings.idle_renew)
+        return min(poll, self.settings.silent_poll) if self.silent else poll
 
     def plan(self) -> WatchPlan:
         if self.fixed:
@@ -119,8 +127,12 @@ class _Connection:
         self.sync(plan.folders, first=True)
         swept = time.monotonic()
         resynced = False
+        before: int | None = None  # the primary's last UID when IDLE began
+        announced = True
         while not self.stop.is_set():
             pause_point("before-idle")  # tests deliver mail here, between the sync and IDLE
+            # The poll: one EXAMINE of the primary folder (IDLE needs it selected anyway)
+            # against the stored position; a sync only when something is there.
             state = self.mailbox.examine(plan.primary)
             position = self.store.sync_state(self.account.name, plan.primary)
             if (
@@ -129,26 +141,28 @@ class _Connection:
                 and state.uidvalidity == position["uidvalidity"]
                 and not unchanged(state, position)
             ):
-                # Mail that came between the scan and this SELECT is counted in EXISTS
-                # already, so IDLE would never announce it: sync it first (once per round,
-                # so a folder that cannot be synced does not keep us from idling).
+                # New mail: what IDLE announced, what it did not (silent), or mail that came
+                # between the last scan and this SELECT, which IDLE would never announce. Sync
+                # it (once per round, so a folder that cannot be synced does not keep us from
+                # idling).
+                if not announced and before is not None and state.last_uid > before:
+                    self.note_silence(plan.primary, state.last_uid)
                 resynced = True
                 self.sync([plan.primary])
                 continue
             resynced = False
+            before = state.last_uid
             announced = self.wait_for_mail()
             if self.stop.is_set():
                 return
-            sweep = time.monotonic() - swept >= self.settings.sweep
-            if sweep:
+            if time.monotonic() - swept >= self.settings.sweep:
                 plan, swept = self.plan(), time.monotonic()  # folders may have been created
-            report = self.sync(plan.folders if sweep else [plan.primary])
-            self.note_silence(report, plan.primary, state.last_uid, announced)
+                self.sync([f for f in plan.folders if f != plan.primary])
 
     def wait_for_mail(self) -> bool:
         """IDLE (or, without IDLE, wait) for up to one poll interval; True when the server
         announced new mail. Ending IDLE has a short deadline: that is the liveness check."""
-        wait = min(self.settings.poll, self.settings.idle_renew)
+        wait = self.poll_interval()
         if not self.idle:
             self.stop.wait(wait)
             self.client.noop()
@@ -170,20 +184,20 @@ class _Connection:
             raise
         return _end_idle(self.client, max(self.settings.poll, CHECK_EVERY)) or announced
 
-    def note_silence(self, report: SyncReport, primary: str, before: int, announced: bool):
-        """Record ``idle-silent`` when a poll found mail in the primary folder that had
-        arrived during IDLE (past the last UID seen before it) and IDLE said nothing."""
-        if announced or not self.idle:
+    def note_silence(self, primary: str, last_uid: int) -> None:
+        """Record ``idle-silent``: mail arrived in the primary folder during IDLE (past the
+        last UID seen before it) and IDLE said nothing; from now on poll at the short
+        interval on this connection."""
+        if not self.idle:
             return
-        found = next((f for f in report.folders if f.folder == primary), None)
-        if found is not None and not found.unchanged and found.last_uid > before:
-            self.store.add_event(
-                self.account.name,
-                "watch",
-                "idle-silent",
-                detail=f"{primary}: a poll found new mail (UID {found.last_uid}) that the "
-                f"server's IDLE did not announce within {self.settings.poll:g} s",
-            )
+        self.silent = True
+        self.store.add_event(
+            self.account.name,
+            "watch",
+            "idle-silent",
+            detail=f"{primary}: a poll found new mail (UID {last_uid}) that the server's IDLE "
+            f"did not announce within {self.poll_interval():g} s",
+        )
 
 
 def _new_mail(client, timeout: float) -> bool:

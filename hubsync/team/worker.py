@@ -51,8 +51,10 @@ class Worker:
         lease_seconds: float = 60.0,
         owner: str | None = None,
         shared_store: Store | None = None,
+        watch_settings=None,
     ) -> None:
         self.open_store = open_store
+        self.watch_settings = watch_settings  # poll and sweep (sync.watch.WatchSettings)
         # A PostgreSQL store with a connection pool serves every thread; otherwise (SQLite)
         # each thread opens a store of its own.
         self.shared_store = shared_store
@@ -134,7 +136,16 @@ class Worker:
             def on_trouble(message: str, delay: float) -> None:
                 self._emit("failure", name, reason="reconnect", detail=message, retry_in=delay)
 
-            watch.watch(store, account, secret, None, on_report, on_trouble, stop=stop)
+            watch.watch(
+                store,
+                account,
+                secret,
+                None,
+                on_report,
+                on_trouble,
+                stop=stop,
+                settings=self.watch_settings,
+            )
         except HubsyncError as exc:
             if verdict.is_refusal(exc):
                 self.unusable.add(name)  # reported once, never retried in a loop
