@@ -85,6 +85,7 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=20.0)
     parser.add_argument("--lease", type=float, default=10.0)
     parser.add_argument("--idle-check", type=int, default=0, help="Dovecot's poll interval (s)")
+    parser.add_argument("--poll", type=float, default=4.0, help="the workers' --poll (s)")
     options = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix=cleanup.PREFIX))
     root.chmod(0o755)
@@ -132,6 +133,8 @@ def main() -> int:
                         str(options.lease),
                         "--concurrency",
                         str(options.accounts),
+                        "--poll",
+                        str(options.poll),
                     ],
                     env=env,
                     stdout=events,  # a pipe nobody reads fills up and blocks the worker

@@ -130,6 +130,9 @@ def test_a_provider_copy_that_comes_late_is_never_doubled(cli, sandbox):
         i for i in cli("outbox", "--all", "--json").json()["items"] if i["message_id"] == mid
     ]
     assert (entry["state"], entry["sent_copy"]) == ("filed", "already-present")
+    found = cli("doctor", "--json").json()["accounts"][0]["checks"]
+    [copies] = [c for c in found if c["id"] == "sent-copies"]
+    assert copies["status"] == "pass" and "one each" in copies["evidence"], copies
 
 
 def test_a_provider_copy_that_never_comes_is_filed_after_the_grace_and_relearned(cli, sandbox):

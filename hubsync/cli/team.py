@@ -39,13 +39,15 @@ def worker_command(
         help="Connections to a PostgreSQL store shared by all watched accounts.",
     ),
     poll: float = typer.Option(
-        10.0,
+        4.0,
         "--poll",
         metavar="SECONDS",
         min=1,
         max=1500,
         help="Check each account's primary folder at least this often, whatever IDLE says "
-        "(2 s once a server's IDLE was seen silent).",
+        "(2 s once a server's IDLE was seen silent). Shorter than sync --watch's 10 s: a "
+        "server hosting many watched mailboxes is where IDLE goes silent (Dovecot past the "
+        "kernel's inotify limit).",
     ),
     sweep: float = typer.Option(
         60.0,

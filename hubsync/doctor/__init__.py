@@ -60,11 +60,23 @@ def run(account: cfg.Account, store: Store | None, offline: bool = False) -> lis
 
     # Read here: the store's connection belongs to this thread, not the pool's.
     tracked = store.recent_tracked_ids(account.name, RECENT_IDS) if store is not None else None
+    sent = _recent_filed(store, account.name) if store is not None else []
     with ThreadPoolExecutor(max_workers=2) as pool:
-        imap_chain = pool.submit(imap_checks, account, password, tracked)
+        imap_chain = pool.submit(imap_checks, account, password, tracked, sent)
         smtp_chain = pool.submit(smtp_checks, account, password)
-        checks += imap_chain.result() + smtp_chain.result()
-    return checks
+        online = imap_chain.result() + smtp_chain.result()
+    if any(c.id == "sent-copies" for c in online):  # what was found beats what was learned
+        checks = [c for c in checks if c.id != "sent-copies"]
+    return checks + online
+
+
+RECENT_SENDS = 10
+
+
+def _recent_filed(store: Store, account: str) -> list[str]:
+    """Message-IDs of the account's last sends whose Sent copy is settled (filed)."""
+    filed = [e for e in store.outbox(account, ("filed",)) if e["sent_copy"] != "skipped"]
+    return [e["message_id"] for e in filed[-RECENT_SENDS:]]
 
 
 def to_dict(account: str, checks: list[Check]) -> dict:

@@ -102,6 +102,41 @@ def replies_elsewhere_check(
     )
 
 
+def sent_copies_check(client, account: cfg.Account, sent: list[str]) -> Check | None:
+    """How many copies of each of the last sends sit in the Sent folder: what the server and
+    hubsync actually did, not what was assumed. None when there is nothing to look at."""
+    if not sent or not account.sent_folder:
+        return None
+    try:
+        client.select_folder(account.sent_folder, readonly=True)
+        counts = {mid: len(client.search(["HEADER", "Message-ID", mid])) for mid in sent}
+    except IMAPClientAbortError:
+        raise
+    except IMAPClientError:
+        return None  # the sent-folder check says why the folder cannot be read
+    doubled = [m for m, n in counts.items() if n > 1]
+    missing = [m for m, n in counts.items() if n == 0]
+    seen = f"last {len(counts)} send(s): " + ", ".join(str(n) for n in counts.values())
+    if doubled:
+        return warn(
+            "sent-copies",
+            "sent-copy-doubled",
+            f"{seen} copies in {account.sent_folder}; more than one of {', '.join(doubled)}",
+            "The provider files its own copy later than hubsync waited: raise "
+            "`accounts set --sent-copy-grace-minutes` (hubsync then files one only when none "
+            "came). Delete the extra copies in your mail client if they bother you.",
+        )
+    if missing:
+        return warn(
+            "sent-copies",
+            "sent-copy-missing",
+            f"{seen} copies in {account.sent_folder}; none of {', '.join(missing)}",
+            "`hubsync outbox --retry` files a copy still owed; a copy deleted by hand is not "
+            "filed again.",
+        )
+    return ok("sent-copies", f"{seen} copies in {account.sent_folder}: one each")
+
+
 def _any_reply_to(ids: list[str]) -> list:
     """SEARCH criteria: In-Reply-To or References names any of ``ids`` (OR is binary, so
     nested; imapclient puts each nested list in parentheses)."""

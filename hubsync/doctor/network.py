@@ -6,7 +6,7 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
 from hubsync import config as cfg
 from hubsync.doctor import Check, fail, from_error, ok, warn
-from hubsync.doctor.folders import folders_check, replies_elsewhere_check
+from hubsync.doctor.folders import folders_check, replies_elsewhere_check, sent_copies_check
 from hubsync.errors import HubsyncError
 from hubsync.mail import dns as maildns
 from hubsync.mail import imap
@@ -190,7 +190,10 @@ def _server_identity(kind: str, greeting: str, id_response: str = "") -> Check:
 
 
 def imap_checks(
-    account: cfg.Account, password: str | None, tracked: list[str] | None = None
+    account: cfg.Account,
+    password: str | None,
+    tracked: list[str] | None = None,
+    sent: list[str] | None = None,
 ) -> list[Check]:
     """The IMAP chain: reachability and TLS, then (with a password) login, capabilities,
     folders and the server's identity."""
@@ -210,6 +213,8 @@ def imap_checks(
             checks.append(ok("imap-login", f"logged in as {account.username}"))
             checks.append(_capabilities_check(imap.capability_names(client)))
             checks += _folder_checks(client, account, tracked)
+            copies = sent_copies_check(client, account, sent or [])
+            checks += [copies] if copies else []
             identity = _id_check(client)
             checks = [c for c in checks if c.id != "imap-server"] + [identity]
     except HubsyncError as exc:
