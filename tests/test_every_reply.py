@@ -6,10 +6,9 @@ import contextlib
 import email.policy
 import email.utils
 import os
+import signal
 import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from email.message import EmailMessage
@@ -17,6 +16,7 @@ from email.message import EmailMessage
 import pytest
 from helpers import connect_args, count_by_message_id, wait_delivered, wait_for
 from imap_proxy import ImapProxy
+from test_sync import watching as watch_until_stopped
 
 ALICE = "alice@example.test"
 
@@ -66,24 +66,9 @@ def events(cli, reason: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-@contextlib.contextmanager
-def watching(cli, *options: str):
+def watching(cli, *options: str, expect: str = "Watching INBOX"):
     """`hubsync sync --watch` with ``options`` until the block ends (then Ctrl-C)."""
-    watcher = subprocess.Popen(
-        [sys.executable, "-m", "hubsync", "sync", "--watch", *options],
-        env=cli.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = watcher.stdout.readline()
-        assert "Watching" in line, line + watcher.stderr.read(2000)
-        yield watcher
-    finally:
-        watcher.send_signal(2)
-        code = watcher.wait(timeout=30)
-        assert code == 0, watcher.stderr.read()[-3000:]
+    return watch_until_stopped(cli, signal.SIGINT, *options, expect=expect)
 
 
 @pytest.fixture
@@ -105,7 +90,7 @@ def test_a_reply_filed_under_a_label_is_logged_by_sync_and_by_the_watch(gmail, s
     synced = cli("sync", "--json")
     assert synced.code == 0, synced.stderr
     assert synced.json()["logged"] == 1 and is_logged(cli, first)
-    with watching(cli, "--poll", "2"):
+    with watching(cli, "--poll", "2", expect="Watching [Gmail]/Alla mail"):
         second = deliver_reply(sandbox, quote, "label-2", folder="Kunder", server="gmail")
         wait_for(lambda: is_logged(cli, second), timeout=15)
     # Filed again by the user (out of the label, into the inbox): never logged twice.

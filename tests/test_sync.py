@@ -298,11 +298,11 @@ def test_sync_killed_mid_fetch_logs_every_match_exactly_once(alice, sandbox):
 
 
 @contextlib.contextmanager
-def watching(cli, stop_signal: int = signal.SIGINT):
-    """Run `hubsync sync --watch` until the block ends, then stop it with Ctrl-C (SIGINT, or
-    ``stop_signal``): it must exit cleanly, with 0."""
+def watching(cli, stop_signal: int = signal.SIGINT, *options: str, expect: str = "Watching INBOX"):
+    """Run `hubsync sync --watch` (with ``options``) until the block ends, then stop it with
+    Ctrl-C (SIGINT, or ``stop_signal``): it must exit cleanly, with 0."""
     watcher = subprocess.Popen(
-        [sys.executable, "-m", "hubsync", "sync", "--watch"],
+        [sys.executable, "-m", "hubsync", "sync", "--watch", *options],
         env=cli.env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -310,7 +310,7 @@ def watching(cli, stop_signal: int = signal.SIGINT):
     )
     try:
         line = watcher.stdout.readline()
-        assert "Watching INBOX" in line, line + watcher.stderr.read(2000)
+        assert expect in line, line + watcher.stderr.read(2000)
         yield watcher
     finally:
         watcher.send_signal(stop_signal)

@@ -126,3 +126,29 @@ def attachment_limit_mb():
         max=1_000_000,
         help="Emails this large or larger are logged without their attachments (default 50).",
     )
+
+
+def poll(default: float, more: str = ""):
+    """``--poll SECONDS``: the watch checks its primary folder at least this often."""
+    return typer.Option(
+        default,
+        "--poll",
+        metavar="SECONDS",
+        min=1,
+        max=1500,
+        help="Check the primary folder at least this often, whatever IDLE says (a server "
+        "whose IDLE is silent, or a connection that died quietly, costs at most about this "
+        "long; 2 s once IDLE was seen silent)." + more,
+    )
+
+
+def sweep():
+    """``--sweep SECONDS``: how often the watch checks every other watched folder."""
+    return typer.Option(
+        60.0,
+        "--sweep",
+        metavar="SECONDS",
+        min=1,
+        max=86400,
+        help="Check every other watched folder this often (STATUS first).",
+    )

@@ -41,24 +41,8 @@ def sync_command(
     watch_mode: bool = typer.Option(
         False, "--watch", help="Keep running: IMAP IDLE on the primary folder, with polls."
     ),
-    poll: float = typer.Option(
-        watch.POLL,
-        "--poll",
-        metavar="SECONDS",
-        min=1,
-        max=1500,
-        help="With --watch: check the primary folder at least this often, whatever IDLE "
-        "says (a server whose IDLE is silent, or a connection that died quietly, costs at "
-        "most this long).",
-    ),
-    sweep: float = typer.Option(
-        watch.SWEEP,
-        "--sweep",
-        metavar="SECONDS",
-        min=1,
-        max=86400,
-        help="With --watch: check every other watched folder this often (STATUS first).",
-    ),
+    poll: float = options.poll(watch.POLL, " With --watch."),
+    sweep: float = options.sweep(),
     json_out: bool = options.json_out(),
 ) -> None:
     """Log replies to tracked threads. Nothing else is stored; mail is never marked as read.

@@ -38,25 +38,12 @@ def worker_command(
         min=1,
         help="Connections to a PostgreSQL store shared by all watched accounts.",
     ),
-    poll: float = typer.Option(
+    poll: float = options.poll(
         4.0,
-        "--poll",
-        metavar="SECONDS",
-        min=1,
-        max=1500,
-        help="Check each account's primary folder at least this often, whatever IDLE says "
-        "(2 s once a server's IDLE was seen silent). Shorter than sync --watch's 10 s: a "
-        "server hosting many watched mailboxes is where IDLE goes silent (Dovecot past the "
-        "kernel's inotify limit).",
+        " Shorter than sync --watch's 10 s: a server hosting many watched mailboxes is where "
+        "IDLE goes silent (Dovecot past the kernel's inotify limit).",
     ),
-    sweep: float = typer.Option(
-        60.0,
-        "--sweep",
-        metavar="SECONDS",
-        min=1,
-        max=86400,
-        help="Check every other watched folder of each account this often.",
-    ),
+    sweep: float = options.sweep(),
     json_out: bool = options.json_out(),
 ) -> None:
     """Watch the accounts of config.toml from the team's shared store: claim accounts through
