@@ -10,7 +10,11 @@ replies to random accounts (``--rate`` per second) and measures, in one run:
 2. peak memory of each worker, and per watched account;
 3. database connections in use (pg_stat_activity);
 4. failover: `kill -9` of the worker holding the most accounts, time until the other holds
-   every account (the lease is ``--lease`` seconds).
+   every account (the lease is ``--lease`` seconds);
+5. with ``--outage SECONDS``: the workers reach Dovecot through an IMAP proxy
+   (sandbox/imap_proxy.py) that goes down a fifth of the way into the deliveries (open
+   connections go silent, new ones get no answer) and comes back after that long; for the
+   replies delivered during the outage, the time from the network's return to logged.
 
 Usage: python -m benchmarks.team_workers [--accounts 200] [--replies 1000] [--lease 10]
 Prints each figure with its target; record results in docs/performance.md.
@@ -44,14 +48,14 @@ def users(count: int) -> dict[str, str]:
     return {f"member{n:03d}@example.test": PASSWORD for n in range(count)}
 
 
-def config(box: Sandbox, addresses: list[str]) -> dict:
+def config(box: Sandbox, addresses: list[str], imap_port: int, timeout: float) -> dict:
     accounts = {}
     for address in addresses:
         accounts[address.split("@")[0]] = {
             "email": address,
             "username": address,
             "imap_host": "localhost",
-            "imap_port": box.main.ports.imaps,
+            "imap_port": imap_port,
             "imap_security": "ssl",
             "smtp_host": "localhost",
             "smtp_port": box.postfix.submissions_port,
@@ -59,6 +63,7 @@ def config(box: Sandbox, addresses: list[str]) -> dict:
             "cafile": str(box.ca.cert_path),
             "sent_folder": "Sent",
             "credential_source": "none",
+            **({"timeout": timeout} if timeout else {}),
         }
     return {"accounts": accounts}
 
@@ -86,6 +91,8 @@ def main() -> int:
     parser.add_argument("--lease", type=float, default=10.0)
     parser.add_argument("--idle-check", type=int, default=0, help="Dovecot's poll interval (s)")
     parser.add_argument("--poll", type=float, default=4.0, help="the workers' --poll (s)")
+    parser.add_argument("--outage", type=float, default=0.0, help="a network outage (s)")
+    parser.add_argument("--timeout", type=float, default=0.0, help="the accounts' timeout (s)")
     options = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix=cleanup.PREFIX))
     root.chmod(0o755)
@@ -93,6 +100,7 @@ def main() -> int:
     box = Sandbox.create()
     pg = Postgres(root / "postgres")
     workers: list[subprocess.Popen] = []
+    proxy = None
     try:
         pg.start()
         if options.idle_check:
@@ -107,7 +115,15 @@ def main() -> int:
         addresses = sorted(members)
         home = root / "home"
         home.mkdir()
-        (home / "config.toml").write_text(tomli_w.dumps(config(box, addresses)))
+        imap_port = box.main.ports.imaps
+        if options.outage:
+            from sandbox.imap_proxy import ImapProxy
+
+            proxy = ImapProxy(imap_port, box.main.cert, box.main.key, box.ca.cert_path)
+            imap_port = proxy.port
+        (home / "config.toml").write_text(
+            tomli_w.dumps(config(box, addresses, imap_port, options.timeout))
+        )
         env = {**os.environ, "HUBSYNC_HOME": str(home), "HUBSYNC_STORE_URL": pg.url,
                "HUBSYNC_PASSWORD": PASSWORD, "NO_COLOR": "1"}  # fmt: skip
         roots = {}
@@ -185,20 +201,39 @@ def main() -> int:
         poller = threading.Thread(target=poll, daemon=True)
         poller.start()
         rng = random.Random(11)
+        down_at = up_at = None
+        during: list[str] = []  # replies delivered while the network was down
         for n in range(options.replies):
+            now = time.monotonic()
+            if proxy is not None and down_at is None and n >= options.replies // 5:
+                proxy.outage(True)
+                down_at = now
+            if down_at is not None and up_at is None and now - down_at >= options.outage:
+                proxy.outage(False)
+                up_at = now
             address = rng.choice(addresses)
             mid = f"<reply-{n}@customer.test>"
             raw = message(mid, "bob@customer.test", address, "Re: Quote", roots[address])
             box.deliver(raw, address)
             delivered[mid] = time.monotonic()
+            if down_at is not None and up_at is None:
+                during.append(mid)
             time.sleep(max(0.0, 1 / options.rate - 0.005))
-        wait_until = time.monotonic() + 60
+        if down_at is not None and up_at is None:
+            time.sleep(max(0.0, options.outage - (time.monotonic() - down_at)))
+            proxy.outage(False)
+            up_at = time.monotonic()
+        wait_until = time.monotonic() + 60 + options.outage
         while len(logged) < options.replies and time.monotonic() < wait_until:
             time.sleep(0.1)
         connections = conn.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = 'hubsync'"
         ).fetchone()[0]
-        latencies = sorted(logged[m] - delivered[m] for m in delivered if m in logged)
+        outage_set = set(during)
+        latencies = sorted(
+            logged[m] - delivered[m] for m in delivered if m in logged and m not in outage_set
+        )
+        after_outage = sorted(logged[m] - up_at for m in during if m in logged)
         per_worker = held()
         peaks = [vm_hwm_kib(w.pid) for w in workers]
         # failover: kill the worker holding the most accounts
@@ -219,7 +254,14 @@ def main() -> int:
             "accounts": options.accounts,
             "replies": options.replies,
             "logged": len(latencies),
-            "lost": options.replies - len(latencies),
+            "lost": options.replies - len(latencies) - len(after_outage),
+            "outage_seconds": options.outage,
+            "replies_during_outage": len(during),
+            "after_outage_logged": len(after_outage),
+            "after_outage_p50_s": round(statistics.median(after_outage), 3)
+            if after_outage
+            else None,
+            "after_outage_max_s": round(after_outage[-1], 3) if after_outage else None,
             "duplicates": len(duplicates),
             "latency_p50_s": round(statistics.median(latencies), 3) if latencies else None,
             "latency_p99_s": round(latencies[int(len(latencies) * 0.99) - 1], 3)
@@ -247,6 +289,8 @@ def main() -> int:
                     w.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     w.kill()
+        if proxy is not None:
+            proxy.close()
         pg.stop()
         box.remove()
         shutil.rmtree(root, ignore_errors=True)
@@ -260,7 +304,14 @@ def main() -> int:
         f"  worker peak RSS {result['worker_peak_rss_mb']} MB for {result['accounts_per_worker']}"
         f" accounts: {result['rss_per_watched_account_kb']} KB per account (target <= 1 MB)\n"
         f"  database connections {connections}\n"
-        f"  failover after kill -9: {result['failover_seconds']} s (lease {options.lease} s, "
+        + (
+            f"  outage {options.outage:g} s: {result['replies_during_outage']} replies during "
+            f"it, logged {result['after_outage_p50_s']} s (p50) / {result['after_outage_max_s']}"
+            f" s (max) after the network returned (target <= poll {options.poll:g} + 5 s)\n"
+            if options.outage
+            else ""
+        )
+        + f"  failover after kill -9: {result['failover_seconds']} s (lease {options.lease} s, "
         f"target <= lease + 5 s)"
     )
     return 0

@@ -15,8 +15,9 @@ from email.message import EmailMessage
 
 import pytest
 from helpers import connect_args, count_by_message_id, wait_delivered, wait_for
-from imap_proxy import ImapProxy
 from test_sync import watching as watch_until_stopped
+
+from sandbox.imap_proxy import ImapProxy
 
 ALICE = "alice@example.test"
 

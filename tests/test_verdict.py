@@ -101,3 +101,31 @@ def test_a_cut_during_login_is_not_blamed_on_the_password():
     with pytest.raises(AuthFailure) as refused:
         imap.login(_RefusingClient(), "alice", "secret")
     assert refused.value.reason == "auth-failed"
+
+
+def test_an_outage_is_retried_every_few_seconds_and_a_cut_backs_off():
+    retry = verdict.Reconnects(usual=30, jitter=lambda: 1.0)
+    silence = NetworkError("no answer", reason="timeout")
+    # Nothing answered: the next attempt 5 s after the last began, with a 5 s step timeout.
+    assert retry.failed(silence, up=None, tried=5.0) == 0.0
+    assert retry.failed(silence, up=None, tried=1.0) == 4.0
+    assert retry.timeout == 5
+    for _ in range(10):
+        retry.failed(silence, up=None, tried=5.0)
+    assert retry.timeout == 5, "the first minute of an outage: every 5 s"
+    retry.failed(silence, up=None, tried=5.0)
+    assert retry.timeout == 10
+    for _ in range(12):
+        retry.failed(silence, up=None, tried=5.0)
+    assert retry.timeout == 20, "a slow server still gets in: the timeout doubles"
+    for _ in range(30):
+        retry.failed(silence, up=None, tried=5.0)
+    assert retry.timeout == 30, "never past the usual one"
+    # A cut after contact backs off 1, 2, 4 s..., and a session that came up resets only the
+    # step timeout; the backoff resets after a connection stayed up five minutes.
+    cut = ConnectionDropped("cut")
+    assert [retry.failed(cut, up=None, tried=0.1) for _ in range(3)] == [1.0, 2.0, 4.0]
+    assert retry.timeout is None
+    retry.connected()
+    assert retry.failed(cut, up=10.0, tried=10.0) == 8.0
+    assert retry.failed(cut, up=301.0, tried=301.0) == 1.0

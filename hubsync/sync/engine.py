@@ -30,13 +30,14 @@ Progress = Callable[[str, int, int], None]  # folder, done, total
 
 @contextlib.contextmanager
 def session(
-    account: cfg.Account, password: Secret, store: Store
+    account: cfg.Account, password: Secret, store: Store, timeout: float | None = None
 ) -> Iterator[imapclient.IMAPClient]:
-    """A logged-in IMAP session for one piece of work; a failure to connect or log in is
-    recorded as an account event (doctor's history), and the session is always closed."""
+    """A logged-in IMAP session for one piece of work (``timeout``: per network step, else
+    the account's); a failure to connect or log in is recorded as an account event (doctor's
+    history), and the session is always closed."""
     opened = False
     try:
-        with imap_session(account, password) as client:
+        with imap_session(account, password, timeout=timeout) as client:
             opened = True
             yield client
     except HubsyncError as exc:

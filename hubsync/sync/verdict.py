@@ -9,10 +9,11 @@ certificate does not verify. A refusal stops the loop with its fix; a retry neve
 """
 
 import random
+from collections.abc import Callable
 
 from imapclient.exceptions import IMAPClientError
 
-from hubsync.errors import AuthFailure, CredentialError, HubsyncError, TLSFailure
+from hubsync.errors import AuthFailure, CredentialError, HubsyncError, NetworkError, TLSFailure
 
 # AuthFailure reasons that a later attempt can pass (RFC 5530 codes for a busy server).
 TRANSIENT_LOGIN = frozenset(
@@ -25,6 +26,10 @@ TRANSIENT_TLS = frozenset({"tls-failed", "tls-unavailable"})
 FIRST_DELAY = 1.0
 MAX_DELAY = 300.0
 STABLE_AFTER = 300.0  # a connection up this long resets the backoff (not a bare LOGIN)
+SILENT_REASONS = frozenset({"timeout", "unreachable", "dns"})
+SILENT_RETRY = 5.0  # after an attempt nothing answered: the next one this long after it began
+SILENT_TIMEOUT = 5.0  # the step timeout of such retries, doubling every few attempts
+SILENT_TIMEOUT_STEPS = 12
 
 
 def is_refusal(exc: BaseException) -> bool:
@@ -51,6 +56,51 @@ def backoff_delay(attempt: int, jitter: float) -> float:
     once do not reconnect in step."""
     base = min(FIRST_DELAY * 2 ** min(attempt, 20), MAX_DELAY)
     return round(base * (0.75 + 0.25 * jitter), 3)
+
+
+def is_silence(exc: BaseException) -> bool:
+    """Whether nothing answered at all (a time-out, an unreachable network, no DNS): the
+    attempt never reached the server, so retrying soon costs it nothing."""
+    return isinstance(exc, NetworkError) and exc.reason in SILENT_REASONS
+
+
+class Reconnects:
+    """When the next reconnect is due, and how long its network steps may take.
+
+    A failure after contact (a cut, a busy server, EOF during TLS or LOGIN) backs off 1 s
+    doubling to 5 minutes with jitter, reset only after a connection stayed up STABLE_AFTER;
+    that protects a server that drops every session. A failure where nothing answered (an
+    outage swallows the packets) retries every SILENT_RETRY seconds counted from when the
+    attempt began, with a short step timeout (SILENT_TIMEOUT, doubling every
+    SILENT_TIMEOUT_STEPS such attempts, up to the usual one, so a slow server still gets
+    in): after an outage the watch is back within seconds, not after a long backoff.
+    """
+
+    def __init__(self, usual: float, jitter: Callable[[], float]) -> None:
+        self.usual, self.jitter = usual, jitter
+        self.attempt = 0  # failures after contact since the last stable connection
+        self.silent = 0  # failures in a row where nothing answered
+        self.timeout: float | None = None  # the next attempt's step timeout (None: usual)
+
+    def connected(self) -> None:
+        """The session is up (TLS and login passed)."""
+        self.silent, self.timeout = 0, None
+
+    def failed(self, exc: BaseException, up: float | None, tried: float) -> float:
+        """Seconds to wait after ``exc``; ``up``: how long the connection had been up (None:
+        it never came up), ``tried``: how long ago the attempt began."""
+        if up is None and is_silence(exc):
+            self.silent += 1
+            self.timeout = min(
+                self.usual, SILENT_TIMEOUT * 2 ** ((self.silent - 1) // SILENT_TIMEOUT_STEPS)
+            )
+            return round(max(0.0, SILENT_RETRY - tried), 3)
+        if up is not None and up > STABLE_AFTER:
+            self.attempt = 0  # only a connection that stayed up resets the backoff
+        self.silent, self.timeout = 0, None
+        delay = backoff_delay(self.attempt, self.jitter())
+        self.attempt += 1
+        return delay
 
 
 def jitter() -> float:

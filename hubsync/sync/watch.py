@@ -24,6 +24,7 @@ import imapclient
 from hubsync import config as cfg
 from hubsync.environment import pause_point
 from hubsync.errors import StoreError
+from hubsync.mail.endpoint import DEFAULT_TIMEOUT
 from hubsync.mail.reply_folders import WatchPlan
 from hubsync.sessions import Secret
 from hubsync.store import Store
@@ -67,22 +68,23 @@ def watch(
     ``on_trouble``."""
     stop = stop or threading.Event()
     settings = settings or WatchSettings(idle_renew=idle_renew)
-    attempt = 0
+    retry = verdict.Reconnects(account.timeout or DEFAULT_TIMEOUT, jitter)
     while not stop.is_set():
         connected_at = None
+        tried_at = time.monotonic()
         try:
-            with session(account, password, store) as client:
+            with session(account, password, store, timeout=retry.timeout) as client:
                 connected_at = time.monotonic()
+                retry.connected()
                 _Connection(client, store, account, folders, on_report, settings, stop).run()
         except StoreError:
             raise  # the log cannot be written: a reconnect will not help
         except Exception as exc:
             if not verdict.is_retryable(exc):
                 raise  # a refused login or certificate: retrying in a loop helps nobody
-            if connected_at is not None and time.monotonic() - connected_at > verdict.STABLE_AFTER:
-                attempt = 0  # only a connection that stayed up resets the backoff
-            delay = verdict.backoff_delay(attempt, jitter())
-            attempt += 1
+            now = time.monotonic()
+            up = None if connected_at is None else now - connected_at
+            delay = retry.failed(exc, up, now - tried_at)
             message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
             with contextlib.suppress(StoreError):
                 store.add_event(account.name, "connection", "watch-reconnect", detail=message)

@@ -1,8 +1,9 @@
 """An IMAP proxy on loopback, in front of a real server, that fails the way networks and
 servers do: it can swallow the untagged EXISTS/RECENT that IDLE should deliver (a server whose
-IDLE never notifies), hold every open connection silently (a NAT that forgot the path), cut
-the next connections during the TLS handshake or at LOGIN, and rewrite UIDNEXT once (a server
-that misreports).
+IDLE never notifies), hold every open connection silently (a NAT that forgot the path), go
+down (new connections are accepted and never answered, as when packets are dropped), cut the
+next connections during the TLS handshake or at LOGIN, and rewrite UIDNEXT once (a server
+that misreports). Used by the tests and by the team benchmark's outage.
 
 It terminates TLS with the sandbox's certificate (so it sees the IMAP text) and talks TLS to
 the server behind it. Every connection is a pair of threads; ``close()`` ends them all.
@@ -31,6 +32,8 @@ class ImapProxy:
         self.cut_tls = 0  # close this many next connections in the TLS handshake
         self.cut_login = 0  # close this many next connections when the client logs in
         self.uidnext_claim: int | None = None  # the next UIDNEXT the server says becomes this
+        self.down = False  # new connections are swallowed: nothing answers (an outage)
+        self._swallowed: list[socket.socket] = []
         self.swallowed = 0  # EXISTS/RECENT lines kept from the client
         self.connections = 0  # connections that reached the server
         self._open: list[tuple[socket.socket, socket.socket]] = []
@@ -67,6 +70,9 @@ class ImapProxy:
             for sock in pair:
                 with contextlib.suppress(OSError):
                     sock.close()
+        for sock in self._swallowed:
+            with contextlib.suppress(OSError):
+                sock.close()
         self._thread.join(timeout=5)
 
     # -- the proxy -----------------------------------------------------------------------------
@@ -80,7 +86,19 @@ class ImapProxy:
                 continue
             threading.Thread(target=self._session, args=(raw,), daemon=True).start()
 
+    def outage(self, down: bool) -> None:
+        """Start (``down``) or end a network outage: while down, every open connection goes
+        silent and new ones get no answer; when it ends, new connections work again (the
+        silent ones stay dead, as after a real outage)."""
+        self.down = down
+        if down:
+            self.hold_open_connections()
+
     def _session(self, raw: socket.socket) -> None:
+        if self.down:
+            with self._lock:
+                self._swallowed.append(raw)  # kept open, never answered
+            return
         with self._lock:
             cut_tls = self.cut_tls > 0
             self.cut_tls -= cut_tls
