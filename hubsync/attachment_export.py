@@ -1,7 +1,17 @@
 """`hubsync attachments save`: a stored attachment written back out under its original name,
-made safe (no directories, no control or reserved characters, never overwriting a file)."""
+made safe (no directories, no control or reserved characters, never overwriting a file).
 
+The target folder may be shared with other users, who can plant links under any name the
+sender chose. So nothing is ever opened by its final name: the bytes go to a fresh file made
+with ``mkstemp`` (O_CREAT|O_EXCL, private) in the target folder, and that file is then linked
+to the final name with ``link``, which fails when the name exists (a planted symlink
+included) and never follows one; the next free name is tried instead.
+"""
+
+import contextlib
+import os
 import re
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -23,10 +33,20 @@ class Saved:
         return asdict(self)
 
 
+NAME_BYTES = 200  # of a file system's 255, leaving room for " (123)"
+
+
 def safe_name(name: str | None, sha256: str) -> str:
-    """A file name that stays inside the target folder and displays as what it is."""
+    """A file name that stays inside the target folder, displays as what it is, and fits
+    the file system (cut by encoded bytes, keeping the extension)."""
     cleaned = _UNSAFE.sub("_", (name or "").strip()).strip(". ")
-    return cleaned[:200] or f"attachment-{sha256[:12]}"
+    if len(cleaned.encode()) > NAME_BYTES:
+        stem, suffix = os.path.splitext(cleaned)
+        suffix = suffix if len(suffix.encode()) <= 16 else ""
+        room = NAME_BYTES - len(suffix.encode())
+        stem = stem.encode()[:room].decode("utf-8", "ignore")
+        cleaned = stem.rstrip(". ") + suffix
+    return cleaned or f"attachment-{sha256[:12]}"
 
 
 def find(store: Store, account: str, ref: str) -> dict:
@@ -63,20 +83,32 @@ def save_to(store: Store, account: str, ref: str, directory: Path) -> Saved:
             fix="`hubsync doctor` checks every attachment.",
             reason="attachment-missing",
         )
-    directory.mkdir(parents=True, exist_ok=True)
     name = safe_name(row["filename"], row["sha256"])
-    target = directory / name
-    stem, suffix = Path(name).stem, Path(name).suffix
-    number = 2
-    while target.exists():
-        target = directory / f"{stem} ({number}){suffix}"
-        number += 1
-    partial = target.with_name(target.name + ".part")
     try:
-        partial.write_bytes(data)
-        partial.chmod(0o600)
-        partial.replace(target)
+        if not directory.is_dir():
+            directory.mkdir(mode=0o700, parents=True)  # only a folder hubsync creates is private
+        target = _write_new(directory, name, data)
     except OSError as exc:
-        partial.unlink(missing_ok=True)
-        raise StoreError(f"Could not write {target}: {exc.strerror}.") from None
+        raise StoreError(f"Could not write into {directory}: {exc.strerror}.") from None
     return Saved(row["id"], row["filename"] or name, row["size"], row["sha256"], str(target))
+
+
+def _write_new(directory: Path, name: str, data: bytes) -> Path:
+    """Write ``data`` to a new file under ``name`` ("name (2).pdf", ... when taken), never
+    through an existing file or link."""
+    fd, scratch = tempfile.mkstemp(prefix=".hubsync-", suffix=".part", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        stem, suffix = os.path.splitext(name)
+        for number in range(1, 10_000):
+            target = directory / (name if number == 1 else f"{stem} ({number}){suffix}")
+            try:
+                os.link(scratch, target, follow_symlinks=False)
+            except FileExistsError:
+                continue  # taken (or a planted link): the next name
+            return target
+        raise FileExistsError(f"every name like {name} is taken in {directory}")
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(scratch)

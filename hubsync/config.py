@@ -4,7 +4,7 @@ No secret is ever stored here: passwords live in the keyring or come from a pass
 An unknown key is an error that names the key and the file, so typos never pass silently.
 """
 
-import re
+import os
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -14,6 +14,7 @@ import tomli_w
 from hubsync import paths
 from hubsync.errors import ConfigError, NotFound, UsageError
 from hubsync.mail.endpoint import SECURITY_MODES, Endpoint
+from hubsync.urls import secret_in_url
 
 
 @dataclass
@@ -129,9 +130,10 @@ def _store_url(value, path: Path) -> str:
     """``store_url`` as written, refused when it is not a string or carries a password."""
     if not isinstance(value, str):
         raise ConfigError(f"{path}: 'store_url' must be a string.", reason="config-invalid")
-    if re.match(r"^[a-z]+://[^/@:]+:[^/@]*@", value):
+    where = secret_in_url(value)
+    if where:
         raise ConfigError(
-            f"{path}: store_url holds a password; config.toml never keeps secrets.",
+            f"{path}: store_url holds a password ({where}); config.toml never keeps secrets.",
             fix="Remove the password from store_url and put it in ~/.pgpass (or PGPASSWORD, "
             "or HUBSYNC_STORE_URL in the service's environment).",
             reason="config-invalid",
@@ -139,11 +141,32 @@ def _store_url(value, path: Path) -> str:
     return value
 
 
+def _refuse_if_others_can_write(path: Path) -> None:
+    """config.toml runs commands (``password_command``, ``oauth_token_command``): a file that
+    another user can change, or that another user owns, is refused, with the exact fix."""
+    info = path.stat()  # a symlinked config (a dotfiles checkout) is judged by its target
+    if info.st_mode & 0o022:
+        raise ConfigError(
+            f"{path} can be changed by other users (mode {info.st_mode & 0o777:o}); it may run "
+            "commands (password_command), so hubsync does not read it.",
+            fix=f"chmod go-w '{path.resolve()}'",
+            reason="config-unsafe",
+        )
+    if info.st_uid not in (os.getuid(), 0):
+        raise ConfigError(
+            f"{path} belongs to another user (uid {info.st_uid}); it may run commands "
+            "(password_command), so hubsync does not read it.",
+            fix=f"chown {os.getuid()} '{path.resolve()}' (or use your own config).",
+            reason="config-unsafe",
+        )
+
+
 def load(path: Path | None = None) -> Config:
     """Read config.toml; a missing file is an empty configuration."""
     path = path or paths.config_file()
     if not path.exists():
         return Config(path=path)
+    _refuse_if_others_can_write(path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -41,6 +41,40 @@ def test_saved_under_a_safe_name_never_overwriting(run_cli, tmp_path):
     assert missing.code == 1 and json.loads(missing.stdout)["error"] == "no-attachment"
 
 
+def test_a_planted_symlink_is_never_written_through(run_cli, tmp_path):
+    setup(run_cli, tmp_path)
+    stored = json.loads(run_cli("threads", "--json").stdout)["threads"][0]["messages"][0]
+    attachment = stored["attachments"][0]
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o1777)
+    shared.chmod(0o1777)
+    victim = tmp_path / "victim.bashrc"
+    victim.write_text("# my shell settings\n")
+    victim.chmod(0o644)
+    # Another user plants links under every name the save could use (the sender chose it).
+    name = "_.._inv_fdp.exe"  # what the sender's "../../inv\u202efdp.exe" is saved as
+    for planted in (name, f"{name}.part", "_.._inv_fdp (2).exe", "_.._inv_fdp (2).exe.part"):
+        (shared / planted).symlink_to(victim)
+    saved = run_cli("attachments", "save", str(attachment["id"]), "--to", str(shared), "--json")
+    assert saved.code == 0, saved.stdout + saved.stderr
+    path = type(shared)(json.loads(saved.stdout)["path"])
+    assert victim.read_text() == "# my shell settings\n", "the link's target is untouched"
+    assert victim.stat().st_mode & 0o777 == 0o644
+    assert path.name == "_.._inv_fdp (3).exe" and not path.is_symlink()
+    assert path.read_bytes() == b"%PDF-1.7 quote" and path.stat().st_mode & 0o777 == 0o600
+    assert shared.stat().st_mode & 0o7777 == 0o1777, "an existing folder keeps its mode"
+    assert not [p for p in shared.iterdir() if p.name.startswith(".hubsync-")]
+
+
+def test_a_long_non_ascii_name_is_cut_to_fit_the_file_system(run_cli, tmp_path):
+    from hubsync.attachment_export import safe_name
+
+    name = safe_name("ж" * 150 + ".pdf", "ab" * 32)
+    assert name.endswith(".pdf") and len(name.encode()) <= 200
+    assert safe_name("x" * 300, "cd" * 32) == "x" * 200
+    (tmp_path / name).write_bytes(b"fits")  # the file system takes it
+
+
 def test_limit_set_per_account_and_skipped_attachments_shown_with_the_reason(run_cli, tmp_path):
     setup(run_cli, tmp_path)
     changed = run_cli("accounts", "set", "a", "--attachment-limit-mb", "0.001", "--json")

@@ -95,3 +95,44 @@ def test_well_typed_values_load(tmp_path):
         False,
         0.5,
     )
+
+
+def test_a_store_url_with_a_password_anywhere_is_refused_and_never_shown(tmp_path):
+    from hubsync.urls import redact_url
+
+    for url in (
+        "postgresql://team:s3cret@db.example.com/hubsync",
+        "postgresql://team@db.example.com/hubsync?password=s3cret",
+        "postgresql://db.example.com/hubsync?sslmode=require&SSLPassword=s3cret",
+    ):
+        path = tmp_path / "config.toml"
+        path.write_text(f'store_url = "{url}"\n')
+        with pytest.raises(ConfigError) as refused:
+            config.load(path)
+        assert "s3cret" not in refused.value.message and "password" in refused.value.message
+        assert "s3cret" not in redact_url(url)
+    kept = redact_url("postgresql://team:s3cret@db.example.com:5433/hubsync?sslmode=require")
+    assert kept == "postgresql://team@db.example.com:5433/hubsync?sslmode=require"
+    path.write_text('store_url = "postgresql://team@db.example.com/hubsync?sslmode=require"\n')
+    assert config.load(path).store_url.endswith("sslmode=require"), "no secret: accepted"
+
+
+def test_a_config_others_can_write_is_refused_before_any_command_runs(tmp_path):
+    marker = tmp_path / "ran"
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[accounts.a]\nemail = "a@example.test"\nusername = "a"\nimap_host = "h"\n'
+        f'imap_port = 993\npassword_command = ["touch", "{marker}"]\n'
+    )
+    path.chmod(0o666)
+    with pytest.raises(ConfigError) as refused:
+        config.load(path)
+    assert refused.value.reason == "config-unsafe"
+    assert refused.value.fix == f"chmod go-w '{path.resolve()}'"
+    assert not marker.exists()
+    path.chmod(0o600)
+    assert config.load(path).accounts["a"].password_command == ["touch", str(marker)]
+    # A symlinked config (a dotfiles checkout) is judged by the file it points at.
+    link = tmp_path / "link.toml"
+    link.symlink_to(path)
+    assert "a" in config.load(link).accounts

@@ -90,6 +90,27 @@ def test_the_same_reply_in_two_watched_folders_is_logged_once(store):
     assert report.total("logged") == 1 and report.total("already_logged") == 1
 
 
+def test_a_reply_whose_parent_is_logged_later_in_the_same_sync_is_logged(store):
+    box = tracked_box(store)
+    # Bob answers (In-Reply-To only) a message that sits in a folder synced after INBOX.
+    box.deliver("Customers", make("<p@customer.test>", irt=QUOTE, subject="Re: Quote"))
+    box.deliver("INBOX", make("<c@customer.test>", irt="<p@customer.test>", subject="Re: Quote"))
+    report = engine.sync_mailbox(box, store, ALL_FOLDERS)
+    assert report.total("logged") == 2 and report.folders[0].caught_up
+
+
+def test_a_reply_whose_parent_appears_only_in_a_later_sync_is_logged(store):
+    box = tracked_box(store)
+    # The parent is out of sight (being moved) while its In-Reply-To-only reply is scanned.
+    hidden = make("<p@customer.test>", irt=QUOTE, subject="Re: Quote")
+    box.deliver("INBOX", make("<c@customer.test>", irt="<p@customer.test>", subject="Re: Quote"))
+    engine.sync_mailbox(box, store, ALL_FOLDERS)
+    assert store.message("alice", "<c@customer.test>") is None
+    box.deliver("Customers", hidden)  # the move ends
+    engine.sync_mailbox(box, store, ALL_FOLDERS)
+    assert store.message("alice", "<c@customer.test>") is not None, "the second scan finds it"
+
+
 def test_trash_is_not_read(store):
     box = tracked_box(store)
     box.deliver("Trash", reply(1))
@@ -135,6 +156,7 @@ def test_a_folder_whose_newest_mail_was_moved_away_stays_unchanged_on_status_alo
     box.deliver("INBOX", reply(1))
     top = box.deliver("INBOX", make("<x@elsewhere.test>", subject="Lunch?"))
     engine.sync_mailbox(box, store, ACCOUNT)
+    engine.sync_mailbox(box, store, ACCOUNT)  # every message is scanned by two syncs
     box.move(top, "INBOX", "Customers")  # UIDNEXT stays; the highest UID is gone
     box.examined.clear()
     box.selected = None

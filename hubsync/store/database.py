@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from hubsync.errors import StoreError
+from hubsync.urls import redact_url
 
 # Schema type tokens in the migrations, per database.
 _TYPES = {
@@ -228,8 +229,8 @@ class PostgresDatabase(Database):
 
 
 def _redacted(url: str) -> str:
-    """The URL without a password (postgresql://user:secret@host -> postgresql://user@host)."""
-    return re.sub(r"(//[^:/@]+):[^@/]*@", r"\1@", url)
+    """The URL without its secrets (user-info password, ?password=, ?sslpassword=)."""
+    return redact_url(url)
 
 
 class _Rows:

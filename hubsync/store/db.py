@@ -23,6 +23,7 @@ from hubsync.store.database import (
     SqliteDatabase,
 )
 from hubsync.store.schema import MIGRATIONS
+from hubsync.urls import redact_url
 
 _JSON_COLUMNS = ("to_addrs", "cc_addrs", "refs", "recipients", "accepted", "refused")
 
@@ -50,7 +51,7 @@ def open_store(path: Path | None = None, url: str | None = None, pool: int = 0) 
             return store
         if not url.startswith("sqlite:///"):
             raise UsageError(
-                f"store_url {url!r} is neither postgresql://... nor sqlite:///PATH.",
+                f"store_url {redact_url(url)!r} is neither postgresql://... nor sqlite:///PATH.",
                 reason="config-invalid",
             )
         path = Path(url.removeprefix("sqlite://"))
@@ -483,6 +484,35 @@ class Store:
             claimed_exists,
         )
         self._write_in(conn, sql, args)
+
+    def mark_rescan_floor(self, account: str, folder: str, uidvalidity: int, first: int) -> None:
+        """Note that a sync scans the folder's new territory from ``first`` (or lower, as
+        noted already): the next complete sync scans it again (``clear_rescan_floors``)."""
+        self._write(
+            "INSERT INTO sync_state (account, folder, uidvalidity, last_uid, new_from, "
+            "last_sync) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (account, folder) DO UPDATE SET "
+            "new_from = CASE WHEN sync_state.new_from IS NULL "
+            "OR sync_state.new_from > excluded.new_from "
+            "THEN excluded.new_from ELSE sync_state.new_from END",
+            account,
+            folder,
+            uidvalidity,
+            first - 1,
+            first,
+            now(),
+        )
+
+    def clear_rescan_floors(self, account: str, folders: list[str]) -> None:
+        """A complete sync finished: what it scanned again is done; what it scanned for the
+        first time is scanned once more by the next complete sync."""
+        with self.transaction() as conn:
+            for folder in folders:
+                conn.execute(
+                    "UPDATE sync_state SET rescan_from = CASE WHEN new_from <= last_uid "
+                    "THEN new_from ELSE NULL END, new_from = NULL "
+                    "WHERE account = ? AND folder = ?",
+                    (account, folder),
+                )
 
     # -- leases (hubsync worker) -------------------------------------------------------------
 

@@ -81,4 +81,13 @@ MIGRATIONS = [
     ALTER TABLE sync_state ADD COLUMN claimed_last_uid {bigint};
     ALTER TABLE sync_state ADD COLUMN claimed_exists {bigint};
     """,
+    # 7: every message is scanned by two complete syncs (syncs that covered every watched
+    # folder and finished): ``new_from`` is where the new territory of the syncs since the
+    # last complete one begins, ``rescan_from`` where the last complete one's began. A reply
+    # passed over because the message it answers was logged only later (from another folder,
+    # or moved in after it) is found by the second scan; an interrupted sync loses nothing.
+    """
+    ALTER TABLE sync_state ADD COLUMN rescan_from {bigint};
+    ALTER TABLE sync_state ADD COLUMN new_from {bigint};
+    """,
 ]

@@ -9,6 +9,7 @@ not its addresses.
 import contextlib
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
 import imapclient
 
@@ -89,23 +90,32 @@ def sync_mailbox(
     folders: list[str] | None = None,
     progress: Progress | None = None,
     batch: int = BATCH,
+    complete: bool | None = None,
 ) -> SyncReport:
     """Sync folders of ``mailbox`` into ``store``, scanning ``batch`` UIDs per range; the
-    event history records the outcome."""
+    event history records the outcome. ``complete``: ``folders`` are every watched folder
+    (the default when ``folders`` is not given), so a finished sync clears the floors."""
+    complete = folders is None if complete is None else complete
     report = SyncReport(account.name)
     try:
         tracked = store.tracked_ids(account.name)
+        passed: list[Skipped] = []
         for folder in folders or watched_folders(account, mailbox):
+            skipped = Skipped(folder, len(tracked))
             try:
                 report.folders.append(
-                    sync_folder(mailbox, store, account, folder, tracked, progress, batch)
+                    sync_folder(mailbox, store, account, folder, tracked, progress, batch, skipped)
                 )
+                passed.append(skipped)
             except imapclient.exceptions.IMAPClientAbortError:
                 raise  # the connection is gone: no other folder can be synced
             except imapclient.exceptions.IMAPClientError as exc:
                 message = f"{folder}: {exc}"
                 report.errors.append(message)
                 store.add_event(account.name, "sync", "folder-failed", detail=message)
+        _catch_up(mailbox, store, account, tracked, passed, report, batch)
+        if complete and not report.errors:
+            store.clear_rescan_floors(account.name, [p.folder for p in passed])
     except StoreError:
         raise  # a full disk or damaged store: nothing more can be written, say why
     except HubsyncError as exc:
@@ -125,6 +135,94 @@ def sync_mailbox(
     return report
 
 
+@dataclass
+class Skipped:
+    """What one folder's scan passed over that refers to other messages, kept in memory for
+    this sync only (nothing of it is stored): a hash of each Message-ID such a header names,
+    with the first UID of the range it was seen in. A reply is passed over when the message
+    it answers is logged only later in the same sync: from a folder synced after this one
+    (a reply in INBOX to a reply that sits in Sent or a label), or at a higher UID (a parent
+    moved into the folder after its reply arrived)."""
+
+    folder: str
+    tracked_at_start: int  # how many Message-IDs were tracked when the scan began
+    refs: dict[int, int] = field(default_factory=dict)
+    overflow_from: int | None = None  # more than MAX_SKIPPED_REFS: unknown from this UID on
+    uidvalidity: int | None = None
+    first: int = 0  # the first UID this sync scanned
+    reached: int = 0  # the highest UID it reached
+
+    def note(self, ids: list[bytes], first_uid: int) -> None:
+        """A passed-over header naming ``ids``, in the range that starts at ``first_uid``."""
+        if self.overflow_from is not None:
+            return
+        if len(self.refs) >= MAX_SKIPPED_REFS:
+            self.overflow_from = first_uid
+            return
+        for mid in ids:
+            self.refs.setdefault(hash(mid), first_uid)
+
+    def rescan_from(self, new_ids: list[str]) -> int | None:
+        """The UID to scan this folder again from, because a header it passed over names
+        one of ``new_ids`` (logged since); None when none does."""
+        hits = [self.refs[h] for m in new_ids if (h := hash(m.encode())) in self.refs]
+        if self.overflow_from is not None and new_ids:
+            hits.append(self.overflow_from)
+        return min(hits, default=None)
+
+
+MAX_SKIPPED_REFS = 1_000_000  # about 100 MB at worst; beyond it a catch-up rescans wider
+
+
+def _catch_up(
+    mailbox: Mailbox,
+    store: Store,
+    account: cfg.Account,
+    tracked: dict[str, int],
+    passed: list[Skipped],
+    report: SyncReport,
+    batch: int,
+) -> None:
+    """Scan again, until nothing changes, the part of a folder that this sync passed over
+    where a header names a message logged after it was passed over, so a reply is logged
+    whatever the order of folders and UIDs. An interruption loses nothing: the folder's
+    rescan floor stays until a complete sync finishes."""
+    changed = True
+    while changed:
+        changed = False
+        for skipped in passed:
+            if len(tracked) == skipped.tracked_at_start or skipped.uidvalidity is None:
+                continue
+            new_ids = list(tracked)[skipped.tracked_at_start :]
+            skipped.tracked_at_start = len(tracked)
+            start = skipped.rescan_from(new_ids)
+            if start is None:
+                continue
+            before = len(tracked)
+            stats = next(f for f in report.folders if f.folder == skipped.folder)
+            _rescan(mailbox, store, account, skipped, start, tracked, stats, batch)
+            changed = changed or len(tracked) > before
+
+
+def _rescan(mailbox, store, account, skipped: Skipped, start: int, tracked, stats, batch):
+    """Scan ``start``..``skipped.reached`` of the folder again (the position moved past it)."""
+    folder = skipped.folder
+    state = mailbox.examine(folder)
+    if state.uidvalidity != skipped.uidvalidity:
+        return  # renumbered meanwhile: the next sync rescans the whole folder anyway
+    where = [start]
+    candidate = _prefilter(tracked, skipped, where)
+    first = start
+    while first <= skipped.reached:
+        end = min(first + batch - 1, skipped.reached)
+        where[0] = first
+        found, _ = mailbox.scan(first, end, candidate)
+        actions = plan_range([header_record(uid, h) for uid, h in found], tracked)
+        _execute(actions, mailbox, store, account, folder, tracked, stats)
+        first = end + 1
+    stats.caught_up = True
+
+
 def _record(store: Store, account: str, reason: str, detail: str, kind: str = "connection") -> None:
     """Record a failure; if even that cannot be written, the original error wins."""
     with contextlib.suppress(StoreError):
@@ -139,9 +237,11 @@ def sync_folder(
     tracked: dict[str, int],
     progress: Progress | None = None,
     batch: int = BATCH,
+    skipped: "Skipped | None" = None,
 ) -> FolderStats:
     """Sync one folder from its stored position; ``tracked`` (Message-ID -> thread) grows
-    with what is logged. Returns the folder's figures.
+    with what is logged; ``skipped`` notes what the scan passed over that refers to other
+    messages (see ``_catch_up``). Returns the folder's figures.
 
     The position only ever moves to a UID the server returned in a FETCH (never to the
     UIDNEXT it claims), and a UID range that holds no message is not walked batch by batch:
@@ -168,7 +268,13 @@ def sync_folder(
                 claimed=claimed,
             )
             return stats
-        candidate = _prefilter(tracked)
+        where = [plan.start]  # the range being scanned, for ``skipped``
+        candidate = _prefilter(tracked, skipped, where)
+        # The new territory is scanned again by the next complete sync (see ``Skipped``).
+        new_from = plan.start if position is None or plan.rescan else position["last_uid"] + 1
+        store.mark_rescan_floor(account.name, folder, state.uidvalidity, new_from)
+        if skipped is not None:
+            skipped.uidvalidity, skipped.first = state.uidvalidity, plan.start
         total = plan.last - plan.start + 1
         if progress:
             progress(folder, 0, total)  # the bar shows from the start, not after a batch
@@ -176,6 +282,7 @@ def sync_folder(
         first = plan.start
         while first <= plan.last:
             end = min(first + batch - 1, plan.last)
+            where[0] = first
             found, tally = mailbox.scan(first, end, candidate)
             stats.scanned += tally.seen
             actions = plan_range([header_record(uid, h) for uid, h in found], tracked)
@@ -194,6 +301,8 @@ def sync_folder(
             account.name, folder, state.uidvalidity, reached, state.highestmodseq, claimed=claimed
         )
         stats.last_uid = reached
+        if skipped is not None:
+            skipped.reached = reached
     finally:
         stats.seconds = round(time.perf_counter() - started, 3)
     return stats
@@ -221,13 +330,18 @@ def _note_rescan(store: Store, account: cfg.Account, folder: str, plan, state, s
         )
 
 
-def unchanged(status: FolderState | None, position) -> bool:
+def unchanged(status: FolderState | None, position, floors: bool = True) -> bool:
     """Whether STATUS shows nothing new since ``position``: the same UIDVALIDITY and no UID
     beyond the last one scanned, or exactly what the server claimed when the position was
     saved (its newest messages were moved away). Expunges do not matter: only new mail can
-    be a reply. A last UID below the position is not "unchanged": the position is wrong."""
+    be a reply. A last UID below the position is not "unchanged": the position is wrong.
+    ``floors``: a range kept for scanning again also counts as a change (the watch's poll
+    asks only about new mail)."""
     if status is None or status.uidvalidity != position["uidvalidity"]:
         return False
+    rescan = [f for f in (position.get("rescan_from"), position.get("new_from")) if f]
+    if floors and any(f <= position["last_uid"] for f in rescan):
+        return False  # a range to scan again (see ``Skipped``)
     if status.last_uid < position["last_uid"]:
         return False
     if status.last_uid == position["last_uid"]:
@@ -274,7 +388,9 @@ def _prove_deliveries(store: Store, account: cfg.Account, replies: list, stats) 
             )
 
 
-def _prefilter(tracked: dict[str, int]) -> Callable[[bytes], bool]:
+def _prefilter(
+    tracked: dict[str, int], skipped: "Skipped | None" = None, where: list[int] | None = None
+) -> Callable[[bytes], bool]:
     """The scan's hot-path test, called once per message in UID order. Most messages are
     unrelated, so one regex pass finds every <id> in the three fields and only a header that
     names a known id passes. A passing message's own Message-ID becomes known at once, so a
@@ -283,7 +399,10 @@ def _prefilter(tracked: dict[str, int]) -> Callable[[bytes], bool]:
     find_ids = parse.MSG_ID.findall
 
     def candidate(header: bytes) -> bool:
-        if known.isdisjoint(find_ids(header)):
+        ids = find_ids(header)
+        if known.isdisjoint(ids):
+            if skipped is not None and len(ids) > 1:  # it refers to other messages
+                skipped.note(ids, where[0])
             return False
         own = header_record(0, header).message_id
         if own:

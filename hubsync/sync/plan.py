@@ -49,6 +49,8 @@ def plan_folder(state: FolderState, position: Mapping | None) -> FolderPlan:
     if state.uidnext_known and position["last_uid"] > state.last_uid:
         return FolderPlan(1, last, position_ahead=position["last_uid"])
     start = position["last_uid"] + 1
+    floors = [f for f in (position.get("rescan_from"), position.get("new_from")) if f]
+    start = min([start, *floors])  # scanned by fewer than two complete syncs: again
     return FolderPlan(start, max(last, start - 1))
 
 

@@ -17,6 +17,7 @@ class FolderStats:
     vanished: int = 0  # matched, then moved or deleted before its body was read
     unreadable: int = 0  # messages that could not be read (recorded as message-error events)
     uidvalidity_changed: bool = False
+    caught_up: bool = False  # part of it was scanned again: a reply's parent came later
     position_reset: bool = False  # the saved position was past the server's: rescanned
     unchanged: bool = False  # STATUS showed nothing new since the last sync: not selected
     last_uid: int = 0

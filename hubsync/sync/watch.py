@@ -115,11 +115,13 @@ class _Connection:
             return WatchPlan(primary, [primary, *[f for f in self.fixed if f != primary]])
         return watch_plan(self.account, self.mailbox)
 
-    def sync(self, folders: list[str], first: bool = False) -> SyncReport:
-        """Sync ``folders``; the report goes out after the first sync of a connection and
-        whenever a sync found something (a poll every few seconds that found nothing is
-        not news)."""
-        report = sync_mailbox(self.mailbox, self.store, self.account, folders)
+    def sync(self, folders: list[str], first: bool = False, complete: bool = False):
+        """Sync ``folders`` (``complete``: every watched folder); the report goes out after
+        the first sync of a connection and whenever a sync found something (a poll every few
+        seconds that found nothing is not news)."""
+        report = sync_mailbox(
+            self.mailbox, self.store, self.account, folders, complete=complete or first
+        )
         if first or report.errors or report.total("scanned"):
             self.on_report(report)
         return report
@@ -141,7 +143,7 @@ class _Connection:
                 not resynced
                 and position is not None
                 and state.uidvalidity == position["uidvalidity"]
-                and not unchanged(state, position)
+                and not unchanged(state, position, floors=False)
             ):
                 # New mail: what IDLE announced, what it did not (silent), or mail that came
                 # between the last scan and this SELECT, which IDLE would never announce. Sync
@@ -159,7 +161,7 @@ class _Connection:
                 return
             if time.monotonic() - swept >= self.settings.sweep:
                 plan, swept = self.plan(), time.monotonic()  # folders may have been created
-                self.sync([f for f in plan.folders if f != plan.primary])
+                self.sync(plan.folders, complete=True)
 
     def wait_for_mail(self) -> bool:
         """IDLE (or, without IDLE, wait) for up to one poll interval; True when the server
