@@ -101,6 +101,8 @@ def test_send_sync_why_audit_and_doctor(on_server, sandbox):
     assert audit.json()["messages"] >= 2
     assert [stranger] in audit.json()["thread_list"]
 
+    second = cli("sync", "--json").json()  # every message is scanned by two syncs
+    assert second["logged"] == 0
     again = cli("sync", "--json").json()
     assert again["logged"] == 0
     assert not any(f["uidvalidity_changed"] for f in again["folders"])

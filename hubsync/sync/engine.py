@@ -77,10 +77,12 @@ def sync_account(
     """Sync the account's watched folders (or ``folders``) over ``client``, or over a session
     of its own. Returns what was scanned and logged per folder; a folder the server refuses
     is reported in ``errors``, a lost connection raises ConnectionDropped."""
+    # A sync the user asked for counts as complete for the folders it covered (`--folder`
+    # too), so their positions settle; the watch's polls of one folder do not (watch.py).
     if client is not None:
-        return sync_mailbox(ImapMailbox(client), store, account, folders, progress)
+        return sync_mailbox(ImapMailbox(client), store, account, folders, progress, complete=True)
     with session(account, password, store) as own:
-        return sync_mailbox(ImapMailbox(own), store, account, folders, progress)
+        return sync_mailbox(ImapMailbox(own), store, account, folders, progress, complete=True)
 
 
 def sync_mailbox(
