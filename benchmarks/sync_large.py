@@ -269,6 +269,7 @@ def measure(box: Sandbox, server: str, home: Path, size: int) -> dict:
     raw_fetch_seconds(box, server, folder)  # warm-up: the server indexes the new messages
     server_s, count = raw_fetch_seconds(box, server, folder)
     first_s, rss_kib, report = run_measured(env, "sync", "--folder", folder, "--json")
+    rescan_s, _, _ = run_measured(env, "sync", "--folder", folder, "--json")  # the second scan
     second_s, _, again = run_measured(env, "sync", "--folder", folder, "--json")
     audit_s, audit_rss, audit = run_measured(env, "threads", "--folder", folder, "--json")
     thread_s = None
