@@ -118,6 +118,25 @@ def test_an_inbox_only_account_is_told_where_the_reply_waits_and_how_to_read_it(
     assert cli("why", rid, "--json").json()["rule"] == "in-reply-to"
 
 
+def test_a_reply_that_arrives_before_the_message_it_answers_is_logged(gmail, sandbox, tmp_path):
+    cli, _ = gmail
+    assert cli("accounts", "set", "gmail", "--folders", "INBOX,Kunder").code == 0
+    quote = tracked(cli, tmp_path, "order")
+    # Bob's second reply names only his first (In-Reply-To and References) and sits in
+    # INBOX; the first was filed under a label, which sync reads after INBOX: the scan
+    # meets the answer before the message that makes it a tracked reply.
+    first, second = unique("re-order-1"), unique("re-order-2")
+    bob = "bob@customer.test"
+    later = message(second, bob, ALICE, "Re: Quote order", first)
+    sandbox.deliver(later, ALICE, "INBOX", server="gmail")
+    sandbox.deliver(
+        message(first, bob, ALICE, "Re: Quote order", quote), ALICE, "Kunder", server="gmail"
+    )
+    synced = cli("sync", "--json").json()
+    assert synced["logged"] == 2 and is_logged(cli, second)
+    assert synced["folders"][0]["caught_up"], "INBOX was scanned again in the same sync"
+
+
 def checks(cli, *options: str) -> dict:
     result = cli("doctor", "--json", *options)
     return {c["id"]: c for c in result.json()["accounts"][0]["checks"]}
