@@ -189,12 +189,15 @@ def _find_live(
     from hubsync.mail.fetch_scanner import header_fields_value  # only for this path
     from hubsync.mail.imap import list_folders
     from hubsync.mail.parse import parse
-    from hubsync.sync.engine import session, watched_folders
-    from hubsync.sync.mailbox import ImapMailbox
+    from hubsync.mail.reply_folders import reply_folders
+    from hubsync.sync.engine import session
 
     with session(account, password, store) as client:
-        watched = watched_folders(account, ImapMailbox(client))
-        others = [f.name for f in list_folders(client) if f.selectable and f.name not in watched]
+        listing = list_folders(client)  # one LIST serves the watch plan and the others
+        watched = reply_folders(
+            listing, account.watched_folders, account.sent_folder, account.excluded_folders
+        ).folders
+        others = [f.name for f in listing if f.selectable and f.name not in watched]
         for folder in [*watched, *others]:
             try:
                 client.select_folder(folder, readonly=True)

@@ -173,7 +173,7 @@ class Skipped:
         return min(hits, default=None)
 
 
-MAX_SKIPPED_REFS = 1_000_000  # about 100 MB at worst; beyond it a catch-up rescans wider
+MAX_SKIPPED_REFS = 200_000  # about 20 MB at worst; beyond it a catch-up rescans wider
 
 
 def _catch_up(
