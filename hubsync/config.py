@@ -7,6 +7,7 @@ An unknown key is an error that names the key and the file, so typos never pass 
 import os
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
 from pathlib import Path
 
 import tomli_w
@@ -53,6 +54,12 @@ class Account:
     oauth_token_url: str = ""  # the issuer's token endpoint, found at sign-in
     oauth_token_command: list[str] = field(default_factory=list)
     timeout: float = 0.0  # seconds per network step (connect, TLS, one command); 0: default
+    # Logging from the user's own mail client (sync/client_ways.py); "" turns a way off.
+    log_folder: str = "CRM"  # a folder whose messages are logged (where the user made it)
+    log_keyword: str = "$CRM"  # a keyword (a Thunderbird tag) that marks a message for the log
+    log_address: str = ""  # a plus-address the user BCCs, e.g. alice+crm@example.com
+    track_sent: str = "off"  # "contacts" or "all": mail sent from another client is tracked
+    track_sent_since: str = ""  # ISO date-time: Sent mail older than this is never tracked
 
     def to_toml(self) -> dict:
         """The account's table in config.toml (empty values left out)."""
@@ -64,7 +71,10 @@ class Account:
             data.pop("timeout")
         if data["sent_copy_grace_minutes"] == 15.0:
             data.pop("sent_copy_grace_minutes")  # the default
-        return {k: v for k, v in data.items() if v not in ("", [], None) or k == "never_log"}
+        if data["track_sent"] == "off":
+            data.pop("track_sent")
+        keep = ("never_log", "log_folder", "log_keyword")  # "" there means "off", not unset
+        return {k: v for k, v in data.items() if v not in ("", [], None) or k in keep}
 
     @property
     def domain(self) -> str:
@@ -253,13 +263,25 @@ _CHOICES = {
     "credential_source": ("keyring", "none", "store"),
     "auth": ("password", "oauth2"),
     "oauth_mechanism": ("XOAUTH2", "OAUTHBEARER"),
+    "track_sent": ("off", "contacts", "all"),
 }
 _EXAMPLES = {
     "password_command": 'password_command = ["pass", "show", "mail/work"]',
     "never_log": 'never_log = ["hr.example.com", "lawyer@example.org"]',
     "watched_folders": 'watched_folders = ["*"] (every folder) or ["INBOX", "Customers"]',
     "excluded_folders": 'excluded_folders = ["Newsletters"]',
+    "log_address": 'log_address = "alice+crm@example.com"',
+    "track_sent_since": 'track_sent_since = "2026-12-01T00:00:00+00:00"',
 }
+
+
+def parse_since(value: str) -> datetime | None:
+    """``track_sent_since`` as an aware date-time (UTC when no zone is given), else None."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _is_int(value: object) -> bool:
@@ -277,8 +299,10 @@ def _check_types(name: str, table: dict, path: Path) -> None:
             ok = value in _CHOICES[key]
         else:
             ok = valid(value)
-        if key == "email" and ok and "@" not in value:
+        if (key == "email" or (key == "log_address" and value)) and ok and "@" not in value:
             expected, ok = "an email address", False
+        if key == "track_sent_since" and ok and value and parse_since(value) is None:
+            expected, ok = "an ISO 8601 date-time", False
         if not ok:
             example = _EXAMPLES.get(key)
             raise ConfigError(

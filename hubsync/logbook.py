@@ -150,15 +150,20 @@ def log_manual(
     uid: int | None = None,
     body: str | None = None,
     note: str | None = None,
+    rule: MatchRule = MatchRule.MANUAL,
+    parsed: ParsedMessage | None = None,
+    detail: str | None = None,
 ) -> LogOutcome:
     """Log a message by hand (the BCC-logging counterpart): it joins the thread it replies
     into, or starts a tracked thread of its own, so later replies to it are logged.
     With ``body``, ``raw`` is the header only (a message too large to keep whole): that text
     is its body, nothing is kept of its attachments, and ``note`` says why.
+    ``rule`` says how the user logged it (by hand, or from their mail client: ``parsed`` is
+    then ``raw`` already parsed, and ``detail`` the event's words).
     Returns what was done; raises MessageError for input that is not a mail message."""
-    if body is None:
+    if parsed is None and body is None:
         parsed = parse(raw)
-    else:
+    elif parsed is None:
         parsed = parse(raw, with_body=False)
         parsed.body = body
     found = match_reply(
@@ -174,7 +179,7 @@ def log_manual(
         direction=direction_of(parsed.from_addr, own_addresses),
         origin=Origin.MANUAL,
         thread_id=found.thread_id if found else None,
-        match_rule=MatchRule.MANUAL,
+        match_rule=rule,
         match_ref=found.ref if found else None,
         folder=folder,
         uid=uid,
@@ -186,8 +191,8 @@ def log_manual(
         store.add_event(
             account,
             "logged",
-            MatchRule.MANUAL,
+            rule,
             parsed.message_id,
-            f"logged by hand{' from ' + folder if folder else ''}",
+            detail or f"logged by hand{' from ' + folder if folder else ''}",
         )
     return outcome

@@ -13,7 +13,7 @@ from hubsync import config as cfg
 from hubsync.errors import ConnectionDropped
 from hubsync.mail import parse
 from hubsync.mail.sent_folder import Folder
-from hubsync.sync.fetch import ScanTally
+from hubsync.sync.fetch import ScanTally, parse_fields
 from hubsync.sync.mailbox import FolderState
 
 _FIELDS = (b"message-id", b"in-reply-to", b"references")
@@ -29,8 +29,9 @@ ACCOUNT = cfg.Account(
 )
 
 
-def header_fields(raw: bytes) -> bytes:
-    """What BODY[HEADER.FIELDS (MESSAGE-ID IN-REPLY-TO REFERENCES)] returns for ``raw``."""
+def header_fields(raw: bytes, wanted=_FIELDS) -> bytes:
+    """What BODY[HEADER.FIELDS (MESSAGE-ID IN-REPLY-TO REFERENCES)] (or ``wanted``) returns
+    for ``raw``."""
     head = raw.split(b"\r\n\r\n", 1)[0]
     lines, keep = [], False
     for line in head.split(b"\r\n"):
@@ -38,7 +39,7 @@ def header_fields(raw: bytes) -> bytes:
             if keep:
                 lines.append(line)
             continue
-        keep = line.split(b":", 1)[0].strip().lower() in _FIELDS
+        keep = line.split(b":", 1)[0].strip().lower() in wanted
         if keep:
             lines.append(line)
     return b"".join(line + b"\r\n" for line in lines) + b"\r\n"
@@ -57,8 +58,12 @@ class MemoryMailbox:
         self.attributes: dict[str, tuple[str, ...]] = {"Sent": ("\\Sent",)}
         self.claim_ahead: int = 0  # added to UIDNEXT by the next STATUS/EXAMINE (a lie, once)
         self.searches = 0  # UID SEARCHes asked (empty ranges are never walked)
+        self.client_searches = 0  # SEARCHes for what the user marked (client_ways)
         self.drop_calls: int | None = None  # interface calls before the connection drops
         self.during: tuple[int, Callable[[], None]] | None = None  # (calls, change) mid-sync
+        self.keywords: dict[tuple[str, int], set[str]] = {}  # (folder, uid) -> keywords
+        self.modseq: dict[str, int] = {}  # CONDSTORE's HIGHESTMODSEQ per folder
+        self.condstore = True  # False: a server without CONDSTORE (Courier)
 
     # -- what the test does to the server ----------------------------------------------------
 
@@ -67,7 +72,20 @@ class MemoryMailbox:
         uid = self.uidnext[folder]
         self.folders[folder][uid] = raw
         self.uidnext[folder] = uid + 1
+        self._changed(folder)
         return uid
+
+    def _changed(self, folder: str) -> None:
+        self.modseq[folder] = self.modseq.get(folder, 1) + 1
+
+    def _state(self, folder: str) -> FolderState:
+        modseq = self.modseq.get(folder, 1) if self.condstore else None
+        return FolderState(
+            self.uidvalidity[folder],
+            self._claimed_uidnext(folder) - 1,
+            len(self.folders[folder]),
+            highestmodseq=modseq,
+        )
 
     def add_folder(self, folder: str, *attributes: str) -> None:
         self.folders.setdefault(folder, {})
@@ -78,7 +96,17 @@ class MemoryMailbox:
     def move(self, uid: int, source: str, target: str) -> int:
         """Move a message (a user filing it, or a server rule): a new UID in ``target``."""
         raw = self.folders[source].pop(uid)
-        return self.deliver(target, raw)
+        self._changed(source)
+        flags = self.keywords.pop((source, uid), set())
+        new = self.deliver(target, raw)
+        if flags:
+            self.keywords[(target, new)] = flags
+        return new
+
+    def tag(self, folder: str, uid: int, keyword: str) -> None:
+        """A mail client setting a keyword (a tag) on a message (servers compare in any case)."""
+        self.keywords.setdefault((folder, uid), set()).add(keyword.lower())
+        self._changed(folder)
 
     def _tick(self) -> None:
         """Count one command: drop the connection, or change the mailbox, when due."""
@@ -114,17 +142,13 @@ class MemoryMailbox:
             raise IMAPClientError(f"select failed: Mailbox doesn't exist: {folder}")
         self.selected = folder
         self.examined.append(folder)
-        return FolderState(
-            self.uidvalidity[folder], self._claimed_uidnext(folder) - 1, len(self.folders[folder])
-        )
+        return self._state(folder)
 
     def status(self, folder: str) -> FolderState | None:
         self._tick()
         if folder not in self.folders or folder == self.selected or not self.status_fields:
             return None
-        return FolderState(
-            self.uidvalidity[folder], self._claimed_uidnext(folder) - 1, len(self.folders[folder])
-        )
+        return self._state(folder)
 
     def list_folders(self) -> list[Folder]:
         self._tick()
@@ -164,6 +188,40 @@ class MemoryMailbox:
             raise failure
         messages = self.folders[self.selected]
         return {u: messages[u] for u in uids if u in messages}
+
+    def search(self, criteria: list[str]) -> list[int]:
+        self._tick()
+        self.client_searches += 1
+        return [u for u in sorted(self.folders[self.selected]) if self._matches(u, list(criteria))]
+
+    def _matches(self, uid: int, criteria: list[str]) -> bool:
+        """The SEARCH keys hubsync uses: UID ranges, KEYWORD, TO/CC/BCC, HEADER and OR."""
+        ok = True
+        while criteria:
+            ok = self._one(uid, criteria) and ok
+        return ok
+
+    def _one(self, uid: int, criteria: list[str]) -> bool:
+        key = criteria.pop(0).upper()
+        if key == "OR":
+            left, right = self._one(uid, criteria), self._one(uid, criteria)
+            return left or right
+        if key == "UID":
+            first, _, last = criteria.pop(0).partition(":")
+            return int(first) <= uid <= int(last or first)
+        if key == "KEYWORD":
+            word = criteria.pop(0).lower()
+            return word in self.keywords.get((self.selected, uid), set())
+        name = criteria.pop(0) if key == "HEADER" else key
+        needle = criteria.pop(0).lower()
+        fields = parse_fields(self.folders[self.selected][uid].split(b"\r\n\r\n", 1)[0])
+        return needle in fields.get(name.lower().encode(), b"").decode(errors="replace").lower()
+
+    def headers(self, uids: list[int], fields: tuple[str, ...]) -> dict[int, bytes]:
+        self._tick()
+        messages = self.folders[self.selected]
+        wanted = {f.lower().encode() for f in fields}
+        return {u: header_fields(messages[u], wanted) for u in uids if u in messages}
 
     def text_only(self, uid: int) -> tuple[bytes, str, int]:
         raw = self.folders[self.selected][uid]

@@ -160,5 +160,6 @@ def test_a_folder_whose_newest_mail_was_moved_away_stays_unchanged_on_status_alo
     box.move(top, "INBOX", "Customers")  # UIDNEXT stays; the highest UID is gone
     box.examined.clear()
     box.selected = None
-    report = engine.sync_mailbox(box, store, ACCOUNT)
+    # (the keyword way would look again: the move changed the folder's HIGHESTMODSEQ)
+    report = engine.sync_mailbox(box, store, dataclasses.replace(ACCOUNT, log_keyword=""))
     assert report.folders[0].unchanged and "INBOX" not in box.examined

@@ -82,6 +82,7 @@ class WatchPlan:
     skipped: dict[str, str] = field(default_factory=dict)  # folder -> why it is not read
     missing: list[str] = field(default_factory=list)  # named in the settings, not on the server
     covered: list[str] = field(default_factory=list)  # not read: the \\All folder holds theirs
+    log_folder: str = ""  # the CRM folder (sync/client_ways.py), read too, "" when none
 
 
 def is_all_setting(watched: list[str]) -> bool:

@@ -52,7 +52,7 @@ def log_replies(
         try:
             logged = _log_text_only(mailbox, store, account, folder, uid, size, found, stats)
         except UNREADABLE as exc:
-            _unreadable(store, account, folder, uid, planned_ids[uid], exc, stats)
+            record_unreadable(store, account, folder, uid, planned_ids[uid], exc, stats)
             continue
         if logged:
             yield logged, found.thread_id
@@ -71,7 +71,7 @@ def log_replies(
                     continue
                 logged = _log(store, account, folder, uid, found, parsed, raw, True, None, stats)
             except UNREADABLE as exc:
-                _unreadable(store, account, folder, uid, planned_ids[uid], exc, stats)
+                record_unreadable(store, account, folder, uid, planned_ids[uid], exc, stats)
                 continue
             if logged:
                 yield logged, found.thread_id
@@ -90,7 +90,7 @@ UNREADABLE = (
 )
 
 
-def _unreadable(
+def record_unreadable(
     store: Store,
     account: cfg.Account,
     folder: str,

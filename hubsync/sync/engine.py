@@ -7,6 +7,7 @@ not its addresses.
 """
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from hubsync.mail.reply_folders import WatchPlan, is_all_setting, reply_folders
 from hubsync.sessions import Secret, imap_session
 from hubsync.store import Store
 from hubsync.sync.capture import log_replies
+from hubsync.sync.client_log import ClientLog
+from hubsync.sync.client_ways import log_folder_among, resolve_log_folder, ways_of
 from hubsync.sync.fetch import BATCH
 from hubsync.sync.mailbox import FolderState, ImapMailbox, Mailbox
 from hubsync.sync.plan import AlreadyLogged, LogReply, header_record, plan_folder, plan_range
@@ -49,15 +52,30 @@ def session(
 
 def needs_listing(account: cfg.Account) -> bool:
     """Whether the account's folders can only be known from the server's folder list."""
-    return is_all_setting(account.watched_folders) or bool(account.excluded_folders)
+    return (
+        is_all_setting(account.watched_folders)
+        or bool(account.excluded_folders)
+        or bool(account.log_folder)  # whether the CRM folder exists, and its server name
+    )
 
 
 def watch_plan(account: cfg.Account, mailbox: Mailbox | None = None) -> WatchPlan:
-    """The folders a sync reads (the watched ones and the Sent folder), primary first. An
-    account that watches every folder needs ``mailbox`` to list them; a fixed list does not."""
+    """The folders a sync reads (the watched ones, the Sent folder and the CRM folder),
+    primary first. An account that watches every folder needs ``mailbox`` to list them; a
+    fixed list does not."""
     listing = mailbox.list_folders() if mailbox is not None and needs_listing(account) else []
-    return reply_folders(
+    plan = reply_folders(
         listing, account.watched_folders, account.sent_folder, account.excluded_folders
+    )
+    log = resolve_log_folder(listing, account.log_folder)
+    if not log:
+        return plan
+    return dataclasses.replace(
+        plan,
+        folders=plan.folders if log in plan.folders else [*plan.folders, log],
+        skipped={k: v for k, v in plan.skipped.items() if k != log},
+        covered=[f for f in plan.covered if f != log],
+        log_folder=log,
     )
 
 
@@ -101,12 +119,21 @@ def sync_mailbox(
     report = SyncReport(account.name)
     try:
         tracked = store.tracked_ids(account.name)
+        if folders:
+            log_folder = log_folder_among(folders, account.log_folder)
+        else:
+            plan = watch_plan(account, mailbox)
+            folders, log_folder = plan.folders, plan.log_folder
+        ways = ways_of(account, log_folder)
+        marked = ClientLog(mailbox, store, account, ways, tracked) if ways.any else None
         passed: list[Skipped] = []
-        for folder in folders or watched_folders(account, mailbox):
+        for folder in folders:
             skipped = Skipped(folder, len(tracked))
             try:
                 report.folders.append(
-                    sync_folder(mailbox, store, account, folder, tracked, progress, batch, skipped)
+                    sync_folder(
+                        mailbox, store, account, folder, tracked, progress, batch, skipped, marked
+                    )
                 )
                 passed.append(skipped)
             except imapclient.exceptions.IMAPClientAbortError:
@@ -240,10 +267,12 @@ def sync_folder(
     progress: Progress | None = None,
     batch: int = BATCH,
     skipped: "Skipped | None" = None,
+    marked: ClientLog | None = None,
 ) -> FolderStats:
     """Sync one folder from its stored position; ``tracked`` (Message-ID -> thread) grows
     with what is logged; ``skipped`` notes what the scan passed over that refers to other
-    messages (see ``_catch_up``). Returns the folder's figures.
+    messages (see ``_catch_up``); ``marked`` logs what the user marked for the log in their
+    mail client. Returns the folder's figures.
 
     The position only ever moves to a UID the server returned in a FETCH (never to the
     UIDNEXT it claims), and a UID range that holds no message is not walked batch by batch:
@@ -252,8 +281,11 @@ def sync_folder(
     started = time.perf_counter()
     try:
         position = store.sync_state(account.name, folder)
-        if position is not None and unchanged(mailbox.status(folder), position):
+        status = mailbox.status(folder) if position is not None else None
+        if position is not None and unchanged(status, position):
             stats.unchanged, stats.last_uid = True, position["last_uid"]
+            if marked is not None:
+                marked.keywords(folder, status, False, stats)
             return stats
         state = mailbox.examine(folder)
         plan = plan_folder(state, position)
@@ -269,6 +301,8 @@ def sync_folder(
                 state.highestmodseq,
                 claimed=claimed,
             )
+            if marked is not None:
+                marked.keywords(folder, state, True, stats)
             return stats
         where = [plan.start]  # the range being scanned, for ``skipped``
         candidate = _prefilter(tracked, skipped, where)
@@ -291,6 +325,8 @@ def sync_folder(
             _execute(actions, mailbox, store, account, folder, tracked, stats)
             if tally.seen:
                 reached = max(reached, min(tally.top_uid, end))
+                if marked is not None:
+                    marked.new_range(folder, first, reached, stats)
                 store.set_sync_state(
                     account.name, folder, state.uidvalidity, reached, state.highestmodseq
                 )
@@ -305,6 +341,8 @@ def sync_folder(
         stats.last_uid = reached
         if skipped is not None:
             skipped.reached = reached
+        if marked is not None:
+            marked.keywords(folder, state, True, stats)
     finally:
         stats.seconds = round(time.perf_counter() - started, 3)
     return stats

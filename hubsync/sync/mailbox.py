@@ -63,6 +63,12 @@ class Mailbox(Protocol):
     def text_only(self, uid: int) -> tuple[bytes, str, int]:
         """(header, body text, number of attachment parts), attachments not downloaded."""
 
+    def search(self, criteria: list[str]) -> list[int]:
+        """The UIDs of the selected folder's messages matching IMAP SEARCH ``criteria``."""
+
+    def headers(self, uids: list[int], fields: tuple[str, ...]) -> dict[int, bytes]:
+        """The ``fields`` header block of each of ``uids`` (read-only; gone: left out)."""
+
 
 class ImapMailbox:
     """A ``Mailbox`` over a logged-in imapclient session."""
@@ -95,8 +101,11 @@ class ImapMailbox:
     def status(self, folder: str) -> FolderState | None:
         if self.selected is not None and (self.selected == "" or self.selected == folder):
             return None
+        asked = ["UIDVALIDITY", "UIDNEXT", "MESSAGES"]
+        if self.client.has_capability("CONDSTORE"):
+            asked.append("HIGHESTMODSEQ")  # RFC 7162: whether any flag changed (keywords)
         try:
-            info = self.client.folder_status(folder, ["UIDVALIDITY", "UIDNEXT", "MESSAGES"])
+            info = self.client.folder_status(folder, asked)
         except IMAPClientAbortError:
             raise
         except IMAPClientError:  # no such folder, or STATUS refused: EXAMINE will say why
@@ -104,9 +113,10 @@ class ImapMailbox:
         try:
             uidvalidity, uidnext = int(info[b"UIDVALIDITY"]), int(info[b"UIDNEXT"])
             exists = int(info.get(b"MESSAGES", 0))
+            modseq = int(info[b"HIGHESTMODSEQ"]) if info.get(b"HIGHESTMODSEQ") else None
         except (KeyError, TypeError, ValueError):  # a server that leaves a field out
             return None
-        return FolderState(uidvalidity=uidvalidity, last_uid=uidnext - 1, exists=exists)
+        return FolderState(uidvalidity, uidnext - 1, exists, highestmodseq=modseq)
 
     def _last_uid(self, folder: str, uidnext, exists: int) -> tuple[int, bool]:
         """UIDNEXT - 1 from SELECT, and whether the server stated UIDNEXT; servers that leave
@@ -151,12 +161,31 @@ class ImapMailbox:
     def text_only(self, uid: int) -> tuple[bytes, str, int]:
         return bodies.fetch_text_only(self.client, uid)
 
+    def search(self, criteria: list[str]) -> list[int]:
+        return list(self.client.search(criteria))
+
+    def headers(self, uids: list[int], fields: tuple[str, ...]) -> dict[int, bytes]:
+        found: dict[int, bytes] = {}
+        item = f"BODY.PEEK[HEADER.FIELDS ({' '.join(fields)})]"
+        for start in range(0, len(uids), HEADER_CHUNK):
+            chunk = uids[start : start + HEADER_CHUNK]
+            with response_budget(self.client, HEADER_BYTES * len(chunk)):
+                data = self.client.fetch(chunk, [item])
+            for uid, answer in data.items():
+                # The key as the server wrote it (Courier quotes the field names).
+                block = next((v for k, v in answer.items() if k.startswith(b"BODY[")), None)
+                if block is not None:
+                    found[uid] = bytes(block)
+        return found
+
 
 def _state(client: imapclient.IMAPClient) -> str:
     """The session's protocol state (imaplib's: "AUTH", "SELECTED", ...)."""
     return getattr(getattr(client, "_imap", None), "state", "")
 
 
+HEADER_CHUNK = 200  # messages per header FETCH (a bounded command line and answer)
+HEADER_BYTES = 256 * 1024  # the most one message's header fields may take in that answer
 MAX_MESSAGE_BYTES = 1 << 31  # no server is believed beyond this, whatever it announces
 UNKNOWN_SIZE = 1 << 62  # a size the server would not state: treated as over every limit
 

@@ -22,6 +22,11 @@ class MatchRule(StrEnum):
     REFERENCES = "references"  # one of its References does (In-Reply-To did not)
     SENT_BY_HUBSYNC = "sent-by-hubsync"  # hubsync sent it
     MANUAL = "manual"  # logged by hand (`hubsync log`)
+    # Logged from the user's own mail client (sync/client_ways.py):
+    LOG_FOLDER = "log-folder"  # the user put it in the CRM folder
+    KEYWORD = "keyword"  # the user tagged it with the CRM keyword
+    LOG_ADDRESS = "log-address"  # it was sent to the user's logging plus-address
+    TRACKED_SENT = "tracked-sent"  # sent from another client (track_sent)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ class FolderStats:
     deliveries_proven: int = 0  # replies that proved an uncertain send reached its recipient
     vanished: int = 0  # matched, then moved or deleted before its body was read
     unreadable: int = 0  # messages that could not be read (recorded as message-error events)
+    marked: int = 0  # messages the user marked for the log in their mail client (client_ways)
+    by_way: dict[str, int] = field(default_factory=dict)  # of those, logged per way
     uidvalidity_changed: bool = False
     caught_up: bool = False  # part of it was scanned again: a reply's parent came later
     position_reset: bool = False  # the saved position was past the server's: rescanned
@@ -34,6 +36,14 @@ class SyncReport:
         """The sum of one figure over every folder."""
         return sum(getattr(f, name) for f in self.folders)
 
+    def by_way(self) -> dict[str, int]:
+        """Messages logged from the user's mail client, per way, over every folder."""
+        ways: dict[str, int] = {}
+        for folder in self.folders:
+            for way, count in folder.by_way.items():
+                ways[way] = ways.get(way, 0) + count
+        return ways
+
     def to_dict(self) -> dict:
         """JSON-ready data (`sync --json`)."""
         keys = (
@@ -48,6 +58,7 @@ class SyncReport:
         return {
             "account": self.account,
             **{k: self.total(k) for k in keys},
+            "logged_by_way": self.by_way(),
             "errors": self.errors,
             "folders": [asdict(f) for f in self.folders],
         }
