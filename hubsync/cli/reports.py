@@ -178,6 +178,7 @@ def report_command(
         ("Emails sent", data.emails_sent),
         ("Replies logged", data.replies_logged),
         ("Logged by hand", data.logged_by_hand),
+        *((f"Logged from your mail client: {w}", n) for w, n in data.logged_from_client.items()),
         ("Attachments logged", data.attachments_logged),
         ("Never-log hits", data.never_log_hits),
         ("Contacts created", data.contacts_created),

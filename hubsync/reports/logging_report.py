@@ -7,12 +7,16 @@ from hubsync.logbook import Direction, Origin
 from hubsync.reports.period import since_date
 from hubsync.store import Store
 from hubsync.store import queries as q
+from hubsync.sync.client_ways import ORDER as CLIENT_ORDER
+from hubsync.sync.client_ways import WAYS as CLIENT_WAYS
 
 STATEMENT = (
-    "Stored: the emails hubsync sent, the replies to them and to messages logged by "
-    "hand (headers, body text, raw source), their participants as contacts, and their "
-    "attachments within the size limit. Not stored: any other email — not its "
-    "headers, not its addresses — only the sync position in each folder moved."
+    "Stored: the emails hubsync sent, the messages logged by hand or marked for the log "
+    "in your mail client (the CRM folder, the keyword, the logging address, Sent mail "
+    "when track_sent is on), the replies to all of them (headers, body text, raw source), "
+    "their participants as contacts, and their attachments within the size limit. Not "
+    "stored: any other email — not its headers, not its addresses — only the sync "
+    "position in each folder moved."
 )
 ERROR_KINDS = ("connection", "filing", "message-error")
 ERROR_REASONS = ("folder-failed", "partial", "internal-error")
@@ -27,6 +31,7 @@ class LoggingReport:
     emails_sent: int
     replies_logged: int
     logged_by_hand: int
+    logged_from_client: dict[str, int]  # way (log-folder, keyword, ...) -> messages
     messages_logged: int
     attachments_logged: int
     attachment_bytes: int
@@ -72,6 +77,7 @@ def team_report(store: Store, since: str | None = None) -> LoggingReport:
         errors=sorted(
             ({**e, "account": p.account} for p in parts for e in p.errors), key=lambda e: e["at"]
         ),
+        logged_from_client=_ways(sum((Counter(p.logged_from_client) for p in parts), Counter())),
         by_contact=_merged(p.by_contact for p in parts),
         by_day=dict(sorted(_merged(p.by_day for p in parts).items())),
         accounts=names,
@@ -96,6 +102,7 @@ def logging_report(store: Store, account: str, since: str | None = None) -> Logg
     rows = q.messages(store, account, since=since)
     events = store.events(account, since=since)
     origin = Counter(r["origin"] for r in rows)
+    ways = Counter(r["match_rule"] for r in rows if r["match_rule"] in CLIENT_WAYS)
     stored_attachments = [a for r in rows for a in r["attachments"]]
     by_contact: dict[str, Counter] = defaultdict(Counter)
     by_day: dict[str, Counter] = defaultdict(Counter)
@@ -118,7 +125,8 @@ def logging_report(store: Store, account: str, since: str | None = None) -> Logg
         since=since,
         emails_sent=origin.get(Origin.SENT, 0),
         replies_logged=origin.get(Origin.REPLY, 0),
-        logged_by_hand=origin.get(Origin.MANUAL, 0),
+        logged_by_hand=origin.get(Origin.MANUAL, 0) - sum(ways.values()),
+        logged_from_client=_ways(ways),
         messages_logged=len(rows),
         attachments_logged=len(stored_attachments),
         attachment_bytes=sum(a["size"] for a in stored_attachments),
@@ -133,6 +141,11 @@ def logging_report(store: Store, account: str, since: str | None = None) -> Logg
         by_contact={k: _origins(v) for k, v in sorted(by_contact.items())},
         by_day={k: _origins(v) for k, v in sorted(by_day.items())},
     )
+
+
+def _ways(counts: Counter) -> dict[str, int]:
+    """Counts by way of logging from a mail client, every way present (0 when none)."""
+    return {str(way): counts.get(way, 0) for way in CLIENT_ORDER}
 
 
 def _origins(counts: Counter) -> dict[str, int]:

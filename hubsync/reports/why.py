@@ -13,6 +13,7 @@ from hubsync.logbook import Origin
 from hubsync.mail.parse import normalize_message_id
 from hubsync.store import Store
 from hubsync.store import queries as q
+from hubsync.sync.client_ways import WAYS as CLIENT_WAYS
 from hubsync.sync.matching import MatchRule, ReplyMatch, match_reply
 
 if TYPE_CHECKING:
@@ -33,6 +34,8 @@ _EXPLAIN_RULE = {
     MatchRule.REFERENCES: "Its References header lists {ref}, a message already in the log "
     "(In-Reply-To did not match).",
 }
+MARKED = "marked for the log"  # how client_log's never-log events begin
+_FROM_CLIENT = "It was logged from your mail client ({way}): {how}."
 
 
 @dataclass
@@ -73,13 +76,12 @@ def why(store: Store, account: str, message_id: str, live: dict | None = None) -
         )
     never = [e for e in events if e["reason"] == NEVER_LOG]
     if never:
-        return WhyVerdict(
-            message_id,
-            False,
-            NEVER_LOG,
-            f"It replies into a tracked thread, but {never[-1]['detail']}; "
-            "never_log overrides matching, so nothing of it was kept.",
-        )
+        detail = never[-1]["detail"]
+        if detail.startswith(MARKED):  # one of the ways of logging from a mail client
+            said = f"It was {detail}; never_log overrides that way"
+        else:
+            said = f"It replies into a tracked thread, but {detail}; never_log overrides matching"
+        return WhyVerdict(message_id, False, NEVER_LOG, f"{said}, so nothing of it was kept.")
     if live is not None:
         refs = [*([live["in_reply_to"]] if live["in_reply_to"] else []), *live["references"]]
         irt = [live["in_reply_to"]] if live["in_reply_to"] else []
@@ -151,7 +153,11 @@ def _logged(message_id: str, row: dict, events: list[dict]) -> WhyVerdict:
     rule = row["match_rule"]
     template = _EXPLAIN_RULE.get(rule, "Matched by rule {rule}.")
     explanation = template.format(ref=row["match_ref"], rule=rule)
-    if rule == MatchRule.MANUAL and row["match_ref"]:
+    if rule in CLIENT_WAYS:
+        said = [e["detail"] for e in events if e["kind"] == "logged" and e["reason"] == rule]
+        how = said[0].partition(": ")[2] if said else "in a folder sync reads"
+        explanation = _FROM_CLIENT.format(way=rule, how=how)
+    if rule in (MatchRule.MANUAL, *CLIENT_WAYS) and row["match_ref"]:
         explanation += f" It also replies into a tracked thread through {row['match_ref']}."
     skipped = [e["detail"] for e in events if e["kind"] == "attachments-skipped"]
     if skipped:

@@ -188,7 +188,7 @@ class ClientLog:
                 "skip",
                 "never-log",
                 parsed.message_id,
-                f"{how(way, self.ways, folder)}; never_log entry {hit}",
+                f"marked for the log: {how(way, self.ways, folder)}; never_log entry {hit}",
             )
         return True
 

@@ -4,7 +4,9 @@ Per connection: sync every watched folder, then repeat: IDLE on the primary fold
 ``\\All`` where the server offers it) for at most ``poll`` seconds, end it (DONE, with a short
 read deadline: a connection that died silently is found here), sync the primary folder, and
 every ``sweep`` seconds every watched folder (STATUS first: an unchanged folder costs one
-round trip). So a server whose IDLE never announces new mail, or a connection that a NAT
+round trip). The CRM folder (sync/client_ways.py) is polled with the primary folder, so what
+the user files there is logged within a poll interval; a keyword set on an old message is
+found by the sweep. So a server whose IDLE never announces new mail, or a connection that a NAT
 dropped without a word, costs at most about one poll interval, not the 29-minute IDLE renewal.
 
 A reply the poll found that IDLE did not announce is recorded as an ``idle-silent`` event
@@ -159,9 +161,18 @@ class _Connection:
             announced = self.wait_for_mail()
             if self.stop.is_set():
                 return
+            if plan.log_folder and plan.log_folder != plan.primary:
+                self.poll(plan.log_folder)  # what the user files there is logged within a poll
             if time.monotonic() - swept >= self.settings.sweep:
                 plan, swept = self.plan(), time.monotonic()  # folders may have been created
                 self.sync(plan.folders, complete=True)
+
+    def poll(self, folder: str) -> None:
+        """Sync ``folder`` when STATUS shows new mail in it (one round trip otherwise)."""
+        position = self.store.sync_state(self.account.name, folder)
+        status = self.mailbox.status(folder)
+        if position is None or not unchanged(status, position, floors=False):
+            self.sync([folder])
 
     def wait_for_mail(self) -> bool:
         """IDLE (or, without IDLE, wait) for up to one poll interval; True when the server
