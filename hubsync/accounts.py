@@ -8,8 +8,8 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from hubsync import client_setup, credentials
 from hubsync import config as cfg
-from hubsync import credentials
 from hubsync.errors import CredentialError, HubsyncError, NotImap, ProtocolFailure, UsageError
 from hubsync.mail import imap, providers
 from hubsync.mail.discovery import Discovery, discover, split_address
@@ -17,6 +17,7 @@ from hubsync.mail.endpoint import Endpoint
 from hubsync.mail.probe import POP3, POP3_ONLY_EXPLANATION, probe_port
 from hubsync.mail.reply_folders import ALL, WatchPlan, is_all_setting, reply_folders
 from hubsync.mail.sent_folder import SentResolution, resolve_sent_folder
+from hubsync.mail.smtp import submit
 from hubsync.oauth.grant import TokenSource
 from hubsync.sessions import Secret, imap_session, smtp_session
 
@@ -55,6 +56,7 @@ class ConnectResult:
     capabilities: list[str] = field(default_factory=list)
     failure: HubsyncError | None = None
     watch: WatchPlan | None = None
+    ways: client_setup.WaysCheck | None = None
 
     def to_dict(self) -> dict:
         """The result as JSON-ready data (`connect --json`)."""
@@ -71,6 +73,7 @@ class ConnectResult:
             "capabilities": self.capabilities,
             "watched_folders": self.watch.folders if self.watch else [],
             "folders_not_watched": self.watch.skipped if self.watch else {},
+            "client_ways": self.ways.to_dict() if self.ways else None,
             "steps": [{"name": s.name, "ok": s.ok, "detail": s.detail} for s in self.steps],
             "discovery": self.discovery.to_dict() if self.discovery else None,
             "ok": self.failure is None,
@@ -148,10 +151,16 @@ def plan(
 
 
 def verify(
-    account: cfg.Account, password: Secret, on_step: Callable[[Step], None] | None = None
+    account: cfg.Account,
+    password: Secret,
+    on_step: Callable[[Step], None] | None = None,
+    create_log_folder: bool = False,
+    test_log_address: bool = False,
 ) -> ConnectResult:
     """Run every connection step; stop at the first failure and record it in the result
-    (``failure``). On success the account's Sent folder is set from what the server has."""
+    (``failure``). On success the account's Sent folder is set from what the server has.
+    ``create_log_folder``: create the CRM folder where it does not exist;
+    ``test_log_address``: send one message to the logging address and look for it."""
     result = ConnectResult(account=account)
     stage = ["IMAP connect (TLS verified)"]  # the step running now, for the failure's label
 
@@ -196,7 +205,9 @@ def verify(
                     listing, account.watched_folders, result.sent.folder, account.excluded_folders
                 )
                 watching = describe_watch(account, result.watch, listing)
-                passed(watching, "SMTP connect (TLS verified)")
+                passed(watching, "Logging from your mail client")
+                result.ways = client_setup.check(client, account, listing, create_log_folder)
+                passed("; ".join(result.ways.lines()), "SMTP connect (TLS verified)")
         except NotImap:
             raise _pop3_or(imap_at) from None
         with smtp_session(
@@ -204,8 +215,19 @@ def verify(
             password,
             timeout=30,
             on_connected=lambda: passed(f"{smtp_at} {smtp_at.mode}", "SMTP authentication"),
-        ):
-            passed(f"as {account.username}{_how(password)}", "")
+        ) as conn:
+            passed(f"as {account.username}{_how(password)}", "Logging address test")
+            if test_log_address and account.log_address and result.ways is not None:
+                mid, raw = client_setup.test_message(account)
+                submit(conn, raw, account.email, [account.log_address])
+        if test_log_address and account.log_address and result.ways is not None:
+            with imap_session(account, password) as client:
+                folder = client_setup.find_delivered(client, imap.list_folders(client), mid, 30)
+            result.ways.log_address_delivered_to = folder
+            said = result.ways.lines()[2]
+            if not folder:
+                raise UsageError(said.partition(": ")[2], reason="log-address-not-delivered")
+            passed(said, "")
     except HubsyncError as exc:
         # The label says what was tried, not what was hoped for: "IMAP connect", not
         # "IMAP connect (TLS verified)", when the connection or its TLS failed.

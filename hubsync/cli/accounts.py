@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 import typer
 
 from hubsync import accounts as core
+from hubsync import client_setup, credentials, redact, render
 from hubsync import config as cfg
-from hubsync import credentials, redact, render
 from hubsync.cli import options
 from hubsync.errors import AuthFailure, CredentialError, UsageError
 from hubsync.mail.discovery import Discovery, discover
@@ -197,13 +197,23 @@ def connect_command(
     ),
     log_attachments: bool = options.log_attachments(),
     attachment_limit_mb: float = options.attachment_limit_mb(),
+    log_folder: str = options.log_folder(),
+    log_keyword: str = options.log_keyword(),
+    log_address: str = options.log_address(),
+    track_sent: str = options.track_sent(),
+    test_log_address: bool = typer.Option(
+        False,
+        "--test-log-address",
+        help="Send one test message to the --log-address and say whether (and where) the "
+        "server delivers it.",
+    ),
     timeout: float = options.timeout(),
     yes: bool = options.yes(),
     json_out: bool = options.json_out(),
 ) -> None:
-    """Connect an inbox: IMAP connect and login, capabilities, Sent folder, SMTP connect and
-    authentication. The account is saved (and the password or OAuth2 sign-in stored) only if
-    every step passed.
+    """Connect an inbox: IMAP connect and login, capabilities, Sent folder, the ways of
+    logging from your mail client, SMTP connect and authentication. The account is saved
+    (and the password or OAuth2 sign-in stored) only if every step passed.
 
     Running it again for an existing account updates it (e.g. after a password change, or to
     sign in again with --auth oauth2 after consent was revoked).
@@ -239,6 +249,13 @@ def connect_command(
         plan.log_attachments = log_attachments
     if attachment_limit_mb is not None:
         plan.attachment_limit_mb = attachment_limit_mb
+    client_setup.change(plan, log_folder, log_keyword, log_address, track_sent)
+    if test_log_address and not plan.log_address:
+        raise UsageError("--test-log-address needs a logging address: give --log-address.")
+    ways_options = {
+        "create_log_folder": log_folder is not None and bool(plan.log_folder),
+        "test_log_address": test_log_address,
+    }
     saved_timeout = plan.timeout
     if timeout:
         plan.timeout = timeout  # this run only; the account's own `timeout` is kept
@@ -281,7 +298,7 @@ def connect_command(
     if not json_out:
         imap_at = plan.imap_endpoint()
         err.print(f"Connecting to {safe(str(imap_at))}…")  # the first step can take a while
-    result, secret = _verify_with_retries(plan, secret, show_step, retry_prompt)
+    result, secret = _verify_with_retries(plan, secret, show_step, retry_prompt, ways_options)
     result.discovery = found
     if result.failure:
         # One JSON object under --json: the error, with the steps that ran inside it.
@@ -361,12 +378,12 @@ def _prompt_for(plan: cfg.Account):
     return prompt
 
 
-def _verify_with_retries(plan, secret, show_step, retry_prompt):
+def _verify_with_retries(plan, secret, show_step, retry_prompt, ways_options):
     """Verify; a password typed at the prompt and refused at login is asked for again, up to
     three tries in all (nothing is retyped but the password). Returns the result and the
     secret it was reached with."""
     for attempt in range(1, PASSWORD_ATTEMPTS + 1):
-        result = core.verify(plan, secret, on_step=show_step)
+        result = core.verify(plan, secret, on_step=show_step, **ways_options)
         refused = isinstance(result.failure, AuthFailure)
         if not (refused and retry_prompt and attempt < PASSWORD_ATTEMPTS):
             return result, secret
@@ -439,13 +456,16 @@ def show_command(
     """Show one account's settings (never its password)."""
     config = cfg.load()
     data = _summary(config, config.account(name))
-    data["settings"] = config.account(name).to_toml()
+    acc = config.account(name)
+    data["settings"] = acc.to_toml()
+    data["client_ways"] = client_setup.settings(acc)
     if json_out:
         emit_json(data)
         return
     for key, value in data["settings"].items():
         out.print(f"[bold]{key}[/bold] = {safe(value)}")
     out.print(f"[bold]password[/bold]: {data['password']}")
+    out.print(f"[bold]logging from your mail client[/bold]: {safe(client_setup.describe(acc))}")
 
 
 @accounts_app.command("remove")
@@ -513,6 +533,10 @@ def set_command(
         help="Where the provider files its own Sent copy: how long to wait for it before "
         "hubsync files one (default 15).",
     ),
+    log_folder: str = options.log_folder(),
+    log_keyword: str = options.log_keyword(),
+    log_address: str = options.log_address(),
+    track_sent: str = options.track_sent(),
     json_out: bool = options.json_out(),
 ) -> None:
     """Change an account's settings (what is not given stays as it is)."""
@@ -532,6 +556,7 @@ def set_command(
         acc.attachment_limit_mb = attachment_limit_mb
     if timeout is not None:
         acc.timeout = timeout
+    client_setup.change(acc, log_folder, log_keyword, log_address, track_sent)
     config.save()
     settings = acc.to_toml()
     if json_out:
@@ -543,6 +568,7 @@ def set_command(
         + (f", timeout = {acc.timeout:g}" if acc.timeout else "")
     )
     out.print(f"Watched folders: {safe(core.describe_folders(acc))}")
+    out.print(f"Logging from your mail client: {safe(client_setup.describe(acc))}")
 
 
 @accounts_app.command("default")

@@ -152,3 +152,48 @@ def sweep():
         max=86400,
         help="Check every other watched folder this often (STATUS first).",
     )
+
+
+def log_folder():
+    """``--log-folder NAME|off`` (None: leave as it is)."""
+    return typer.Option(
+        None,
+        "--log-folder",
+        metavar="NAME|off",
+        help='Log every message you move or copy into this folder (default "CRM", where it '
+        "exists); connect creates it. off: turn this way off.",
+    )
+
+
+def log_keyword():
+    """``--log-keyword WORD|off`` (None: leave as it is)."""
+    return typer.Option(
+        None,
+        "--log-keyword",
+        metavar="WORD|off",
+        help="Log every message in a read folder tagged with this IMAP keyword, in any case "
+        "(default $CRM; a Thunderbird tag or an Apple Mail flag). off: turn it off.",
+    )
+
+
+def log_address():
+    """``--log-address ADDRESS|off`` (None: leave as it is)."""
+    return typer.Option(
+        None,
+        "--log-address",
+        metavar="ADDRESS|off",
+        help="A plus-address you BCC (e.g. you+crm@example.com): a message sent to it is "
+        "logged, once. off: turn it off.",
+    )
+
+
+def track_sent():
+    """``--track-sent off|contacts|all`` (None: leave as it is)."""
+    return typer.Option(
+        None,
+        "--track-sent",
+        metavar="off|contacts|all",
+        help="Track mail you send from other mail clients (found in the Sent folder): to "
+        "addresses that are already contacts, to anyone, or not at all (default). Only mail "
+        "sent after it is turned on.",
+    )
