@@ -2,8 +2,9 @@
 servers do: it can swallow the untagged EXISTS/RECENT that IDLE should deliver (a server whose
 IDLE never notifies), hold every open connection silently (a NAT that forgot the path), go
 down (new connections are accepted and never answered, as when packets are dropped), cut the
-next connections during the TLS handshake or at LOGIN, and rewrite UIDNEXT once (a server
-that misreports). Used by the tests and by the team benchmark's outage.
+next connections during the TLS handshake or at LOGIN, rewrite UIDNEXT once (a server
+that misreports), and leave ``\\*`` out of PERMANENTFLAGS (a server that keeps no new
+keywords). Used by the tests and by the team benchmark's outage.
 
 It terminates TLS with the sandbox's certificate (so it sees the IMAP text) and talks TLS to
 the server behind it. Every connection is a pair of threads; ``close()`` ends them all.
@@ -18,6 +19,17 @@ from pathlib import Path
 
 _IDLE_NEWS = re.compile(rb"^\* \d+ (EXISTS|RECENT)\r\n", re.IGNORECASE)
 _UIDNEXT = re.compile(rb"UIDNEXT \d+", re.IGNORECASE)
+_PERMANENT = re.compile(rb"\[PERMANENTFLAGS \(([^)]*)\)", re.IGNORECASE)
+
+
+def system_flags_only(line: bytes) -> bytes:
+    """PERMANENTFLAGS with only the system flags: no keyword kept, none can be made."""
+
+    def keep(match: re.Match) -> bytes:
+        flags = [f for f in match.group(1).split() if f.startswith(b"\\") and f != b"\\*"]
+        return b"[PERMANENTFLAGS (" + b" ".join(flags) + b")"
+
+    return _PERMANENT.sub(keep, line)
 
 
 class ImapProxy:
@@ -33,6 +45,7 @@ class ImapProxy:
         self.cut_login = 0  # close this many next connections when the client logs in
         self.uidnext_claim: int | None = None  # the next UIDNEXT the server says becomes this
         self.down = False  # new connections are swallowed: nothing answers (an outage)
+        self.no_new_keywords = False  # PERMANENTFLAGS without \\*: no keyword can be made
         self._swallowed: list[socket.socket] = []
         self.swallowed = 0  # EXISTS/RECENT lines kept from the client
         self.connections = 0  # connections that reached the server
@@ -181,6 +194,8 @@ class ImapProxy:
         return line
 
     def _from_server(self, line: bytes, state: dict) -> bytes:
+        if self.no_new_keywords:
+            line = system_flags_only(line)
         if state["idle"] and self.silent_idle and _IDLE_NEWS.match(line):
             self.swallowed += 1
             return b""

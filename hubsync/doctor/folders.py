@@ -9,6 +9,7 @@ import time
 
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
+from hubsync import client_setup
 from hubsync import config as cfg
 from hubsync.doctor import Check, ok, warn
 from hubsync.mail.reply_folders import is_all_setting, reply_folders
@@ -45,6 +46,22 @@ def folders_check(account: cfg.Account, listing: list[Folder]) -> Check:
             FOLDERS_FIX,
         )
     return ok("watched-folders", reads)
+
+
+def client_ways_check(client, account: cfg.Account, listing: list[Folder]) -> Check:
+    """Whether each way of logging from the mail client works on this server: the CRM
+    folder exists, INBOX keeps the keyword (PERMANENTFLAGS)."""
+    found = client_setup.check(client, account, listing)
+    said = "; ".join(found.lines())
+    if found.problems:
+        return warn(
+            "client-ways",
+            "client-ways-limited",
+            f"{'; '.join(found.problems)} ({said})",
+            "Create the CRM folder in your mail client, or turn the way off or change it "
+            "with `hubsync accounts set --log-folder/--log-keyword ...`.",
+        )
+    return ok("client-ways", said)
 
 
 def replies_elsewhere_check(

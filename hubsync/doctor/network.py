@@ -6,7 +6,12 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
 from hubsync import config as cfg
 from hubsync.doctor import Check, fail, from_error, ok, warn
-from hubsync.doctor.folders import folders_check, replies_elsewhere_check, sent_copies_check
+from hubsync.doctor.folders import (
+    client_ways_check,
+    folders_check,
+    replies_elsewhere_check,
+    sent_copies_check,
+)
 from hubsync.errors import HubsyncError
 from hubsync.mail import dns as maildns
 from hubsync.mail import imap
@@ -237,7 +242,7 @@ def _capabilities_check(caps: list[str]) -> Check:
 
 def _folder_checks(client, account: cfg.Account, tracked: list[str] | None) -> list[Check]:
     folders = imap.list_folders(client)
-    watch = [folders_check(account, folders)]
+    watch = [folders_check(account, folders), client_ways_check(client, account, folders)]
     if tracked is not None:
         watch.append(replies_elsewhere_check(client, account, tracked, folders))
     configured = account.sent_folder if account.sent_folder_rule == "config" else None
