@@ -163,10 +163,9 @@ class WaysCheck:
 
     @property
     def problems(self) -> list[str]:
-        """What does not work as set (doctor warns)."""
+        """What does not work as set (doctor warns). A CRM folder that does not exist is not
+        one: the default folder is used only where the user makes it."""
         found = []
-        if self.log_folder and not self.log_folder_found:
-            found.append(f"the CRM folder {self.log_folder} does not exist")
         if self.keyword and self.keyword_available is False:
             found.append(f"the keyword {self.keyword} cannot be set on this server")
         if self.log_address and self.log_address_delivered_to == "":

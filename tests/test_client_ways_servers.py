@@ -1,7 +1,11 @@
 """Logging from the user's own mail client, on real servers: another IMAP session (as
 Thunderbird or Apple Mail would) copies a message into the CRM folder, tags messages with the
 keyword, files Sent mail; Postfix delivers a message BCC'd to the plus-address by LMTP; a
-proxy makes a server that keeps no new keywords."""
+proxy makes a server that keeps no new keywords.
+
+The sandbox's mailboxes are shared by the whole test session, so each test uses a folder and
+a keyword of its own (a CRM folder or a $CRM tag left behind would be logged by every later
+test's account, which has the default ways on) and removes its folder at the end."""
 
 import contextlib
 import email.utils
@@ -23,7 +27,19 @@ ALICE = "alice@example.test"
 PLUS = "alice+crm@example.test"
 SERVERS = ("dovecot", "cyrus", "courier")
 SENT = {"dovecot": "Sent", "cyrus": "Sent", "courier": "INBOX.Sent"}
-CRM = {"dovecot": "CRM", "cyrus": "CRM", "courier": "INBOX.CRM"}
+PREFIX = {"dovecot": "", "cyrus": "", "courier": "INBOX."}  # the personal namespace
+
+
+@pytest.fixture
+def crm(sandbox):
+    """A CRM folder name and keyword of this test's own; the folder is deleted afterwards on
+    every server that has it."""
+    tag = uuid.uuid4().hex[:8]
+    ways = {"folder": f"CRM-{tag}", "keyword": f"$crm{tag}"}
+    yield ways
+    for server in SERVERS:
+        with contextlib.suppress(Exception), mail_client(sandbox, server) as client:
+            client.delete(f'"{PREFIX[server]}{ways["folder"]}"')
 
 
 def unique(tag: str) -> str:
@@ -81,7 +97,7 @@ def copy_into(conn, source: str, mid: str, target: str) -> None:
     assert typ == "OK", data
 
 
-def tag(conn, folder: str, mid: str, keyword: str = "$CRM") -> None:
+def tag(conn, folder: str, mid: str, keyword: str) -> None:
     uid = uid_of(conn, folder, mid)
     typ, data = conn.uid("STORE", uid, "+FLAGS", f"({keyword})")
     assert typ == "OK", data
@@ -101,12 +117,14 @@ def set_config(cli, **values) -> None:
     path.write_text(tomli_w.dumps(config))
 
 
-def connected(cli, sandbox, server: str, *extra: str) -> dict:
+def connected(cli, sandbox, server: str, crm: dict, *extra: str) -> dict:
     imap = server if server != "dovecot" else "main"
     result = cli(
         *connect_args(sandbox, server, imap),
         "--log-folder",
-        "CRM",
+        crm["folder"],
+        "--log-keyword",
+        crm["keyword"],
         "--log-address",
         PLUS,
         *extra,
@@ -118,23 +136,24 @@ def connected(cli, sandbox, server: str, *extra: str) -> dict:
 
 
 @pytest.mark.parametrize("server", SERVERS)
-def test_every_way_on_each_server(cli, sandbox, server):
-    ways = connected(cli, sandbox, server, "--track-sent", "contacts")["client_ways"]
-    assert ways["log_folder_found"] == CRM[server] and ways["keyword_available"] is True
+def test_every_way_on_each_server(cli, sandbox, server, crm):
+    ways = connected(cli, sandbox, server, crm, "--track-sent", "contacts")["client_ways"]
+    folder, keyword = PREFIX[server] + crm["folder"], crm["keyword"]
+    assert ways["log_folder_found"] == folder and ways["keyword_available"] is True
     set_config(cli, never_log=["hr.test"])
     lead, tagged, mine, hr, hr_tagged = (
         unique(t) for t in ("lead", "tagged", "mine", "hr", "hrtag")
     )
     with mail_client(sandbox, server) as client:
         put(client, "INBOX", message(lead, "Bob <bob@customer.test>", ALICE, "Interested"))
-        copy_into(client, "INBOX", lead, CRM[server])  # dragged into the CRM folder
+        copy_into(client, "INBOX", lead, folder)  # dragged into the CRM folder
         put(client, "INBOX", message(tagged, "carol@buyer.test", ALICE, "Question"))
-        tag(client, "INBOX", tagged)  # a Thunderbird tag
-        put(client, SENT[server], message(mine, ALICE, "dan@d.test", "Offer"), "($CRM)")
+        tag(client, "INBOX", tagged, keyword)  # a Thunderbird tag
+        put(client, SENT[server], message(mine, ALICE, "dan@d.test", "Offer"), f"({keyword})")
         put(client, "INBOX", message(hr, "x@hr.test", ALICE, "Salary"))
-        copy_into(client, "INBOX", hr, CRM[server])
+        copy_into(client, "INBOX", hr, folder)
         put(client, "INBOX", message(hr_tagged, "y@hr.test", ALICE, "Review"))
-        tag(client, "INBOX", hr_tagged)
+        tag(client, "INBOX", hr_tagged, keyword.upper())  # any case
     synced = cli("sync", "--json")
     assert synced.code == 0, synced.stderr
     assert synced.json()["logged_by_way"] == {"log-folder": 1, "keyword": 2}
@@ -155,8 +174,8 @@ def test_every_way_on_each_server(cli, sandbox, server):
         put(client, SENT[server], message(to_zed, ALICE, "zed@z.test", "Hi"))
         # one message, three ways: the keyword, the CRM folder and the logging address
         raw = message(all3, ALICE, "erin@e.test", "Three ways", extra=f"X-Original-To: {PLUS}")
-        put(client, SENT[server], raw, "($CRM)")
-        copy_into(client, SENT[server], all3, CRM[server])
+        put(client, SENT[server], raw, f"({keyword})")
+        copy_into(client, SENT[server], all3, folder)
         put(client, "INBOX", raw)
     second = cli("sync", "--json").json()
     assert why(cli, reply)["rule"] == "in-reply-to"
@@ -171,22 +190,22 @@ def test_every_way_on_each_server(cli, sandbox, server):
     assert PLUS not in contacts and "zed@z.test" not in contacts and "x@hr.test" not in contacts
 
 
-def test_a_message_copied_into_the_crm_folder_is_logged_by_the_watch(cli, sandbox):
-    connected(cli, sandbox, "dovecot")
+def test_a_message_copied_into_the_crm_folder_is_logged_by_the_watch(cli, sandbox, crm):
+    connected(cli, sandbox, "dovecot", crm)
     lead = unique("watched")
     with watching(cli, signal.SIGINT, "--poll", "2"):
         with mail_client(sandbox, "dovecot") as client:
             put(client, "INBOX", message(lead, "fay@f.test", ALICE, "Demo?"))
-            copy_into(client, "INBOX", lead, "CRM")
+            copy_into(client, "INBOX", lead, crm["folder"])
         wait_for(lambda: why(cli, lead)["logged"], timeout=20)
     assert why(cli, lead)["rule"] == "log-folder"
 
 
-def test_a_bcc_to_the_plus_address_is_delivered_by_lmtp_and_logged_once(cli, sandbox):
-    test = connected(cli, sandbox, "dovecot", "--test-log-address")["client_ways"]
-    # Dovecot's lmtp_save_to_detail_mailbox files alice+crm into "crm" when it exists,
-    # else INBOX; either is read.
-    assert test["log_address_delivered_to"] in ("INBOX", "CRM", "crm")
+def test_a_bcc_to_the_plus_address_is_delivered_by_lmtp_and_logged_once(cli, sandbox, crm):
+    test = connected(cli, sandbox, "dovecot", crm, "--test-log-address")["client_ways"]
+    # Dovecot's lmtp_save_to_detail_mailbox files alice+crm into a folder "crm" where one
+    # exists, else INBOX; either is read.
+    assert test["log_address_delivered_to"] in ("INBOX", "crm")
     mid = unique("bcc")
     msg = message(mid, ALICE, "gus@g.test", "Proposal").replace(b"Message-ID", b"Message-Id")
     context = ssl.create_default_context(cafile=str(sandbox.ca.cert_path))

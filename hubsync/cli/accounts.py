@@ -361,8 +361,9 @@ def _oauth_sign_in(
 
 PRIVACY_STATEMENT = (
     "What hubsync will read: the sender, recipients, subject and threading headers of new "
-    "mail in INBOX and Sent, to find replies; the body and attachments only of replies to "
-    "threads you sent or logged with hubsync. What it keeps: those threads (contacts' "
+    "mail in the folders it watches, to find replies and the mail you mark for the log in "
+    "your mail client; the body and attachments only of replies to threads you sent or "
+    "logged with hubsync, and of the mail you marked. What it keeps: those threads (contacts' "
     "addresses and names, subjects, bodies, attachments while an email is under its size "
     "limit). Nothing of any other email is kept, not even its addresses."
 )
