@@ -131,3 +131,142 @@ def test_the_header_item_is_found_however_the_server_spells_its_key():
             b"Message-ID: <a@b>\r\n"
         )
     assert header_fields_value({b"SEQ": 1, b"BODY[TEXT]": b"x"}) == b""
+
+
+# -- the edges a faster reader must match (mutation tests, #28) ------------------------------
+
+HEAD = b"BODY[HEADER.FIELDS (MESSAGE-ID)]"
+
+
+def fetch(
+    seq: int, uid: int, header: bytes, uid_after: bool = False, eol: bytes = b"\r\n"
+) -> bytes:
+    literal = b"{%d}" % len(header) + eol + header
+    if uid_after:
+        return b"* %d FETCH (%s %s UID %d)" % (seq, HEAD, literal, uid) + eol
+    return b"* %d FETCH (UID %d %s %s)" % (seq, uid, HEAD, literal) + eol
+
+
+def test_the_top_uid_counts_every_message_wanted_or_not():
+    data = (CAPTURES / "dovecot.txt").read_bytes()
+    _, scanner = scan(data, want=lambda header: False)
+    assert scanner.top_uid == 3 and scanner.seen == 3
+    after = fetch(1, 40, b"X: 1\r\n\r\n", uid_after=True) + fetch(2, 41, b"X: 2\r\n\r\n", True)
+    found, scanner = scan(after + b"HSF OK\r\n", want=lambda header: False)
+    assert (found, scanner.top_uid) == ([], 41)
+    nil = b"* 9 FETCH (UID 77 %s NIL)\r\nHSF OK\r\n" % HEAD
+    assert scan(nil, want=lambda header: False)[1].top_uid == 77
+
+
+def test_the_top_uid_is_the_highest_over_every_feed_never_lower():
+    scanner = FetchScanner(b"HSF", want=lambda header: False)
+    scanner.feed(fetch(1, 9, b"A: 1\r\n\r\n"))
+    scanner.feed(fetch(2, 5, b"A: 2\r\n\r\n"))  # a server out of order
+    assert scanner.top_uid == 9
+    scanner.feed(fetch(3, 12, b"A: 3\r\n\r\n") + b"HSF OK\r\n")
+    assert scanner.top_uid == 12 and scanner.done
+
+
+def test_lines_ending_in_a_bare_newline_are_read_too():
+    data = fetch(1, 3, b"X: a\n\n", eol=b"\n") + fetch(2, 4, b"X: b\n\n", True, eol=b"\n")
+    found, scanner = scan(data + b"HSF OK\n")
+    assert found == [(3, b"X: a\n\n"), (4, b"X: b\n\n")] and scanner.done
+
+
+def test_the_literal_plus_form_is_accepted():
+    data = b"* 1 FETCH (UID 5 %s {4+}\r\nX: y)\r\nHSF OK\r\n" % HEAD
+    assert scan(data)[0] == [(5, b"X: y")]
+
+
+def test_a_response_with_several_literals_takes_the_one_after_the_header_key():
+    data = (
+        b"* 1 FETCH (UID 6 BODY[TEXT] {2}\r\nxy " + HEAD + b" {5}\r\nX: ab)\r\n"
+        b"* 2 FETCH (" + HEAD + b" {5}\r\nX: cd BODY[TEXT] {3}\r\nxyz UID 7)\r\n"
+        b"* 3 FETCH (BODY[TEXT] {1}\r\nq BODY[1] {1}\r\nr UID 8)\r\n"
+        b"HSF OK\r\n"
+    )
+    for cut in range(1, len(data)):
+        found, scanner = scan(data, [cut])
+        assert found == [(6, b"X: ab"), (7, b"X: cd")], cut
+        assert scanner.seen == 2 and scanner.top_uid == 7 and scanner.done
+    _, unwanted = scan(data, want=lambda header: False)
+    assert unwanted.top_uid == 7
+
+
+def test_several_literals_with_a_bad_or_oversized_one_are_refused():
+    bad = b"* 1 FETCH (UID 6 BODY[TEXT] {2}\r\nxy " + HEAD + b" {5x}\r\nX: ab)\r\n"
+    with pytest.raises(ProtocolFailure) as caught:
+        scan(bad)
+    assert caught.value.reason == "imap-malformed"
+    big = b"* 1 FETCH (UID 6 BODY[TEXT] {2}\r\nxy " + HEAD + b" {5000}\r\n"
+    with pytest.raises(ProtocolFailure) as caught:
+        scan(big, max_literal=4999)
+    assert caught.value.reason == "imap-response-too-large"
+    assert "5,000 bytes announced" in caught.value.message
+
+
+def test_a_single_literal_that_is_not_the_header_is_skipped_and_not_counted():
+    data = b"* 1 FETCH (UID 6 BODY[TEXT] {2}\r\nxy)\r\n" + fetch(2, 7, b"X: 1\r\n") + b"HSF OK\r\n"
+    found, scanner = scan(data)
+    assert found == [(7, b"X: 1\r\n")] and scanner.seen == 1
+
+
+def test_a_line_of_exactly_the_budget_passes_and_one_byte_more_does_not():
+    line = b"* OK " + b"x" * 10 + b"\r"  # 16 bytes before the newline
+    found, scanner = scan(line + b"\nHSF OK\r\n", max_line=16)
+    assert scanner.done
+    with pytest.raises(ProtocolFailure) as caught:
+        scan(b"* OK x" + line + b"\nHSF OK\r\n", max_line=16)
+    assert "longer than 16 bytes" in caught.value.message
+    waiting = FetchScanner(b"HSF", max_line=16)
+    assert waiting.feed(b"* OK " + b"x" * 11) == []  # 16 bytes, no newline yet: waits
+    with pytest.raises(ProtocolFailure):
+        waiting.feed(b"x")
+
+
+def test_a_literal_of_exactly_the_budget_passes_and_one_byte_more_does_not():
+    found, _ = scan(fetch(1, 2, b"X" * 100) + b"HSF OK\r\n", max_literal=100)
+    assert found == [(2, b"X" * 100)]
+    with pytest.raises(ProtocolFailure) as caught:
+        scan(fetch(1, 2, b"X" * 101) + b"HSF OK\r\n", max_literal=100)
+    assert "(101 bytes announced)" in caught.value.message
+    assert caught.value.fix.startswith("Tell the server's administrator")
+
+
+def test_the_text_after_a_literal_is_held_to_the_line_budget():
+    scanner = FetchScanner(b"HSF", max_line=50)
+    with pytest.raises(ProtocolFailure):
+        scanner.feed(b"* 1 FETCH (UID 1 %s {2}\r\nab" % HEAD + b" x" * 40)
+
+
+def test_a_finished_scanner_ignores_what_comes_after():
+    scanner = FetchScanner(b"HSF")
+    assert scanner.feed(b"HSF OK done\r\n") == [] and scanner.done
+    assert scanner.feed(b"HSF NO late\r\n" + fetch(1, 5, b"X: y\r\n")) == []
+    assert scanner.top_uid == 0
+
+
+def test_only_our_own_tag_ends_the_response_and_a_refusal_quotes_the_server():
+    data = b"HSFX OK not ours\r\n" + fetch(1, 5, b"X: y\r\n") + b"HSF OK\r\n"
+    assert scan(data)[0] == [(5, b"X: y\r\n")]
+    with pytest.raises(ProtocolFailure) as caught:
+        scan(b"HSF NO [LIMIT] too many\r\n")
+    assert caught.value.message == "UID FETCH failed: HSF NO [LIMIT] too many"
+    with pytest.raises(ProtocolFailure):
+        scan(b"HSF \r\n")  # our tag with no status is not an OK
+
+
+def test_a_nil_header_outside_a_fetch_or_without_a_uid_is_not_a_message():
+    data = b"* OK " + HEAD + b" NIL\r\n* 1 FETCH (" + HEAD + b" NIL)\r\nHSF OK\r\n"
+    found, scanner = scan(data)
+    assert found == [] and scanner.seen == 1 and scanner.top_uid == 0
+    wanted_empty = scan(b"* 1 FETCH (UID 4 %s NIL)\r\nHSF OK\r\n" % HEAD, want=lambda h: h == b"")
+    assert wanted_empty[0] == [(4, b"")]
+
+
+def test_a_malformed_literal_is_quoted_in_the_error():
+    with pytest.raises(ProtocolFailure) as caught:
+        scan(b"* 1 FETCH (UID 1 %s {1a2}\r\nabc)\r\n" % HEAD)
+    assert caught.value.message.endswith("{1a2}")
+    with pytest.raises(ProtocolFailure):
+        scan(b"* 1 FETCH (UID 1 {oops} junk}\r\nHSF OK\r\n")
