@@ -82,3 +82,33 @@ def test_a_submitted_message_a_crash_left_untracked_is_tracked_by_the_retry(stor
     states = {i["message_id"]: i["state"] for i in store.outbox("alice")}
     assert states["<old@example.test>"] == "failed", "a queued entry of a dead run is settled"
     assert store.outbox("alice", (OutboxState.QUEUED,)) == []
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo", "folder", "huge"])
+def test_an_attachment_that_is_not_a_bounded_regular_file_is_refused_unread(tmp_path, kind):
+    """#23 item 10: `--attach /dev/zero` ended in MemoryError; a FIFO would block forever."""
+    import os
+
+    path = tmp_path / "thing"
+    if kind == "device":
+        path = compose.Path("/dev/zero")
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "folder":
+        path.mkdir()
+    else:
+        with path.open("wb") as sparse:  # 600 MB that takes no disk
+            sparse.truncate(compose.MAX_ATTACHMENT_BYTES + 1)
+    with pytest.raises(UsageError) as refused:
+        compose.build(draft(attachments=[path]), "example.test")
+    expected = "attachment-too-large" if kind == "huge" else "attachment-unreadable"
+    assert refused.value.reason == expected
+    assert str(path) in refused.value.message
+
+
+def test_a_regular_attachment_is_attached_whole(tmp_path):
+    path = tmp_path / "quote.pdf"
+    path.write_bytes(b"%PDF-1.4 " + bytes(range(256)) * 40)
+    msg = compose.build(draft(attachments=[path]), "example.test")
+    (part,) = list(msg.iter_attachments())
+    assert part.get_filename() == "quote.pdf" and part.get_content() == path.read_bytes()

@@ -7,7 +7,9 @@ addresses before anything is sent.
 import email.policy
 import email.utils
 import mimetypes
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -121,13 +123,40 @@ def build(draft: Draft, domain: str) -> EmailMessage:
     return msg
 
 
+MAX_ATTACHMENT_BYTES = 512 * 1024 * 1024  # no mail server takes more; memory stays bounded
+
+
 def _attach(msg: EmailMessage, path: Path) -> None:
+    """Attach a regular file, its size checked before a byte is read (a device such as
+    /dev/zero, a FIFO or a huge file is refused, never read into memory)."""
     try:
-        data = path.read_bytes()
+        # O_NONBLOCK: opening a FIFO must not wait for a writer before it is refused.
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(descriptor, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise UsageError(
+                    f"Cannot attach {path}: it is not a regular file (a device, a pipe or a "
+                    "folder).",
+                    fix="Attach a file; save a stream to a file first.",
+                    reason="attachment-unreadable",
+                )
+            if info.st_size > MAX_ATTACHMENT_BYTES:
+                raise UsageError(
+                    f"Cannot attach {path}: it is {info.st_size:,} bytes, over the "
+                    f"{MAX_ATTACHMENT_BYTES:,}-byte limit (no mail server accepts more).",
+                    fix="Share it as a link instead.",
+                    reason="attachment-too-large",
+                )
+            data = handle.read(info.st_size + 1)
     except OSError as exc:
         raise UsageError(
             f"Cannot read attachment {path}: {exc.strerror}.", reason="attachment-unreadable"
         ) from None
+    if len(data) > info.st_size:
+        raise UsageError(
+            f"Cannot attach {path}: it grew while it was read.", reason="attachment-unreadable"
+        )
     mime, _ = mimetypes.guess_type(path.name)
     maintype, subtype = (mime or "application/octet-stream").split("/", 1)
     msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=path.name)
