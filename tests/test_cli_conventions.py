@@ -1,6 +1,7 @@
 """The conventions a user of gh, himalaya or httpie expects: -h, -V, help text and readable
 placeholders on every option, one meaning per short flag, shell completion."""
 
+import json
 import os
 import subprocess
 import sys
@@ -161,3 +162,15 @@ def test_piped_output_is_neither_wrapped_nor_padded(tmp_path):
         assert lines, done.stderr
         assert all(not line.endswith("  ") for line in lines), args
         assert "a-rather-long-account-name-that-must-stay-whole" in done.stdout
+
+
+def test_long_running_json_commands_end_with_one_compact_error_line(offline_cli):
+    """#23 item 13: `worker --json` switched from JSON Lines to an indented error object."""
+    for args in (("worker", "--json"), ("sync", "--watch", "--json")):
+        result = offline_cli(*args)
+        assert result.code == 2, result.stderr
+        lines = result.stdout.splitlines()
+        assert len(lines) == 1, result.stdout
+        assert json.loads(lines[0])["error"] in ("usage", "no-account")
+    once = offline_cli("sync", "--json")  # a one-shot command keeps its readable form
+    assert once.code == 2 and len(once.stdout.splitlines()) > 1

@@ -16,7 +16,7 @@ from hubsync import __version__, environment
 from hubsync.environment import Environment
 from hubsync.errors import EXIT_FAILED, EXIT_USAGE, HubsyncError
 from hubsync.redact import scrub
-from hubsync.render import emit_json, err, safe
+from hubsync.render import emit_json, emit_json_line, err, safe
 
 app = typer.Typer(
     name="hubsync",
@@ -36,6 +36,7 @@ class RunContext:
 
     env: Environment = field(default_factory=Environment)
     json: bool = False  # --json anywhere: errors are printed as JSON too
+    json_lines: bool = False  # a long-running command's JSON Lines: an error is one line too
     debug: bool = False  # --debug: tracebacks (secrets redacted) for failures
 
 
@@ -161,7 +162,11 @@ _plain_help()
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app and render every expected failure in one place."""
     args = sys.argv[1:] if argv is None else argv
-    run = RunContext(env=Environment.from_mapping(os.environ), json="--json" in args)
+    run = RunContext(
+        env=Environment.from_mapping(os.environ),
+        json="--json" in args,
+        json_lines="--json" in args and _streams_events(args),
+    )
     os.umask(0o077)  # everything hubsync creates (SQLite's -wal and -shm too) is private
     if COMPLETE_VAR in os.environ:  # the shell asks what to complete (see `hubsync completion`)
         from typer._completion_classes import completion_init
@@ -185,7 +190,8 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         code = EXIT_USAGE if isinstance(exc, click_errors.UsageError) else exc.exit_code
         if run.json:  # under --json a usage error is JSON too
-            emit_json({"error": "usage", "message": exc.format_message(), "fix": None})
+            usage = {"error": "usage", "message": exc.format_message(), "fix": None}
+            (emit_json_line if run.json_lines else emit_json)(usage)
         sys.exit(code)
     except Exception as exc:  # noqa: BLE001 - the one top-level handler: a bug, said plainly
         err.print(
@@ -205,4 +211,12 @@ def _render_failure(exc: HubsyncError, run: RunContext) -> None:
         err.print(f"[bold]Fix:[/bold] {safe(scrub(exc.fix))}", markup=True)
     if run.json:
         data = exc.to_dict()
-        emit_json({k: scrub(v) if isinstance(v, str) else v for k, v in data.items()})
+        emit = emit_json_line if run.json_lines else emit_json
+        emit({k: scrub(v) if isinstance(v, str) else v for k, v in data.items()})
+
+
+def _streams_events(args: list[str]) -> bool:
+    """Whether the command writes JSON Lines (one object per line while it runs): `worker`
+    and `sync --watch`; their errors must stay one line too."""
+    command = next((a for a in args if not a.startswith("-")), "")
+    return command == "worker" or (command == "sync" and "--watch" in args)
