@@ -36,17 +36,33 @@ def ensure_private_dir(path: Path) -> Path:
     return path
 
 
-def write_private_file(path: Path, data: bytes) -> None:
-    """Write ``data`` atomically into a 0600 file (temp file, fsync, rename)."""
-    ensure_private_dir(path.parent)
+def write_private_file(
+    path: Path, data: bytes, own_folder: bool = True, replace: bool = True
+) -> None:
+    """Write ``data`` atomically into a 0600 file (temp file, fsync, rename). A symlink at
+    ``path`` (a dotfiles checkout of config.toml) is written through: its target is replaced,
+    beside the target. ``own_folder``: the folder is hubsync's and made private even if it
+    exists; otherwise (a place the user named) an existing folder keeps its mode.
+    ``replace``: False never replaces anything at ``path`` (FileExistsError instead)."""
+    if path.is_symlink():
+        path = path.resolve()
+    if own_folder:
+        ensure_private_dir(path.parent)
+    elif not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        tmp.unlink(missing_ok=True)  # a crashed run's leftover (never followed: O_EXCL)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)  # fails if anything (a file, a planted link) is there
+            tmp.unlink()
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):

@@ -136,3 +136,20 @@ def test_a_config_others_can_write_is_refused_before_any_command_runs(tmp_path):
     link = tmp_path / "link.toml"
     link.symlink_to(path)
     assert "a" in config.load(link).accounts
+
+
+def test_a_symlinked_config_is_written_through_to_its_target(tmp_path):
+    """#23 item 11: a dotfiles checkout's link was replaced by a plain file on the first save."""
+    dotfiles = tmp_path / "dotfiles"
+    dotfiles.mkdir()
+    target = dotfiles / "hubsync.toml"
+    target.write_text('default_account = ""\n')
+    target.chmod(0o600)
+    link = tmp_path / "config.toml"
+    link.symlink_to(target)
+    loaded = config.load(link)
+    loaded.default_account = "work"
+    loaded.save()
+    assert link.is_symlink() and link.resolve() == target
+    assert 'default_account = "work"' in target.read_text()
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600

@@ -56,3 +56,28 @@ def test_a_key_file_is_never_overwritten(key_file):
     with pytest.raises(CredentialError):
         secrets.new_key_file(key_file)
     assert key_file.read_bytes() == before
+
+
+def test_a_key_in_an_existing_shared_folder_leaves_the_folder_as_it_was(tmp_path):
+    """#23 item 5: `team key /tmp/team.key` made /tmp 0700 for everyone."""
+    import os
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    key = secrets.new_key_file(shared / "team.key")
+    assert os.stat(shared).st_mode & 0o7777 == 0o1777
+    assert os.stat(key).st_mode & 0o777 == 0o600
+    made = secrets.new_key_file(tmp_path / "new" / "team.key")  # a folder it makes: private
+    assert os.stat(made.parent).st_mode & 0o777 == 0o700
+
+
+def test_a_key_is_never_written_through_a_planted_link(tmp_path):
+    target = tmp_path / "victim"
+    target.write_text("keep me")
+    link = tmp_path / "team.key"
+    link.symlink_to(target)
+    with pytest.raises(CredentialError) as refused:
+        secrets.new_key_file(link)
+    assert refused.value.reason == "secret-key-exists"
+    assert target.read_text() == "keep me"

@@ -21,13 +21,21 @@ def new_key_file(path: Path) -> Path:
     """Write a new random key to ``path`` (mode 0600); an existing file is never replaced."""
     from cryptography.fernet import Fernet
 
-    if path.exists():
-        raise CredentialError(
-            f"{path} exists already; a key file is never overwritten (secrets encrypted with "
-            "it would be lost).",
-            reason="secret-key-exists",
+    exists = CredentialError(
+        f"{path} exists already; a key file is never overwritten (secrets encrypted with "
+        "it would be lost).",
+        reason="secret-key-exists",
+    )
+    if path.exists() or path.is_symlink():
+        raise exists
+    try:
+        # A folder the user named keeps its mode (`team key /tmp/team.key` must not make
+        # /tmp private); the key itself is created 0600 and never replaces anything.
+        paths.write_private_file(
+            path, Fernet.generate_key() + b"\n", own_folder=False, replace=False
         )
-    paths.write_private_file(path, Fernet.generate_key() + b"\n")
+    except FileExistsError:
+        raise exists from None
     return path
 
 
