@@ -2,14 +2,17 @@
 loopback listener's state check, and where a sign-in's settings come from."""
 
 import base64
+import json
 import threading
+import urllib.error
 import urllib.parse
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from hubsync import config as cfg
-from hubsync import environment
+from hubsync import environment, render
 from hubsync.errors import UsageError
 from hubsync.oauth import flows, http, sasl, signin, tokens
 from hubsync.oauth.discovery import Endpoints, from_metadata
@@ -154,15 +157,47 @@ def test_authorization_url_carries_pkce_state_and_extra_parameters():
     assert query["prompt"] == ["consent"] and query["response_type"] == ["code"]
 
 
-def test_an_answer_with_another_state_is_refused():
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as refused:
+        return refused.code, refused.read().decode()
+
+
+def test_an_answer_with_another_state_is_ignored_and_the_real_one_still_arrives(capfd):
+    """#23 item 7: one forged GET /callback ended the sign-in (and was told "Signed in");
+    more than 20 query fields printed a traceback."""
+    pages = []
+
+    def on_url(url):
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+        redirect = query["redirect_uri"][0]
+
+        def attack_then_answer():
+            pages.append(_get(redirect + "?state=forged&code=stolen"))
+            pages.append(_get(redirect + "?" + "&".join(f"f{i}=x" for i in range(30))))
+            _answer(url, error="access_denied")
+
+        threading.Thread(target=attack_then_answer, daemon=True).start()
+
+    with pytest.raises(OAuthError) as caught:
+        flows.browser_flow(ENDPOINTS, Client("cid", ("a",)), "w", on_url, False, None, 10)
+    assert caught.value.reason == "oauth-access-denied"  # the real answer, after the forged
+    assert [status for status, _ in pages] == [400, 400]
+    assert "not for this sign-in" in pages[0][1] and "Signed in" not in pages[0][1]
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_only_forged_answers_end_in_the_deadline_not_a_mismatch():
     def on_url(url):
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
         forged = url.replace(query["state"][0], "forged")
         _answer(forged, code="stolen")
 
     with pytest.raises(OAuthError) as caught:
-        flows.browser_flow(ENDPOINTS, Client("cid", ("a",)), "w", on_url, False, None, 5)
-    assert caught.value.reason == "oauth-state-mismatch"
+        flows.browser_flow(ENDPOINTS, Client("cid", ("a",)), "w", on_url, False, None, 2)
+    assert caught.value.reason == "oauth-timeout"
 
 
 def test_denied_consent_is_reported_as_declined():
@@ -260,3 +295,71 @@ def test_one_refresh_after_a_refusal_and_no_more():
         )
     with pytest.raises(LookupError):
         sasl.with_one_refresh(lambda refresh: None, lambda v: None, LookupError("no token"))
+
+
+class _Provider(BaseHTTPRequestHandler):
+    """A hostile device-flow provider: a tiny interval, escape codes in the user code and
+    the address; then it grants on the second poll."""
+
+    device: dict = {}
+    polls = 0
+
+    def do_POST(self):  # noqa: N802 (http.server's name)
+        self.rfile.read(int(self.headers["Content-Length"]))
+        if self.path == "/device":
+            body = self.device
+        else:
+            type(self).polls += 1
+            body = (
+                {"error": "authorization_pending"}
+                if self.polls < 2
+                else {"access_token": "dev-tok", "expires_in": 60}
+            )
+        data = json.dumps(body).encode()
+        self.send_response(200 if "error" not in body else 400)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def provider():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Provider)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Provider.polls = 0
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    yield Endpoints(base, f"{base}/auth", f"{base}/token", device_authorization=f"{base}/device")
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_device_flow_provider_cannot_make_hubsync_poll_fast_or_write_escapes(provider):
+    """#23 item 6: interval=0.001 gave 158 polls in 5.5 s; the code and link were printed raw."""
+    _Provider.device = {
+        "device_code": "dc",
+        "user_code": "\x1b[2JWDJB-MJHT",
+        "verification_uri": "https://idp.test/device\x1b]0;pwned\x07",
+        "interval": 0.001,
+        "expires_in": 600,
+    }
+    slept, shown = [], []
+    got = flows.device_flow(provider, Client("cid", ("a",)), "w", shown.append, slept.append)
+    assert got.access_token == "dev-tok" and slept == [1.0, 1.0]
+    printed = render.safe(f"{shown[0].verification_uri} {shown[0].user_code}")
+    assert "\x1b" not in printed and "\x07" not in printed and "WDJB-MJHT" in printed
+
+
+def test_a_device_flow_address_that_is_not_https_is_refused_before_it_is_shown(provider):
+    _Provider.device = {
+        "device_code": "dc",
+        "user_code": "X",
+        "verification_uri": "http://phish.example/device",
+    }
+    shown = []
+    with pytest.raises(UsageError) as refused:
+        flows.device_flow(provider, Client("cid", ("a",)), "w", shown.append, lambda s: None)
+    assert refused.value.reason == "oauth-insecure-url" and shown == []

@@ -64,7 +64,7 @@ def test_a_key_in_an_existing_shared_folder_leaves_the_folder_as_it_was(tmp_path
 
     shared = tmp_path / "shared"
     shared.mkdir()
-    os.chmod(shared, 0o1777)
+    os.chmod(shared, 0o1777)  # noqa: S103 (a shared folder such as /tmp, on purpose)
     key = secrets.new_key_file(shared / "team.key")
     assert os.stat(shared).st_mode & 0o7777 == 0o1777
     assert os.stat(key).st_mode & 0o777 == 0o600

@@ -340,16 +340,15 @@ def _oauth_sign_in(
 
     def on_url(url: str) -> None:
         err.print("Sign in and allow access in your browser:", markup=False)
-        err.print(f"  {url}", markup=False, soft_wrap=True)
+        err.print(f"  {safe(url)}", soft_wrap=True)  # the provider's text: no escapes
         if json_out:
             emit_json_line({"event": "authorization-url", "url": url})
         err.print("Waiting for the sign-in…", markup=False)
 
     def on_code(code: "DeviceCode") -> None:
         err.print(
-            f"To sign in, open {code.verification_uri} on any device and enter the code "
-            f"{code.user_code} (valid for {code.expires_in / 60:.0f} minutes).",
-            markup=False,
+            f"To sign in, open {safe(code.verification_uri)} on any device and enter the code "
+            f"{safe(code.user_code)} (valid for {code.expires_in / 60:.0f} minutes).",
             soft_wrap=True,
         )
         if json_out:

@@ -31,6 +31,7 @@ BROWSER_TIMEOUT = 300.0  # how long the user has to sign in and consent
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 MAX_DEVICE_WAIT = 1800.0  # seconds, whatever the provider says its code lives
 MAX_INTERVAL = 60.0  # seconds between polls, at most
+MIN_INTERVAL = 1.0  # seconds between polls, at least (a provider answered 0.001)
 
 
 @dataclass(frozen=True)
@@ -70,17 +71,28 @@ def authorization_url(
 
 
 class _Callback(http.server.BaseHTTPRequestHandler):
-    """Receives the one redirect back from the provider; other paths get 404."""
+    """Receives the one redirect back from the provider; other paths get 404. A request
+    without this sign-in's ``state`` (another program on this machine, a web page that found
+    the port) is answered with an error page and ignored: the listener keeps waiting for the
+    real redirect until its deadline."""
 
     timeout = 10  # a client that connects and says nothing cannot hold the listener
     result: dict[str, str] | None = None
+    state: str = ""
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
         parts = urllib.parse.urlsplit(self.path)
         if parts.path != "/callback":
             self.send_error(404)
             return
-        query = dict(urllib.parse.parse_qsl(parts.query, max_num_fields=20))
+        try:
+            query = dict(urllib.parse.parse_qsl(parts.query, max_num_fields=20))
+        except ValueError:  # more fields than any provider sends
+            self._page(400, "This is not a sign-in answer; it was ignored.")
+            return
+        if not secrets.compare_digest(query.get("state", ""), type(self).state):
+            self._page(400, "This answer is not for this sign-in; it was ignored.")
+            return
         type(self).result = query
         ok = "code" in query
         text = (
@@ -88,8 +100,11 @@ class _Callback(http.server.BaseHTTPRequestHandler):
             if ok
             else f"Sign-in did not finish: {query.get('error', 'no code')}. Return to the terminal."
         )
+        self._page(200 if ok else 400, text)
+
+    def _page(self, status: int, text: str) -> None:
         body = f"<!DOCTYPE html><title>hubsync</title><p>{html.escape(text)}</p>".encode()
-        self.send_response(200 if ok else 400)
+        self.send_response(status)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -97,6 +112,14 @@ class _Callback(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 (http.server's name)
         pass  # the query holds the authorization code: never log it
+
+
+class _Listener(http.server.HTTPServer):
+    """The loopback listener: a broken request is dropped without a traceback on the user's
+    terminal (http.server prints one by default)."""
+
+    def handle_error(self, request, client_address) -> None:
+        pass
 
 
 def browser_flow(
@@ -112,11 +135,11 @@ def browser_flow(
     """Sign in through the browser: listen on 127.0.0.1 (random port, path /callback), show
     the authorization URL, wait for the redirect, check ``state``, exchange the code with
     its PKCE verifier."""
-    handler = type("Callback", (_Callback,), {"result": None})
-    server = http.server.HTTPServer(("127.0.0.1", 0), handler)
+    state, pkce = secrets.token_urlsafe(24), Pkce.new()
+    handler = type("Callback", (_Callback,), {"result": None, "state": state})
+    server = _Listener(("127.0.0.1", 0), handler)
     try:
         redirect_uri = f"http://127.0.0.1:{server.server_address[1]}/callback"
-        state, pkce = secrets.token_urlsafe(24), Pkce.new()
         url = authorization_url(endpoints, client, redirect_uri, state, pkce, extra)
         on_url(url)
         if open_browser:
@@ -207,9 +230,13 @@ def device_flow(
         verification_uri=str(body.get("verification_uri") or body.get("verification_url", "")),
         verification_uri_complete=str(body.get("verification_uri_complete", "")),
         # A provider cannot keep hubsync polling for days, or once an hour.
-        interval=min(_number(body.get("interval"), 5.0), MAX_INTERVAL),
+        interval=max(MIN_INTERVAL, min(_number(body.get("interval"), 5.0), MAX_INTERVAL)),
         expires_in=min(_number(body.get("expires_in"), 600.0), MAX_DEVICE_WAIT),
     )
+    # Shown to the user: a provider's answer is untrusted (no http to another host).
+    oauth_http.check_url(code.verification_uri, "device sign-in address")
+    if code.verification_uri_complete:
+        oauth_http.check_url(code.verification_uri_complete, "device sign-in address")
     on_code(code)
     interval, deadline = code.interval, time.monotonic() + code.expires_in
     poll = {**client.credentials(), "grant_type": DEVICE_GRANT, "device_code": body["device_code"]}
