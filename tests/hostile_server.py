@@ -4,8 +4,10 @@ It speaks just enough IMAP for a login and a sync, then misbehaves in one chosen
 ``endless-greeting`` (endless untagged lines from the first command on), ``endless-login``
 (endless lines in answer to LOGIN), ``lying-size`` (announces RFC822.SIZE 100, then streams a
 huge BODY[] literal), ``endless-fetch`` (endless FETCH responses to the header scan),
-``close-mid-literal``, ``silence`` (greets, then says nothing) and ``echo-login`` (refuses
-LOGIN quoting the command back, password included, as some servers' BAD/NO texts do).
+``close-mid-literal``, ``silence`` (greets, then says nothing), ``echo-login`` (refuses
+LOGIN quoting the command back, password included, as some servers' BAD/NO texts do), and
+``trickle-greeting`` / ``trickle-select`` (a line without its end, a byte every 0.2 s,
+forever: a per-read timeout never fires).
 """
 
 import contextlib
@@ -51,6 +53,8 @@ class HostileServer:
             conn = self.context.wrap_socket(raw, server_side=True)
             conn.settimeout(30)
             reader = conn.makefile("rb")
+            if self.behaviour == "trickle-greeting":
+                self._trickle(conn)
             self._send(conn, b"* OK [CAPABILITY IMAP4rev1 UIDPLUS IDLE] hostile ready\r\n")
             while not self.stop.is_set():
                 line = reader.readline()
@@ -70,6 +74,12 @@ class HostileServer:
         while not self.stop.is_set():
             self._send(conn, chunk)
 
+    def _trickle(self, conn) -> None:
+        self._send(conn, b"* OK ")
+        while not self.stop.is_set():
+            self._send(conn, b"z")
+            time.sleep(0.2)
+
     def _answer(self, conn, tag: str, command: str, rest: str = "") -> None:
         ok = f"{tag} OK done\r\n".encode()
         if self.behaviour == "endless-greeting" or (
@@ -85,6 +95,8 @@ class HostileServer:
             self._send(conn, b"* CAPABILITY IMAP4rev1 UIDPLUS IDLE\r\n" + ok)
         elif command.startswith(("LOGIN", "LOGOUT", "NOOP", "ID")):
             self._send(conn, ok)
+        elif command.startswith(("EXAMINE", "SELECT")) and self.behaviour == "trickle-select":
+            self._trickle(conn)
         elif command.startswith(("EXAMINE", "SELECT")):
             self._send(
                 conn,

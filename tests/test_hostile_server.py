@@ -30,13 +30,15 @@ def certificate(tmp_path_factory):
     return ca.cert_path, cert, key
 
 
-def run_sync(tmp_path, port: int, cafile) -> tuple[subprocess.CompletedProcess, float, float]:
+def run_sync(
+    tmp_path, port: int, cafile, extra: str = ""
+) -> tuple[subprocess.CompletedProcess, float, float]:
     home = tmp_path / "home"
     home.mkdir()
     (home / "config.toml").write_text(
         '[accounts.a]\nemail = "alice@example.test"\nusername = "alice"\n'
         f'imap_host = "localhost"\nimap_port = {port}\ncafile = "{cafile}"\n'
-        'sent_folder = "Sent"\nwatched_folders = ["INBOX"]\ncredential_source = "none"\n'
+        'sent_folder = "Sent"\nwatched_folders = ["INBOX"]\ncredential_source = "none"\n' + extra
     )
     env = {**base_env(home), "HUBSYNC_PASSWORD": "pw"}
     log = subprocess.run(
@@ -84,3 +86,19 @@ def test_misbehaviour_ends_in_a_clear_error_quickly(tmp_path, certificate, behav
         position = conn.execute("SELECT last_uid FROM sync_state").fetchall()
     assert replies == (0,), "nothing half-read is logged"
     assert position in ([], [(0,)]), "the position does not move past an unread message"
+
+
+@pytest.mark.parametrize("behaviour", ["trickle-greeting", "trickle-select"])
+def test_a_trickling_server_is_cut_at_the_command_deadline(tmp_path, certificate, behaviour):
+    """#23 item 2: a byte a second held `sync` (and its account lock) forever: the timeout
+    was per read. With `timeout = 2` a command may take 4 steps: 8 s."""
+    cafile, cert, key = certificate
+    server = HostileServer(behaviour, cert, key)
+    try:
+        done, seconds, _ = run_sync(tmp_path, server.port, cafile, "timeout = 2\n")
+    finally:
+        server.close()
+    assert done.returncode == 1, done.stderr
+    assert json.loads(done.stdout)["error"] == "imap-too-slow", done.stdout
+    assert "more than 8 s" in done.stderr and "Traceback" not in done.stderr
+    assert seconds < 20, f"{seconds:.0f} s"

@@ -29,7 +29,8 @@ from hubsync.mail.tls import client_context
 from hubsync.oauth import sasl
 
 RESPONSE_BYTES = 32 * 1024 * 1024  # what the server may send in answer to one command
-RESPONSE_SECONDS = 120.0
+RESPONSE_SECONDS = 120.0  # the most one command may take (a trickling server is cut)
+COMMAND_STEPS = 4  # ... or this many network steps (--timeout), when that is shorter
 LOGOUT_SECONDS = 5.0  # and for how long (IDLE excepted: it lasts until DONE)
 
 
@@ -76,17 +77,42 @@ class _Budgeted:
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_RDWR)
 
+    def open(self, host: str = "", port: int = 143, timeout: float | None = None) -> None:
+        """Connect; the greeting, read before any command is sent, has the deadline too."""
+        super().open(host, port, timeout)
+        self._used = 0
+        self._deadline = time.monotonic() + self.max_seconds if self.max_seconds else None
+
     def readline(self) -> bytes:
-        line = super().readline()
-        self.spend(len(line))
-        return line
+        # Piece by piece as bytes arrive, never a blocking readline: a server that trickles
+        # a line without its end, a byte a second, must still meet the deadline (the
+        # socket's timeout only bounds each wait).
+        line = bytearray()
+        while True:
+            self.spend(0)  # the deadline, before each wait
+            data = self.file.peek(1)
+            if not data:
+                break
+            end = data.find(b"\n")
+            take = len(data) if end < 0 else end + 1
+            line += self.file.read(take)
+            self.spend(take)
+            if end >= 0:
+                break
+        return bytes(line)
 
     def read(self, size: int) -> bytes:
         if self._used + size > self.max_bytes:  # a literal announced over the budget:
             self.spend(size)  # refuse before allocating it
-        data = super().read(size)
-        self.spend(len(data))
-        return data
+        data = bytearray()
+        while len(data) < size:
+            self.spend(0)
+            chunk = self.file.read1(size - len(data))
+            if not chunk:
+                break
+            data += chunk
+            self.spend(len(chunk))
+        return bytes(data)
 
 
 def _size(count: int) -> str:
@@ -122,10 +148,16 @@ class _Client(imapclient.IMAPClient):
     def _create_IMAP4(self):  # noqa: N802 (imapclient's name)
         timeout = getattr(self._timeout, "connect", None)
         address = self.connect_address
+        step = getattr(self._timeout, "read", None) or timeout
+        # One command (the greeting too) may take COMMAND_STEPS network steps, at least
+        # RESPONSE_SECONDS with the default step; a shorter --timeout shortens it.
+        deadline = min(RESPONSE_SECONDS, COMMAND_STEPS * step) if step else RESPONSE_SECONDS
 
         if self.ssl:
 
             class Tls(_Budgeted, tls.IMAP4_TLS):
+                max_seconds = deadline
+
                 def _create_socket(self, timeout=None):
                     sock = socket.create_connection(
                         (address or self.host, self.port), timeout=timeout or self._timeout
@@ -135,6 +167,8 @@ class _Client(imapclient.IMAPClient):
             return Tls(self.host, self.port, self.ssl_context, timeout)
 
         class Plain(_Budgeted, imap4.IMAP4WithTimeout):
+            max_seconds = deadline
+
             def _create_socket(self, timeout=None):
                 return socket.create_connection(
                     (address or self.host, self.port), timeout or self._timeout
