@@ -270,3 +270,78 @@ def test_a_malformed_literal_is_quoted_in_the_error():
     assert caught.value.message.endswith("{1a2}")
     with pytest.raises(ProtocolFailure):
         scan(b"* 1 FETCH (UID 1 {oops} junk}\r\nHSF OK\r\n")
+
+
+def _refusal(data: bytes, **limits) -> ProtocolFailure:
+    with pytest.raises(ProtocolFailure) as caught:
+        scan(data, **limits)
+    return caught.value
+
+
+def test_every_refusal_says_exactly_what_the_server_did():
+    over_line = "The IMAP server sent a line longer than 16 bytes while hubsync read header fields; it was not read into memory."
+    assert _refusal(b"* OK " + b"x" * 20 + b"\r\n", max_line=16).message == over_line
+    assert _refusal(b"* OK " + b"x" * 20, max_line=16).message == over_line  # no newline yet
+    after = b"* 1 FETCH (UID 1 %s {2}\r\nab" % HEAD + b"x" * 30
+    assert _refusal(after, max_line=16).message == over_line  # after a literal, no newline
+    literal = _refusal(fetch(1, 2, b"X" * 101), max_literal=100)
+    assert literal.message == (
+        "The IMAP server sent a literal longer than 100 bytes (101 bytes announced) while "
+        "hubsync read header fields; it was not read into memory."
+    )
+    assert literal.reason == "imap-response-too-large"
+    several = b"* 1 FETCH (UID 6 BODY[TEXT] {2}\r\nxy " + HEAD + b" {101}\r\n"
+    assert _refusal(several, max_literal=100).message == literal.message
+    bad = b"* 1 FETCH (UID 6 BODY[TEXT] {2}\r\nxy " + HEAD + b" {5x}\r\nX: ab)\r\n"
+    assert _refusal(bad).message == "The IMAP server sent a malformed literal."
+    quoted = _refusal(b"* 1 FETCH (UID 1 %s {1\xff2}\r\nabc)\r\n" % HEAD)
+    assert quoted.message == "The IMAP server sent a malformed literal: {1\ufffd2}"
+    refused = _refusal(b"HSF NO caf\xc3\xa9 \xff down  \r\n")
+    assert refused.message == "UID FETCH failed: HSF NO caf\u00e9 \ufffd down"
+    assert _refusal(b"HSF no\r\n").reason == "fetch-failed"
+    ok_with_text = scan(b"HSF OK [READ-ONLY] fine by me\r\n")[1]
+    assert ok_with_text.done
+
+
+def test_a_literal_that_ends_exactly_at_the_buffer_waits_for_its_closing_line():
+    scanner = FetchScanner(b"HSF")
+    data = fetch(1, 3, b"X: 1\r\n")
+    head, tail = data[: data.index(b"X: 1") + 6], data[data.index(b"X: 1") + 6 :]
+    assert scanner.feed(head) == []  # the literal is complete, its ")\r\n" is not
+    assert scanner.feed(tail + b"HSF OK\r\n") == [(3, b"X: 1\r\n")]
+
+
+def test_the_header_key_is_only_what_precedes_this_literal():
+    data = (
+        b"* 1 FETCH (UID 1 " + HEAD + b" {4}\r\nA: 1)\r\n"
+        b"* 2 FETCH (UID 2 BODY[TEXT] {4}\r\nB: 2)\r\n"
+        b"HSF OK\r\n"
+    )
+    found, scanner = scan(data)
+    assert found == [(1, b"A: 1")] and scanner.seen == 1
+
+
+def test_the_uid_is_read_only_from_its_own_message():
+    data = (
+        b"* 1 FETCH (" + HEAD + b" {4}\r\nA: 1 UID 5)\r\n"
+        b"* 2 FETCH (" + HEAD + b" {4}\r\nB: 2)\r\n"  # no UID at all: not returned
+        b"* 3 FETCH (UID 9 " + HEAD + b" {4}\r\nC: 3)\r\n"
+        b"HSF OK\r\n"
+    )
+    found, scanner = scan(data)
+    assert found == [(5, b"A: 1"), (9, b"C: 3")] and scanner.seen == 3
+
+
+def test_an_empty_or_missing_header_value_is_empty_bytes():
+    key = b"BODY[HEADER.FIELDS (MESSAGE-ID)]"
+    assert header_fields_value({key: None}) == b""
+    assert header_fields_value({key: b""}) == b""
+    assert header_fields_value({}) == b""
+
+
+def test_a_new_scanner_is_not_done_and_has_nothing_carried_over():
+    scanner = FetchScanner(b"HSF")
+    assert scanner.done is False and scanner.seen == 0 and scanner.top_uid == 0
+    assert scanner.feed(b"") == [] and scanner.done is False
+    assert scanner.feed(fetch(1, 2, b"X: 1\r\n")[:10]) == []
+    assert scanner.feed(fetch(1, 2, b"X: 1\r\n")[10:] + b"HSF OK\r\n") == [(2, b"X: 1\r\n")]
