@@ -129,3 +129,51 @@ def test_an_outage_is_retried_every_few_seconds_and_a_cut_backs_off():
     retry.connected()
     assert retry.failed(cut, up=10.0, tried=10.0) == 8.0
     assert retry.failed(cut, up=301.0, tried=301.0) == 1.0
+
+
+def test_the_backoff_resets_only_after_more_than_five_minutes_up():
+    retry = verdict.Reconnects(usual=30, jitter=lambda: 1.0)
+    cut = ConnectionDropped("cut")
+    assert [retry.failed(cut, up=None, tried=0.1) for _ in range(3)] == [1.0, 2.0, 4.0]
+    assert retry.failed(cut, up=300.0, tried=300.0) == 8.0  # exactly five minutes: not yet
+    assert retry.failed(cut, up=300.5, tried=300.5) == 1.0
+
+
+def test_silence_after_the_session_was_up_is_a_cut_and_connecting_resets_the_silence():
+    retry = verdict.Reconnects(usual=30, jitter=lambda: 1.0)
+    silence = NetworkError("no answer", reason="timeout")
+    for _ in range(13):
+        retry.failed(silence, up=None, tried=5.0)
+    assert retry.timeout == 10 and retry.silent == 13
+    assert retry.failed(silence, up=2.0, tried=9.0) == 1.0  # it had come up: a cut, backed off
+    assert (retry.silent, retry.timeout) == (0, None)
+    retry.failed(silence, up=None, tried=30.0)
+    assert retry.timeout == 5  # counted afresh
+    assert retry.failed(silence, up=None, tried=7.5) == 0.0  # the attempt took longer than 5 s
+    retry.connected()
+    assert (retry.silent, retry.timeout) == (0, None)
+    unreachable = NetworkError("no route", reason="unreachable")
+    dns = NetworkError("no such host", reason="dns")
+    assert verdict.is_silence(unreachable) and verdict.is_silence(dns)
+    assert not verdict.is_silence(NetworkError("reset", reason="connection-reset"))
+    assert not verdict.is_silence(ConnectionDropped("cut"))
+
+
+@pytest.mark.parametrize(
+    ("attempt", "jitter", "delay"),
+    [
+        (0, 0.0, 0.75),
+        (0, 0.123456, 0.781),
+        (3, 0.5, 7.0),
+        (8, 0.0, 192.0),
+        (9, 0.0, 225.0),
+        (10**6, 1.0, 300.0),
+    ],
+)
+def test_backoff_values(attempt, jitter, delay):
+    assert verdict.backoff_delay(attempt, jitter) == delay
+
+
+def test_the_jitter_is_a_fraction():
+    values = {verdict.jitter() for _ in range(50)}
+    assert all(0.0 <= v < 1.0 for v in values) and len(values) > 40
