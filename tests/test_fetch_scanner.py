@@ -345,3 +345,51 @@ def test_a_new_scanner_is_not_done_and_has_nothing_carried_over():
     assert scanner.feed(b"") == [] and scanner.done is False
     assert scanner.feed(fetch(1, 2, b"X: 1\r\n")[:10]) == []
     assert scanner.feed(fetch(1, 2, b"X: 1\r\n")[10:] + b"HSF OK\r\n") == [(2, b"X: 1\r\n")]
+
+
+def test_a_leading_empty_line_is_skipped_not_waited_on():
+    assert scan(b"\nHSF OK\r\n")[1].done
+
+
+def test_the_text_after_a_literal_is_budgeted_from_the_literal_s_end():
+    line = b"* 1 FETCH (UID 1 %s {2}\r\n" % HEAD  # 53 bytes: within a 60-byte budget
+    waiting = FetchScanner(b"HSF", max_line=60)
+    assert waiting.feed(line + b"ab" + b"x" * 60) == []  # 60 bytes after it: still a line
+    with pytest.raises(ProtocolFailure) as caught:
+        waiting.feed(b"x")
+    assert caught.value.message.startswith("The IMAP server sent a line longer than 60 bytes")
+    later = FetchScanner(b"HSF", max_line=60)
+    first = fetch(1, 2, b"X: 1\r\n")
+    assert later.feed(first + b"* OK abc") == [(2, b"X: 1\r\n")]  # a short partial line waits
+
+
+def test_garbage_and_a_stray_brace_never_swallow_the_next_message():
+    for eol in (b"\r\n", b"\n"):
+        data = b"* garbage}" + eol + fetch(1, 4, b"X: 1" + eol, eol=eol) + b"HSF OK" + eol
+        assert scan(data)[0] == [(4, b"X: 1" + eol)], eol
+    earlier = fetch(1, 4, b"X: 1\r\n") + b"* no brace here}\r\n" + fetch(2, 5, b"X: 2\r\n")
+    assert scan(earlier + b"HSF OK\r\n")[0] == [(4, b"X: 1\r\n"), (5, b"X: 2\r\n")]
+    with pytest.raises(ProtocolFailure):
+        scan(b"* 1 FETCH (UID 1 %s {4X}\r\nX: 1)\r\n" % HEAD)  # only "+" may follow digits
+
+
+def test_a_uid_is_never_read_from_inside_a_literal_or_from_the_tagged_line():
+    data = b"* 1 FETCH (%s {12}\r\nX-Y: UID 777 UID 5)\r\nHSF OK UID 12345 ok\r\n" % HEAD
+    found, scanner = scan(data, want=lambda h: False)
+    assert scanner.top_uid == 5
+    bare = b"* 1 FETCH (%s {4}\r\nX: 1)\r\nHSF OK UID 12345 ok\r\n" % HEAD
+    assert scan(bare, want=lambda h: False)[1].top_uid == 0
+
+
+def test_several_literals_without_a_uid_or_with_a_choosy_want():
+    nouid = b"* 1 FETCH (BODY[TEXT] {2}\r\nxy " + HEAD + b" {4}\r\nX: 1)\r\nHSF OK\r\n"
+    found, scanner = scan(nouid)
+    assert found == [] and scanner.seen == 1 and scanner.done
+    data = (
+        b"* 1 FETCH (UID 6 BODY[TEXT] {2}\r\nxy " + HEAD + b" {5}\r\nX: ab)\r\n"
+        b"* 2 FETCH (UID 7 BODY[TEXT] {2}\r\nxy " + HEAD + b" {5}\r\nX: cd)\r\n"
+        b"HSF OK\r\n"
+    )
+    assert scan(data, want=lambda h: b"cd" in h)[0] == [(7, b"X: cd")]
+    exact = b"* 1 FETCH (UID 6 BODY[TEXT] {2}\r\nxy " + HEAD + b" {10}\r\n0123456789)\r\nHSF OK\r\n"
+    assert scan(exact, max_literal=10)[0] == [(6, b"0123456789")]
