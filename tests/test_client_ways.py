@@ -349,3 +349,46 @@ def test_the_plus_address_is_found_in_any_field_and_only_exactly(fields, exact):
         lambda a: False,
     )
     assert (found == MatchRule.LOG_ADDRESS) == (exact and bool(fields))
+
+
+def test_header_fields_are_read_leniently_and_completely():
+    found = candidate(
+        7,
+        header(
+            "From: =?x?q?bad?= \xff <ME@Example.test>".encode("latin-1").decode("latin-1"),
+            "To: a@a.test, B <b@b.test>",
+            "Cc: c@c.test",
+            "Bcc: d@d.test",
+            "Date: Mon, 07 Dec 2026 09:00:00 -0000",  # no zone: UTC
+        ).replace(b"\xc3\xbf", b"\xff"),
+    )
+    assert found.uid == 7 and found.message_id == "" and found.sender == "me@example.test"
+    assert found.recipients == ("a@a.test", "b@b.test", "c@c.test", "d@d.test")
+    assert found.date == datetime(2026, 12, 7, 9, tzinfo=UTC)
+    nobody = candidate(8, header("Subject: hi"))
+    assert (nobody.sender, nobody.recipients, nobody.date) == ("", (), None)
+    since = ways(track_sent="all", track_sent_since=datetime(2026, 12, 7, 9, tzinfo=UTC))
+    mine = candidate(
+        9, header(f"From: {ALICE}", "To: x@x.test", "Date: Mon, 07 Dec 2026 09:00:00 -0000")
+    )
+    assert choose(mine, frozenset({MatchRule.TRACKED_SENT}), since, {}, lambda a: False) == (
+        MatchRule.TRACKED_SENT  # sent at the very second tracking began: tracked
+    )
+
+
+def test_the_search_criteria_are_exact():
+    assert address_search(PLUS) == [
+        "OR", "TO", PLUS, "OR", "CC", PLUS, "OR", "BCC", PLUS,
+        "OR", "HEADER", "DELIVERED-TO", PLUS, "OR", "HEADER", "X-ORIGINAL-TO", PLUS,
+        "HEADER", "ENVELOPE-TO", PLUS,
+    ]  # fmt: skip
+
+
+def test_the_crm_folder_prefers_the_exact_name_then_the_whole_name_then_the_shortest_label():
+    assert resolve_log_folder([Folder("crm"), Folder("CRM")], "CRM") == "CRM"
+    whole = [Folder("x.crm", (), "."), Folder("X.CRM", (), "/")]
+    assert resolve_log_folder(whole, "x.CRM") == "x.crm"
+    labels = [Folder("aa/bb/CRM"), Folder("b/CRM")]
+    assert resolve_log_folder(labels, "CRM") == "b/CRM"
+    assert log_folder_among(["CRM"], "") == ""
+    assert ways_of(ACCOUNT).log_folder == ""  # not resolved on the server: none

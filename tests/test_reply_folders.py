@@ -99,3 +99,58 @@ def test_configured_sent_folder_in_composed_form_finds_the_decomposed_folder():
 def test_all_setting_spellings():
     assert is_all_setting(["*"]) and is_all_setting(["ALL"]) and is_all_setting([" all "])
     assert not is_all_setting(["INBOX"]) and not is_all_setting(["Allmänt"])
+
+
+def test_the_primary_folder_is_inbox_in_the_servers_spelling_else_the_first_named():
+    assert reply_folders([], ["Customers", "Archive"]).primary == "Customers"
+    second = reply_folders([], ["Archive", "inbox"])
+    assert (second.primary, second.folders) == ("INBOX", ["Archive", "INBOX"])  # order kept
+    plan = reply_folders([], [])
+    assert (plan.primary, plan.folders, plan.missing) == ("INBOX", ["INBOX"], [])
+    assert reply_folders([], ["INBOX"]).folders == ["INBOX"]  # no Sent folder given: none read
+    listed = [Folder("Inbox"), Folder("Sent", ("\\Sent",))]
+    fixed = reply_folders(listed, ["INBOX"], "Sent")
+    assert (fixed.primary, fixed.folders, fixed.missing) == ("Inbox", ["Inbox", "Sent"], [])
+    assert reply_folders(listed, ["Gone"]).missing == ["Gone"]
+    everything = reply_folders([Folder("Archive"), Folder("INBOX"), Folder("Sent")], ["*"], "Sent")
+    assert everything.primary == "INBOX" and everything.folders[0] == "INBOX"
+
+
+def test_all_mail_is_the_primary_and_says_what_it_covers():
+    listing = [
+        Folder("INBOX"),
+        Folder("Customers"),
+        Folder("[Gmail]/All Mail", ("\\All",)),
+        Folder("[Gmail]/Sent Mail", ("\\Sent",)),
+        Folder("[Gmail]/Spam", ("\\Junk",)),
+        Folder("Old", ("\\Noselect",)),
+    ]
+    plan = reply_folders(listing, ["*"], "[Gmail]/Sent Mail", ["Customers"])
+    assert plan.primary == "[Gmail]/All Mail"
+    assert plan.folders == ["[Gmail]/All Mail", "[Gmail]/Sent Mail"]
+    assert plan.skipped == {
+        "Customers": "excluded by the account's settings",
+        "INBOX": "its messages are in [Gmail]/All Mail too",
+        "[Gmail]/Spam": "it is the Junk folder",
+        "Old": "it cannot be selected (\\Noselect)",
+    }
+    assert plan.covered == ["INBOX"]
+
+
+def test_why_a_folder_is_left_out_in_words():
+    listing = [
+        Folder("INBOX"),
+        Folder("Papierkorb"),
+        Folder("INBOX.Junk", (), "."),
+        Folder("X", ("\\Noselect",)),
+    ]
+    plan = reply_folders(listing, ["*"], excluded=["Ignored"])
+    assert plan.skipped == {
+        "Ignored": "excluded by the account's settings",  # not on the server: as typed
+        "Papierkorb": "it is named like a papierkorb folder",
+        "INBOX.Junk": "it is named like a junk folder",
+        "X": "it cannot be selected (\\Noselect)",
+    }
+    decomposed = unicodedata.normalize("NFD", "Caf\u00e9")
+    by_server = reply_folders([Folder(decomposed), Folder("INBOX")], ["*"], excluded=["Caf\u00e9"])
+    assert list(by_server.skipped) == [decomposed]  # named as the server spells it

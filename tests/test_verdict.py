@@ -177,3 +177,10 @@ def test_backoff_values(attempt, jitter, delay):
 def test_the_jitter_is_a_fraction():
     values = {verdict.jitter() for _ in range(50)}
     assert all(0.0 <= v < 1.0 for v in values) and len(values) > 40
+
+
+def test_a_fresh_schedule_uses_the_usual_timeout_and_waits_are_rounded_to_milliseconds():
+    retry = verdict.Reconnects(usual=30, jitter=lambda: 0.0)
+    assert retry.timeout is None and retry.attempt == 0 and retry.silent == 0
+    silence = NetworkError("no answer", reason="timeout")
+    assert retry.failed(silence, up=None, tried=1.23456) == 3.765
