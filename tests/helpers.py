@@ -1,10 +1,15 @@
 """Shared helpers for tests that talk to the sandbox servers."""
 
+import contextlib
 import imaplib
+import json
 import ssl
 import subprocess
 import sys
+import threading
 import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 # A fresh parent for the measured command, so RUSAGE_CHILDREN is that command's alone.
 _MEASURE = (
@@ -137,3 +142,40 @@ def wait_delivered(
     sandbox, address: str, message_id: str, folder: str = "INBOX", timeout: float = 30
 ) -> int:
     return wait_for(lambda: count_by_message_id(sandbox, address, folder, message_id), timeout)
+
+
+class JsonEndpoint(BaseHTTPRequestHandler):
+    """A tiny OAuth-style HTTP endpoint for in-process tests: subclasses define
+    ``answer(path, form) -> (status, body)``; every request's form is kept in ``seen``."""
+
+    seen: list[dict] = []
+
+    def do_POST(self):  # noqa: N802 (http.server's name)
+        length = int(self.headers["Content-Length"])
+        form = {k: v[0] for k, v in urllib.parse.parse_qs(self.rfile.read(length).decode()).items()}
+        self.seen.append(form)
+        status, body = self.answer(self.path, form)
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def answer(self, path: str, form: dict) -> tuple[int, dict]:
+        raise NotImplementedError
+
+    def log_message(self, *args):
+        pass
+
+
+@contextlib.contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]):
+    """``handler`` served on loopback in a thread; yields its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -2,14 +2,13 @@
 loopback listener's state check, and where a sign-in's settings come from."""
 
 import base64
-import json
 import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from helpers import JsonEndpoint, serving
 
 from hubsync import config as cfg
 from hubsync import environment, render
@@ -297,44 +296,29 @@ def test_one_refresh_after_a_refusal_and_no_more():
         sasl.with_one_refresh(lambda refresh: None, lambda v: None, LookupError("no token"))
 
 
-class _Provider(BaseHTTPRequestHandler):
+class _Provider(JsonEndpoint):
     """A hostile device-flow provider: a tiny interval, escape codes in the user code and
     the address; then it grants on the second poll."""
 
     device: dict = {}
     polls = 0
 
-    def do_POST(self):  # noqa: N802 (http.server's name)
-        self.rfile.read(int(self.headers["Content-Length"]))
-        if self.path == "/device":
-            body = self.device
-        else:
-            type(self).polls += 1
-            body = (
-                {"error": "authorization_pending"}
-                if self.polls < 2
-                else {"access_token": "dev-tok", "expires_in": 60}
-            )
-        data = json.dumps(body).encode()
-        self.send_response(200 if "error" not in body else 400)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
+    def answer(self, path: str, form: dict) -> tuple[int, dict]:
+        if path == "/device":
+            return 200, self.device
+        type(self).polls += 1
+        if self.polls < 2:
+            return 400, {"error": "authorization_pending"}
+        return 200, {"access_token": "dev-tok", "expires_in": 60}
 
 
 @pytest.fixture
 def provider():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Provider)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     _Provider.polls = 0
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    yield Endpoints(base, f"{base}/auth", f"{base}/token", device_authorization=f"{base}/device")
-    server.shutdown()
-    server.server_close()
+    with serving(_Provider) as base:
+        yield Endpoints(
+            base, f"{base}/auth", f"{base}/token", device_authorization=f"{base}/device"
+        )
 
 
 def test_a_device_flow_provider_cannot_make_hubsync_poll_fast_or_write_escapes(provider):

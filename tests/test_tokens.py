@@ -2,12 +2,8 @@
 token answer becomes, which error a refusal is, and what a refresh sends. The endpoint is a
 real HTTP server on loopback in this process (plain http is allowed only there)."""
 
-import json
-import threading
-import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
+from helpers import JsonEndpoint, serving
 
 from hubsync import redact
 from hubsync.errors import ProtocolFailure
@@ -128,35 +124,18 @@ def test_a_refused_refresh_tells_to_sign_in_again_and_invalid_grant_is_revoked_c
     }
 
 
-class _Endpoint(BaseHTTPRequestHandler):
+class _Endpoint(JsonEndpoint):
     answers: list[tuple[int, dict]] = []
-    seen: list[dict] = []
 
-    def do_POST(self):  # noqa: N802 (http.server's name)
-        length = int(self.headers["Content-Length"])
-        form = urllib.parse.parse_qs(self.rfile.read(length).decode())
-        self.seen.append({k: v[0] for k, v in form.items()})
-        status, body = self.answers.pop(0)
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
+    def answer(self, path: str, form: dict) -> tuple[int, dict]:
+        return self.answers.pop(0)
 
 
 @pytest.fixture
 def endpoint():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Endpoint)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     _Endpoint.answers, _Endpoint.seen = [], []
-    yield f"http://127.0.0.1:{server.server_address[1]}/token"
-    server.shutdown()
-    server.server_close()
+    with serving(_Endpoint) as base:
+        yield f"{base}/token"
 
 
 def test_a_refresh_sends_the_grant_and_the_client_and_keeps_the_old_refresh_token(endpoint):
