@@ -3,16 +3,18 @@ loopback listener's state check, and where a sign-in's settings come from."""
 
 import base64
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from helpers import JsonEndpoint, serving
 
 from hubsync import config as cfg
 from hubsync import environment, render
-from hubsync.errors import UsageError
+from hubsync.errors import NetworkError, UsageError
 from hubsync.oauth import flows, http, sasl, signin, tokens
 from hubsync.oauth.discovery import Endpoints, from_metadata
 from hubsync.oauth.grant import StoredGrant
@@ -347,3 +349,40 @@ def test_a_device_flow_address_that_is_not_https_is_refused_before_it_is_shown(p
     with pytest.raises(UsageError) as refused:
         flows.device_flow(provider, Client("cid", ("a",)), "w", shown.append, lambda s: None)
     assert refused.value.reason == "oauth-insecure-url" and shown == []
+
+
+class _Trickle(BaseHTTPRequestHandler):
+    """A provider that sends its answer a byte every 0.1 s, forever (headers or body)."""
+
+    in_headers = False
+
+    def do_POST(self):  # noqa: N802 (http.server's name)
+        self.rfile.read(int(self.headers["Content-Length"]))
+        if self.in_headers:
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+        else:
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{")
+        try:
+            while True:
+                self.wfile.write(b" ")
+                self.wfile.flush()
+                time.sleep(0.1)
+        except OSError:
+            pass
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize("in_headers", [False, True])
+def test_a_trickling_token_endpoint_is_cut_at_the_request_deadline(in_headers):
+    """#23 item 2 (OAuth): a provider sending a byte a second held `connect` (and every
+    token refresh) for as long as it liked: the timeout was per read."""
+    _Trickle.in_headers = in_headers
+    with serving(_Trickle) as base:
+        started = time.monotonic()
+        with pytest.raises(NetworkError) as slow:
+            http.post_form(f"{base}/token", {"grant_type": "x"}, timeout=1.0)
+        took = time.monotonic() - started
+    assert slow.value.reason == "oauth-too-slow" and "more than 2 s" in slow.value.message
+    assert took < 5, f"{took:.1f} s"
