@@ -196,3 +196,24 @@ def test_many_processes_opening_a_new_team_store_at_once_migrate_it_once(home, p
     assert [s.version for s in opened] == [len(MIGRATIONS)] * 6
     for s in opened:
         s.close()
+
+
+def test_a_store_others_can_write_is_refused_with_the_fix(tmp_path):
+    """#23: config, store and key files with group/other write bits are refused."""
+    import os
+
+    from hubsync.errors import StoreError
+    from hubsync.store import open_store
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)  # noqa: S103 (a shared folder such as /tmp, on purpose)
+    path = shared / "log.sqlite3"
+    open_store(url=f"sqlite:///{path}").close()
+    assert os.stat(shared).st_mode & 0o7777 == 0o1777  # the user's folder keeps its mode
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    os.chmod(path, 0o666)  # noqa: S103 (the attack: anyone may rewrite the log)
+    with pytest.raises(StoreError) as refused:
+        open_store(path)
+    assert refused.value.reason == "store-unsafe"
+    assert refused.value.fix == f"chmod go-w '{path.resolve()}'"

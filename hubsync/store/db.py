@@ -56,13 +56,37 @@ def open_store(path: Path | None = None, url: str | None = None, pool: int = 0) 
             )
         path = Path(url.removeprefix("sqlite://"))
     path = path or db_path()
-    paths.ensure_private_dir(path.parent)
+    if path.parent == db_path().parent:
+        paths.ensure_private_dir(path.parent)  # hubsync's own folder: private
+    elif not path.parent.exists():  # a folder the user named keeps its mode if it exists
+        path.parent.mkdir(parents=True, mode=0o700)
     if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         os.close(fd)
+    _refuse_if_others_can_write(path)
     store = Store(SqliteDatabase(path))
     store.migrate()
     return store
+
+
+def _refuse_if_others_can_write(path: Path) -> None:
+    """The log is what reports and `why` trust: a store file another user can change (or
+    owns) is refused, with the exact fix."""
+    info = path.stat()
+    if info.st_mode & 0o022:
+        raise StoreError(
+            f"The store {path} can be changed by other users (mode {info.st_mode & 0o777:o}); "
+            "hubsync does not use it.",
+            fix=f"chmod go-w '{path.resolve()}'",
+            reason="store-unsafe",
+        )
+    if info.st_uid not in (os.getuid(), 0):
+        raise StoreError(
+            f"The store {path} belongs to another user (uid {info.st_uid}); hubsync does not "
+            "use it.",
+            fix=f"chown {os.getuid()} '{path.resolve()}' (or use your own store).",
+            reason="store-unsafe",
+        )
 
 
 def open_configured(pool: int = 0) -> "Store":
