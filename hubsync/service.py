@@ -7,7 +7,9 @@ does not restart it then (RestartPreventExitStatus=1): retrying a refused login 
 helps nobody and can lock the mailbox. `hubsync doctor` says why.
 """
 
+import hashlib
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -15,16 +17,43 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from hubsync import config as cfg
 from hubsync import environment
-from hubsync.errors import HubsyncError
+from hubsync.errors import HubsyncError, UsageError
+from hubsync.urls import secret_in_url
 
 SYSTEMCTL_TIMEOUT = 30.0
 
 
+def systemd_escape(text: str) -> str:
+    """``systemd-escape TEXT``: every UTF-8 byte outside [A-Za-z0-9:_.] as \\xNN, "/" as
+    "-", a leading "." escaped. Two different names never give the same result."""
+    out = []
+    for i, byte in enumerate(text.encode("utf-8", "surrogatepass")):
+        char = chr(byte)
+        if char == "/":
+            out.append("-")
+        elif byte < 128 and (char.isalnum() or char in ":_.") and not (i == 0 and char == "."):
+            out.append(char)
+        else:
+            out.append(f"\\x{byte:02x}")
+    return "".join(out)
+
+
+MAX_UNIT_NAME = 255  # systemd's limit, ".service" included
+
+
 def unit_name(account: str) -> str:
-    """The unit of ``account`` (systemd-escaped, so any account name gives a valid name)."""
-    safe = "".join(c if c.isalnum() or c in "-_." else f"\\x{ord(c):02x}" for c in account)
-    return f"hubsync-watch-{safe}.service"
+    """The unit of ``account``: systemd-escaped, so any account name gives a valid and
+    distinct name; one too long for systemd is cut and made unique by a hash of the name."""
+    name = f"hubsync-watch-{systemd_escape(account)}.service"
+    if len(name) <= MAX_UNIT_NAME:
+        return name
+    digest = hashlib.sha256(account.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    keep = MAX_UNIT_NAME - len("hubsync-watch-") - len(digest) - len("-.service")
+    head = systemd_escape(account)[:keep]
+    head = head[: head.rfind("\\")] if "\\" in head[-3:] else head  # no cut escape
+    return f"hubsync-watch-{head}-{digest}.service"
 
 
 def unit_dir() -> Path:
@@ -58,10 +87,15 @@ def unit_text(account: str) -> str:
         "RestartPreventExitStatus=1",
         "Environment=PYTHONUNBUFFERED=1",
     ]
-    if env.home:
-        lines.append(f"Environment={_systemd_quote(f'{environment.HOME}={env.home}')}")
-    if env.dns:
-        lines.append(f"Environment={_systemd_quote(f'{environment.DNS}={env.dns}')}")
+    # What this run uses, so the unattended watch logs to the same store with the same key.
+    for name, value in (
+        (environment.HOME, env.home),
+        (environment.DNS, env.dns),
+        (environment.STORE_URL, env.store_url),
+        (environment.SECRET_KEY_FILE, env.secret_key_file),
+    ):
+        if value:
+            lines.append(f"Environment={_systemd_quote(f'{name}={value}')}")
     lines += ["", "[Install]", "WantedBy=default.target", ""]
     return "\n".join(lines)
 
@@ -76,18 +110,42 @@ def _one_line(text: str) -> str:
 
 
 def _systemd_quote(arg: str) -> str:
-    if arg and all(c.isalnum() or c in "-_./=:@+," for c in arg):
+    """One ExecStart/Environment word that systemd reads back exactly: quoted, with "\\",
+    '"', "%" (specifiers), "$" (variables) and every byte that is not printable ASCII
+    escaped (\\xNN: no line break can reach the file)."""
+    if arg and all(c.isascii() and (c.isalnum() or c in "-_./=:@+,") for c in arg):
         return arg
-    escaped = _printable(arg).replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%")
-    return f'"{escaped}"'
+    out = []
+    for char in arg:
+        if char in '\\"':
+            out.append("\\" + char)
+        elif char == "%":
+            out.append("%%")
+        elif char == "$":
+            out.append("$$")
+        elif char.isascii() and char.isprintable():
+            out.append(char)
+        else:
+            out += [f"\\x{b:02x}" for b in char.encode("utf-8", "surrogatepass")]
+    return '"' + "".join(out) + '"'
 
 
 def cron_line(account: str) -> str:
-    """Without systemd: a sync every 5 minutes (the account lock keeps runs from overlapping)."""
+    """Without systemd: a sync every 5 minutes (the account lock keeps runs from overlapping).
+    "%" means a line break to cron, so it is escaped in the command."""
     sync = [sys.executable, "-m", "hubsync", "sync", "--account", account]
     env = environment.current()
-    prefix = f"{environment.HOME}={shlex.quote(str(env.home))} " if env.home else ""
-    return f"*/5 * * * * {prefix}{shlex.join(sync)} >/dev/null 2>&1"
+    settings = [
+        f"{name}={shlex.quote(str(value))}"
+        for name, value in (
+            (environment.HOME, env.home),
+            (environment.STORE_URL, env.store_url),
+            (environment.SECRET_KEY_FILE, env.secret_key_file),
+        )
+        if value
+    ]
+    line = " ".join([*settings, shlex.join(sync)]).replace("%", "\\%")
+    return f"*/5 * * * * {line} >/dev/null 2>&1"
 
 
 @dataclass
@@ -120,9 +178,45 @@ def _systemctl(*args: str) -> subprocess.CompletedProcess | None:
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
-    if "Failed to connect to bus" in done.stderr or "No medium found" in done.stderr:
+    if done.returncode != 0 and _NO_MANAGER.search(done.stderr):
         return None
     return done
+
+
+# However systemctl says that no user manager answers (no session bus, no XDG_RUNTIME_DIR,
+# a container without systemd, a manager that is not running).
+_NO_MANAGER = re.compile(
+    r"Failed to connect to (user scope )?bus|No medium found|not been booted with systemd|"
+    r"XDG_RUNTIME_DIR|DBUS_SESSION_BUS_ADDRESS|Connection refused|No such file or directory|"
+    r"Transport endpoint is not connected|Host is down",
+    re.IGNORECASE,
+)
+
+
+def unattended_problem(account: cfg.Account) -> HubsyncError | None:
+    """Why ``account`` cannot run unattended as set up now (None: it can): no credential a
+    unit can reach, or a secret that would be written into the unit file."""
+    env = environment.current()
+    if (
+        account.credential_source == "none"
+        and not account.password_command
+        and not account.oauth_token_command
+    ):
+        return UsageError(
+            f'Account {account.name!r} keeps no credential (credential_source = "none"): '
+            "an unattended watch could never log in (HUBSYNC_PASSWORD is not written into "
+            "the unit).",
+            fix=f"Store one (`hubsync connect {account.email}`), or set a password_command "
+            "for the account, or keep it in the team store (`hubsync team secret`).",
+            reason="service-cannot-log-in",
+        )
+    if env.store_url and secret_in_url(env.store_url):
+        return UsageError(
+            "HUBSYNC_STORE_URL holds a password, which would be written into the unit file.",
+            fix="Put the password in ~/.pgpass (or PGPASSFILE) and leave it out of the URL.",
+            reason="service-secret-in-url",
+        )
+    return None
 
 
 def status(account: str) -> ServiceState:
@@ -150,6 +244,7 @@ def install(account: str, enable: bool = True) -> ServiceState:
     tmp = path.with_suffix(".tmp")
     try:
         tmp.write_text(unit_text(account))
+        tmp.chmod(0o600)  # it may name the store and the key file
         tmp.replace(path)
     except OSError as exc:
         raise HubsyncError(
@@ -158,9 +253,12 @@ def install(account: str, enable: bool = True) -> ServiceState:
     if enable and _systemctl("daemon-reload") is not None:
         done = _systemctl("enable", "--now", unit_name(account))
         if done is not None and done.returncode != 0:
+            uninstall(account)  # nothing half-installed is left enabled
             raise HubsyncError(
-                f"systemd refused to start {unit_name(account)}: {done.stderr.strip()}",
-                fix=f"See `journalctl --user -u {unit_name(account)}`.",
+                f"systemd refused to start {unit_name(account)}: {done.stderr.strip()}; the "
+                "unit was removed again.",
+                fix=f"See `systemctl --user status {unit_name(account)}`; where no systemd "
+                f"user manager runs, use the cron line of `hubsync service status`.",
                 reason="service-start-failed",
             )
     return status(account)

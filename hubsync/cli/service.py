@@ -29,6 +29,9 @@ def install_command(
     from hubsync import service
 
     acc = common.account(account)
+    problem = service.unattended_problem(acc)
+    if problem is not None:
+        raise problem
     state = service.install(acc.name, enable=not no_enable)
     _show(state, json_out, "Installed")
 
