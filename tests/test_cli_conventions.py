@@ -3,6 +3,7 @@ placeholders on every option, one meaning per short flag, shell completion."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -174,3 +175,87 @@ def test_long_running_json_commands_end_with_one_compact_error_line(offline_cli)
         assert json.loads(lines[0])["error"] in ("usage", "no-account")
     once = offline_cli("sync", "--json")  # a one-shot command keeps its readable form
     assert once.code == 2 and len(once.stdout.splitlines()) > 1
+
+
+HOSTILE_ACCOUNTS = [
+    "w\\$(touch pwned-1)",
+    "q`touch pwned-2`",
+    'd"$(touch pwned-3)"',
+    "c:olon",
+    "sp ace",
+    "p%d",
+]
+
+
+def _hostile_home(tmp_path):
+    import tomli_w
+
+    home = tmp_path / "home"
+    home.mkdir()
+    accounts = {
+        name: {"email": "a@b.test", "username": "a@b.test", "imap_host": "h", "imap_port": 993}
+        for name in HOSTILE_ACCOUNTS
+    }
+    (home / "config.toml").write_text(tomli_w.dumps({"accounts": accounts}))
+    return home
+
+
+def _answer(tmp_path, home, shell: str, line: str) -> str:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "HUBSYNC_HOME": str(home),
+        "_HUBSYNC_COMPLETE": f"complete_{shell}",
+        "_TYPER_COMPLETE_ARGS": line,  # zsh's way
+        "COMP_WORDS": line,  # bash's way
+        "COMP_CWORD": str(len(line.split(" ")) - 1),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "hubsync"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed (scripts/install)")
+def test_zsh_completion_of_hostile_account_names_runs_nothing_and_shows_them_exactly(tmp_path):
+    """#23 item 12: Typer escaped "$" but not "\\", so `w\\$(touch x)` ran in zsh."""
+    home = _hostile_home(tmp_path)
+    answer = tmp_path / "answer"
+    answer.write_text(_answer(tmp_path, home, "zsh", "hubsync sync --account "))
+    # What the completion script and zsh's own _arguments do with the answer: the script
+    # evals the words of it; _arguments evals a ((...)) action as an array (Completion/Base/
+    # Utility/_arguments); the stub prints the candidates instead of offering them.
+    probe = (
+        "setopt rcquotes\n"
+        '_arguments() { local action=${1#*: :}; eval ws\\=\\( "${action[3,-3]}" \\); '
+        'print -rl -- "${ws[@]}"; }\n'
+        f'eval $(cat "{answer}")\n'
+    )
+    done = subprocess.run(
+        ["zsh", "-f", "-c", probe], capture_output=True, text=True, cwd=tmp_path, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert not list(tmp_path.glob("pwned-*")), "a name ran a command"
+    shown = [w.replace("\\:", ":") for w in done.stdout.splitlines()]
+    assert sorted(shown) == sorted(HOSTILE_ACCOUNTS)
+
+
+def test_bash_completion_of_hostile_account_names_runs_nothing(tmp_path):
+    home = _hostile_home(tmp_path)
+    answer = _answer(tmp_path, home, "bash", "hubsync sync --account ")
+    assert not list(tmp_path.glob("pwned-*"))
+    assert sorted(answer.splitlines()) == sorted(HOSTILE_ACCOUNTS)  # bash: one per line
+
+
+def test_folder_names_are_completed_from_the_last_sync(tmp_path):
+    import sqlite3
+
+    home = _hostile_home(tmp_path)
+    data = home / "data"
+    data.mkdir()
+    with sqlite3.connect(data / "hubsync.sqlite3") as conn:
+        conn.execute("CREATE TABLE sync_state (account TEXT, folder TEXT)")
+        conn.executemany("INSERT INTO sync_state VALUES ('a', ?)", [("INBOX",), ("Kunden",)])
+    for line in ("hubsync sync --folder K", "hubsync threads --folder K", "hubsync log --folder K"):
+        assert _answer(tmp_path, home, "bash", line).split() == ["Kunden"], line

@@ -171,7 +171,10 @@ def main(argv: list[str] | None = None) -> None:
     if COMPLETE_VAR in os.environ:  # the shell asks what to complete (see `hubsync completion`)
         from typer._completion_classes import completion_init
 
+        from hubsync.cli.completion import use_safe_completion
+
         completion_init()
+        use_safe_completion()
         args = []  # the words come from the environment; every command must be known
     _register_commands(args)
     try:

@@ -14,7 +14,7 @@ def complete_account(incomplete: str) -> list[str]:
     return [n for n in names if n.startswith(incomplete)]
 
 
-def _folders(incomplete: str) -> list[str]:
+def complete_folder(incomplete: str) -> list[str]:
     """Folders of every account's last sync (read from the store; no network)."""
     import sqlite3
 
@@ -67,13 +67,6 @@ def timeout():
         max=3600,
         help="Give up a network step (connect, TLS, login, one command) after this many "
         "seconds, 0.5 to 3600 (default: the account's `timeout`, else 30).",
-    )
-
-
-def folder(help_text: str, repeatable: bool = False):
-    """``--folder/-f NAME``."""
-    return typer.Option(
-        None, "--folder", "-f", metavar="FOLDER", help=help_text, autocompletion=_folders
     )
 
 

@@ -38,6 +38,7 @@ def threads_command(
         "--folder",
         metavar="FOLDER",
         help="Audit this live folder instead (read-only, nothing stored).",
+        autocompletion=options.complete_folder,
     ),
     subject_grouping: str = typer.Option(
         "participants",

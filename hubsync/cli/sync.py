@@ -37,6 +37,7 @@ def sync_command(
         metavar="FOLDER",
         help="Folder to sync (repeatable; this run only; default: the account's watched "
         "folders and Sent, see `accounts set --folders`).",
+        autocompletion=options.complete_folder,
     ),
     watch_mode: bool = typer.Option(
         False, "--watch", help="Keep running: IMAP IDLE on the primary folder, with polls."
@@ -173,7 +174,11 @@ def log_command(
     account: str = options.account(),
     timeout: float = options.timeout(),
     folder: str = typer.Option(
-        None, "--folder", metavar="FOLDER", help="Log a message from this IMAP folder..."
+        None,
+        "--folder",
+        metavar="FOLDER",
+        help="Log a message from this IMAP folder...",
+        autocompletion=options.complete_folder,
     ),
     uid: int = typer.Option(None, "--uid", metavar="UID", help="...with this UID."),
     json_out: bool = options.json_out(),
