@@ -62,3 +62,75 @@ def test_a_timeout_in_config_applies_and_the_option_is_not_saved(run_cli, silent
     config.write_text(bad)
     assert run_cli("sync").code == 1  # a config error, said as such
     assert "timeout" in run_cli("sync").stderr
+
+
+@pytest.fixture
+def trickling_port():
+    """A loopback listener that answers every connection with ``trickle.first`` and then one
+    more byte every 0.1 s, forever: each wait is short, the answer never ends."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    stop = threading.Event()
+    state = {"first": b""}
+
+    def serve(conn: socket.socket) -> None:
+        try:
+            conn.sendall(state["first"])
+            while not stop.is_set():
+                conn.sendall(b"x")
+                stop.wait(0.1)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn = listener.accept()[0]
+            except OSError:
+                continue
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield listener.getsockname()[1], state
+    stop.set()
+    listener.close()
+
+
+# A TLS handshake record announcing 16 KB that then trickles: the client waits for the rest.
+HANDSHAKE = b"\x16\x03\x03\x40\x00"
+
+
+@pytest.mark.parametrize(
+    ("protocol", "security", "first", "reason", "limit"),
+    [
+        # Python's ssl bounds a whole handshake by the socket's timeout (0.5 s here).
+        ("imap", "ssl", HANDSHAKE, "timeout", "0.5s"),
+        ("smtp", "ssl", HANDSHAKE, "timeout", "0.5s"),
+        # A reply has four such waits at most: the trickled greeting is cut at 2 s.
+        ("smtp", "starttls", b"220 mail.example.test ", "smtp-too-slow", "more than 2 s"),
+    ],
+)
+def test_a_trickled_handshake_or_greeting_is_cut_at_the_step_deadline(
+    trickling_port, protocol, security, first, reason, limit
+):
+    """#23 item 2: every network step has a whole-step deadline, not only a per-read one."""
+    import time
+
+    from hubsync.errors import HubsyncError
+    from hubsync.mail import imap, smtp
+    from hubsync.mail.endpoint import Endpoint
+
+    port, state = trickling_port
+    state["first"] = first
+    endpoint = Endpoint("127.0.0.1", port, security).with_timeout(0.5)
+    started = time.monotonic()
+    with pytest.raises(HubsyncError) as slow:
+        (imap if protocol == "imap" else smtp).open_session(endpoint)
+    took = time.monotonic() - started
+    assert slow.value.reason == reason, slow.value.message
+    assert limit in slow.value.message
+    assert took < 6, f"{took:.1f} s"

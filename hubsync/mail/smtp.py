@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from hubsync.errors import NetworkError, SendFailure, SmtpDisconnected
 from hubsync.mail import dns as maildns
+from hubsync.mail.cutoff import cut_after
 from hubsync.mail.diagnosis import (
     diagnose_login,
     oauth_no_token,
@@ -32,16 +33,47 @@ class Submission:
     refused: dict[str, str] = field(default_factory=dict)
 
 
-class _Plain(smtplib.SMTP):
+STEPS_PER_REPLY = 4  # one reply (the greeting too): this many timeouts at most
+
+
+class _Deadlined:
+    """Every reply (the greeting included) has a whole-step deadline of STEPS_PER_REPLY
+    timeouts: a server that trickles its answer is cut. (A TLS handshake has one already:
+    Python's ssl module bounds the whole handshake by the socket's timeout.)"""
+
     connect_address: str | None = None
 
+    def _step_seconds(self) -> float | None:
+        return STEPS_PER_REPLY * self.timeout if isinstance(self.timeout, int | float) else None
+
+    def getreply(self):
+        with cut_after(getattr(self, "sock", None), self._step_seconds()) as cutoff:
+            try:
+                reply = super().getreply()
+            except (OSError, smtplib.SMTPServerDisconnected):
+                if cutoff.fired:
+                    raise _too_slow(self._host, cutoff.seconds) from None
+                raise
+        if cutoff.fired:  # what came before the cut is only part of the answer
+            raise _too_slow(self._host, cutoff.seconds)
+        return reply
+
+
+def _too_slow(host: str, seconds: float) -> NetworkError:
+    return NetworkError(
+        f"The SMTP server {host} kept one answer (or the TLS handshake) coming for more than "
+        f"{seconds:g} s; hubsync stopped waiting.",
+        fix="Try again later; `hubsync doctor` shows the server.",
+        reason="smtp-too-slow",
+    )
+
+
+class _Plain(_Deadlined, smtplib.SMTP):
     def _get_socket(self, host, port, timeout):
         return socket.create_connection((self.connect_address or host, port), timeout)
 
 
-class _Implicit(smtplib.SMTP_SSL):
-    connect_address: str | None = None
-
+class _Implicit(_Deadlined, smtplib.SMTP_SSL):
     def _get_socket(self, host, port, timeout):
         sock = socket.create_connection((self.connect_address or host, port), timeout)
         return self.context.wrap_socket(sock, server_hostname=self._host)
