@@ -1,6 +1,8 @@
 """Secrets of team accounts kept in the store, encrypted with a key file (on SQLite and
 PostgreSQL): never in clear in the database, readable only with the right, private key."""
 
+import os
+
 import pytest
 
 from hubsync import environment
@@ -81,3 +83,12 @@ def test_a_key_is_never_written_through_a_planted_link(tmp_path):
         secrets.new_key_file(link)
     assert refused.value.reason == "secret-key-exists"
     assert target.read_text() == "keep me"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user needs root")
+def test_a_key_file_another_user_owns_is_refused(store, key_file):
+    secrets.put(store, "alice", "s3cret-mail-pw")
+    os.chown(key_file, 4242, -1)  # someone else's file: they could swap the key
+    with pytest.raises(CredentialError) as refused:
+        secrets.get(store, "alice")
+    assert refused.value.reason == "secret-key-unsafe" and "uid 4242" in refused.value.message

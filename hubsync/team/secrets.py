@@ -51,7 +51,8 @@ def _fernet():
         )
     path = Path(name)
     try:
-        mode = path.stat().st_mode
+        info = path.stat()
+        mode = info.st_mode
         key = path.read_bytes().strip()
     except OSError as exc:
         raise CredentialError(
@@ -63,6 +64,13 @@ def _fernet():
         raise CredentialError(
             f"The key file {path} can be read by others (mode {stat.S_IMODE(mode):o}).",
             fix=f"chmod 600 {path}",
+            reason="secret-key-unsafe",
+        )
+    if os.name == "posix" and info.st_uid not in (os.getuid(), 0):
+        raise CredentialError(
+            f"The key file {path} belongs to another user (uid {info.st_uid}), who could "
+            "replace it.",
+            fix=f"chown {os.getuid()} '{path}' (or make your own key with `hubsync team key`).",
             reason="secret-key-unsafe",
         )
     try:
