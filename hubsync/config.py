@@ -4,7 +4,6 @@ No secret is ever stored here: passwords live in the keyring or come from a pass
 An unknown key is an error that names the key and the file, so typos never pass silently.
 """
 
-import os
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
@@ -154,19 +153,12 @@ def _store_url(value, path: Path) -> str:
 def _refuse_if_others_can_write(path: Path) -> None:
     """config.toml runs commands (``password_command``, ``oauth_token_command``): a file that
     another user can change, or that another user owns, is refused, with the exact fix."""
-    info = path.stat()  # a symlinked config (a dotfiles checkout) is judged by its target
-    if info.st_mode & 0o022:
+    problem = paths.others_can_change(path)  # a symlinked config is judged by its target
+    if problem is not None:
+        what, fix = problem
         raise ConfigError(
-            f"{path} can be changed by other users (mode {info.st_mode & 0o777:o}); it may run "
-            "commands (password_command), so hubsync does not read it.",
-            fix=f"chmod go-w '{path.resolve()}'",
-            reason="config-unsafe",
-        )
-    if info.st_uid not in (os.getuid(), 0):
-        raise ConfigError(
-            f"{path} belongs to another user (uid {info.st_uid}); it may run commands "
-            "(password_command), so hubsync does not read it.",
-            fix=f"chown {os.getuid()} '{path.resolve()}' (or use your own config).",
+            f"{path} {what}; it may run commands (password_command), so hubsync does not read it.",
+            fix=fix if fix.startswith("chmod") else f"{fix} (or use your own config).",
             reason="config-unsafe",
         )
 

@@ -29,6 +29,21 @@ def config_file() -> Path:
     return config_dir() / "config.toml"
 
 
+def others_can_change(path: Path) -> tuple[str, str] | None:
+    """Why another user could change ``path`` (its target, for a symlink), and the exact
+    command that stops it; None when only its owner (this user or root) can."""
+    info = path.stat()
+    if info.st_mode & 0o022:
+        mode = f"{info.st_mode & 0o777:o}"
+        return f"can be changed by other users (mode {mode})", f"chmod go-w '{path.resolve()}'"
+    if info.st_uid not in (os.getuid(), 0):
+        return (
+            f"belongs to another user (uid {info.st_uid})",
+            f"chown {os.getuid()} '{path.resolve()}'",
+        )
+    return None
+
+
 def ensure_private_dir(path: Path) -> Path:
     """Create ``path`` (and parents) as 0700 directories; tighten it if it exists."""
     path.mkdir(parents=True, exist_ok=True, mode=0o700)

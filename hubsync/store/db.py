@@ -72,19 +72,12 @@ def open_store(path: Path | None = None, url: str | None = None, pool: int = 0) 
 def _refuse_if_others_can_write(path: Path) -> None:
     """The log is what reports and `why` trust: a store file another user can change (or
     owns) is refused, with the exact fix."""
-    info = path.stat()
-    if info.st_mode & 0o022:
+    problem = paths.others_can_change(path)
+    if problem is not None:
+        what, fix = problem
         raise StoreError(
-            f"The store {path} can be changed by other users (mode {info.st_mode & 0o777:o}); "
-            "hubsync does not use it.",
-            fix=f"chmod go-w '{path.resolve()}'",
-            reason="store-unsafe",
-        )
-    if info.st_uid not in (os.getuid(), 0):
-        raise StoreError(
-            f"The store {path} belongs to another user (uid {info.st_uid}); hubsync does not "
-            "use it.",
-            fix=f"chown {os.getuid()} '{path.resolve()}' (or use your own store).",
+            f"The store {path} {what}; hubsync does not use it.",
+            fix=fix if fix.startswith("chmod") else f"{fix} (or use your own store).",
             reason="store-unsafe",
         )
 

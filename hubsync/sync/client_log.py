@@ -85,8 +85,8 @@ class ClientLog:
         if not self.ways.keyword:
             return
         key = KEYWORD_MARK + folder
-        seen = self.store.fact(self.account.name, key)
-        if state is not None and _mark(state) and _mark(state) == seen:
+        mark = _mark(state) if state is not None else ""
+        if mark and mark == self.store.fact(self.account.name, key):
             return  # no flag changed in the folder since the last search
         if state is None or not selected:
             state = self.mailbox.examine(folder)
