@@ -12,7 +12,7 @@ from pathlib import Path
 import tomli_w
 
 from hubsync import paths
-from hubsync.errors import ConfigError, NotFound, UsageError
+from hubsync.errors import ConfigError, UnknownAccount, UsageError
 from hubsync.mail.endpoint import SECURITY_MODES, Endpoint
 from hubsync.urls import secret_in_url
 
@@ -119,7 +119,7 @@ class Config:
         name = name or self.default_account or next(iter(self.accounts))
         if name not in self.accounts:
             known = ", ".join(sorted(self.accounts))
-            raise NotFound(f"No account named {name!r} (known: {known}).", reason="no-account")
+            raise UnknownAccount(f"No account named {name!r} (known: {known}).")
         return self.accounts[name]
 
     def save(self) -> None:

@@ -3,9 +3,15 @@
 The CLI renders these in one place (``hubsync.cli.app``) as a short message, never a traceback.
 """
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
+# Exit codes, one meaning each (README and `hubsync --help` list them): a script can tell a
+# retry from a page to IT without parsing the error text.
+EXIT_OK = 0  # success, "found nothing" included
+EXIT_FAILED = 1  # the operation failed
+EXIT_USAGE = 2  # usage error: a bad option or value, an unknown account
+EXIT_AUTH = 3  # authentication refused or consent revoked: a person must act
+EXIT_UNREACHABLE = 4  # server or network unreachable: a retry may help
+EXIT_BUSY = 5  # another hubsync holds the account (or the store)
+EXIT_INTERRUPTED = 130  # Ctrl-C, at a prompt or during work
 
 
 class HubsyncError(Exception):
@@ -46,12 +52,22 @@ class NotFound(HubsyncError):
     reason = "not-found"
 
 
+class UnknownAccount(UsageError):
+    """An account name that is not in config.toml: a usage error (exit 2), like a bad option."""
+
+    reason = "no-account"
+
+
 class ConfigError(HubsyncError):
     reason = "config-invalid"
 
 
 class CredentialError(HubsyncError):
+    """No usable secret (none stored, no keyring reachable, a failing password_command): a
+    person must act, so the authentication exit code."""
+
     reason = "credentials"
+    exit_code = EXIT_AUTH
 
 
 class KeyringLockedError(CredentialError):
@@ -64,6 +80,7 @@ class NetworkError(HubsyncError):
     """DNS, TCP or timeout trouble before any protocol was spoken."""
 
     reason = "unreachable"
+    exit_code = EXIT_UNREACHABLE
 
 
 class ConnectionDropped(NetworkError):
@@ -78,6 +95,7 @@ class TLSFailure(HubsyncError):
 
 class AuthFailure(HubsyncError):
     reason = "auth-failed"
+    exit_code = EXIT_AUTH
 
 
 class ProtocolFailure(HubsyncError):
@@ -121,6 +139,7 @@ class StoreError(HubsyncError):
 
 class AlreadyRunning(HubsyncError):
     reason = "already-running"
+    exit_code = EXIT_BUSY
 
 
 class MessageError(HubsyncError):

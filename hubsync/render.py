@@ -15,18 +15,67 @@ from typing import Any
 from rich import box
 from rich.console import Console
 from rich.markup import escape
-from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
 
+class OutputClosed(Exception):
+    """The reader of stdout went away (`hubsync threads | head -1`): it has all it wanted,
+    which is not a failure. Not an OSError on purpose: click would turn that into exit 1."""
+
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        self.quiet = True  # Rich would exit 1 here
+        raise OutputClosed
+
+
+class _TrimmedLines:
+    """A pipe's stream without the spaces Rich pads each line with to the layout's width, so
+    `grep`, `cut` and diff see only the text."""
+
+    def __init__(self, stderr: bool) -> None:
+        self._stderr = stderr
+        self._pending = ""
+
+    @property
+    def _stream(self):  # looked up each time: tests swap sys.stdout
+        return sys.stderr if self._stderr else sys.stdout
+
+    def write(self, text: str) -> int:
+        lines = (self._pending + text).split("\n")
+        self._pending = lines.pop()
+        if lines:
+            self._stream.write("".join(line.rstrip(" ") + "\n" for line in lines))
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending:
+            self._stream.write(self._pending)
+            self._pending = ""
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+
 def _console(stderr: bool = False) -> Console:
     """A terminal gets Rich's layout at its width; a pipe or file gets lines that are never
-    hard-wrapped (a Message-ID is never split) and tables as wide as their content."""
+    hard-wrapped (a Message-ID is never split) and tables as wide as their content, unless
+    COLUMNS asks for a width: then lines wrap at word boundaries there, and are never cut."""
     stream = sys.stderr if stderr else sys.stdout
     terminal = stream.isatty()
-    wide = None if terminal or os.environ.get("COLUMNS") else 100_000
-    return Console(stderr=stderr, highlight=False, soft_wrap=not terminal, width=wide)
+    unbounded = not terminal and not os.environ.get("COLUMNS")
+    return _Console(
+        stderr=stderr,
+        file=None if terminal else _TrimmedLines(stderr),
+        highlight=False,
+        soft_wrap=unbounded,
+        width=100_000 if unbounded else None,
+    )
 
 
 out = _console()
@@ -43,21 +92,40 @@ def table(title: str | None = None, *columns: str, right: tuple[str, ...] = ()) 
 
 
 def show(made: Table) -> None:
-    """Print a table: as Rich lays it out on a terminal; in a pipe without the spaces that
-    pad each line to the table's width (so `grep`, `cut` and diff see only the text)."""
-    if out.is_terminal:
+    """Print a table; where the screen is too narrow for its columns without breaking a
+    word ("alice@ex / ample.te / st"), as one `column: value` record per row instead."""
+    needed = made.__rich_measure__(out, out.options).minimum
+    if needed <= out.width:
         out.print(made)
         return
-    with out.capture() as captured:
-        out.print(made)
-    text = "\n".join(line.rstrip() for line in captured.get().splitlines())
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
+    if made.title:
+        out.print(
+            Text.from_markup(made.title, style="bold")
+            if isinstance(made.title, str)
+            else made.title
+        )
+    for index in range(made.row_count):
+        out.print()
+        for column in made.columns:
+            cell = list(column.cells)[index]
+            value = Text.from_markup(cell) if isinstance(cell, str) else cell
+            out.print(hanging(f"{_plain(column.header)}:", value, 2))
 
 
-def indented(text: str, by: int) -> Padding:
-    """``text`` (markup) indented by ``by`` columns on every line it wraps to."""
-    return Padding(Text.from_markup(text), (0, 0, 0, by), expand=False)
+def _plain(header: Any) -> str:
+    return header.plain if isinstance(header, Text) else str(header)
+
+
+def hanging(label: str, text: "str | Text", indent: int) -> Table:
+    """``label`` (markup) at ``indent`` columns, then ``text`` (markup) beside it; lines that
+    ``text`` wraps to start under its first word, not under the label."""
+    grid = Table.grid()
+    grid.add_column(width=indent, no_wrap=True)
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    value = Text.from_markup(text) if isinstance(text, str) else text
+    grid.add_row("", Text.from_markup(label + " "), value)
+    return grid
 
 
 def _default(value: Any) -> Any:
@@ -103,14 +171,20 @@ def emit_json(data: Any) -> None:
     text = json.dumps(data, default=_default, ensure_ascii=False)
     if len(text) < COMPACT_JSON_FROM:
         text = json.dumps(data, indent=2, default=_default, ensure_ascii=False)
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
+    _write(text + "\n")
+
+
+def _write(text: str) -> None:
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise OutputClosed from None
 
 
 def emit_json_line(data: Any) -> None:
     """Print ``data`` as one line of JSON on stdout (an event of a command still running)."""
-    sys.stdout.write(json.dumps(data, default=_default, ensure_ascii=False) + "\n")
-    sys.stdout.flush()
+    _write(json.dumps(data, default=_default, ensure_ascii=False) + "\n")
 
 
 def status_style(status: str) -> str:

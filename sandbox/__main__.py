@@ -1,4 +1,4 @@
-"""``python -m sandbox up|down|status``: a local mail system to try hubsync against."""
+"""``python -m sandbox up|down|status|env|reply``: a local mail system to try hubsync against."""
 
 import json
 import os
@@ -44,7 +44,14 @@ def main(argv: list[str]) -> int:
             return 1
         print(exports(json.loads(state.read_text())))
         return 0
-    print("usage: scripts/sandbox up|down|status|env", file=sys.stderr)
+    if command == "reply":  # play the contact's side: scripts/sandbox reply --in-reply-to ID
+        if not state.exists():
+            print("no sandbox is up (start one with: scripts/sandbox up)", file=sys.stderr)
+            return 1
+        from sandbox import reply
+
+        return reply.main(json.loads(state.read_text()), argv[1:])
+    print("usage: scripts/sandbox up|down|status|env|reply", file=sys.stderr)
     return 2
 
 

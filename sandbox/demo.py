@@ -5,6 +5,7 @@
 """
 
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -15,7 +16,9 @@ from sandbox.system import Sandbox
 def step(
     title: str, *args: str, env: dict, expect: tuple[int, ...] = (0,), input: str | None = None
 ) -> subprocess.CompletedProcess:
-    print(f"\n\033[1m== {title}\033[0m\n$ hubsync {' '.join(args)}", flush=True)
+    bold, plain = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("", "")
+    # quoted as a shell would need it, so a line can be copied and run by hand
+    print(f"\n{bold}== {title}{plain}\n$ {shlex.join(['hubsync', *args])}", flush=True)
     done = subprocess.run([sys.executable, "-m", "hubsync", *args], env=env, input=input, text=True)
     if done.returncode not in expect:
         print(f"demo: step failed with exit {done.returncode}", file=sys.stderr)

@@ -59,7 +59,7 @@ def test_debug_shows_traceback_without_the_secret(run_cli, tmp_path, monkeypatch
     )
     monkeypatch.setenv("HUBSYNC_PASSWORD", secret)
     result = run_cli("--debug", "sync", "--json")
-    assert result.code == 1
+    assert result.code == 3  # authentication refused
     assert "Traceback" in result.stderr
     # the server's refusal is shown, with the password it quoted replaced
     assert "refused: LOGIN" in result.stderr and "***" in result.stderr

@@ -76,7 +76,7 @@ def test_connect_localized_server_finds_sent_by_name_not_decoys(cli, sandbox):
 
 def test_wrong_password_writes_nothing(cli, sandbox, monkeypatch):
     result = cli(*connect_args(sandbox, "wrongpw"), input="not-the-password\n")
-    assert result.code == 1
+    assert result.code == 3
     assert "IMAP login failed" in result.stderr
     assert "rejected the user name or password" in result.stderr
     assert "✘ IMAP login" in result.stdout
@@ -208,6 +208,6 @@ def test_unknown_config_key_is_reported_by_the_cli(offline_cli):
 
 def test_a_non_ascii_password_is_sent_as_utf8_and_refused_cleanly(cli, sandbox):
     result = cli(*connect_args(sandbox, "umlaut"), input="pässwörd-ß\n")
-    assert result.code == 1, result.stderr
+    assert result.code == 3, result.stderr
     assert "IMAP login failed" in result.stderr and "internal error" not in result.stderr
     assert "pässwörd" not in result.stdout + result.stderr

@@ -167,7 +167,7 @@ def test_report_lists_errors_and_since_limits_the_period(alice, sandbox):
     sent = alice("send", "--to", "bob@customer.test", "--subject", "counted", "--body", "x")
     assert sent.code == 0
     failed = alice("sync", "--json", env={"HUBSYNC_PASSWORD": "wrong-password"})
-    assert failed.code == 1
+    assert failed.code == 3
     report = alice("report", "--json").json()
     assert report["emails_sent"] == 1
     assert [e["reason"] for e in report["errors"]] == ["auth-failed"]

@@ -98,7 +98,7 @@ def test_a_trickling_server_is_cut_at_the_command_deadline(tmp_path, certificate
         done, seconds, _ = run_sync(tmp_path, server.port, cafile, "timeout = 2\n")
     finally:
         server.close()
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == 4, done.stderr
     assert json.loads(done.stdout)["error"] == "imap-too-slow", done.stdout
     assert "more than 8 s" in done.stderr and "Traceback" not in done.stderr
     assert seconds < 20, f"{seconds:.0f} s"

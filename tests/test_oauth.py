@@ -318,7 +318,7 @@ def test_revoked_consent_fails_clearly_and_loses_nothing(cli, sandbox, oidc):
     assert "--auth oauth2" in checks["oauth-refresh"]["fix"]
 
     synced = cli("sync", "-a", "alice-revoked")
-    assert synced.code == 1
+    assert synced.code == 3
     assert "Consent was revoked" in synced.stderr
     assert "hubsync connect alice-revoked --auth oauth2" in synced.stderr
     assert not logged(cli, rid)
@@ -331,7 +331,7 @@ def test_revoked_consent_fails_clearly_and_loses_nothing(cli, sandbox, oidc):
 
 def test_denied_consent_saves_nothing(cli, sandbox, oidc):
     code, lines, stderr = connect(cli, sandbox, oidc, "alice-denied", consent=False)
-    assert code == 1
+    assert code == 3
     assert "declined" in stderr
     assert stored_grant(cli, "alice-denied") is None
     assert "alice-denied" not in cli("accounts", "list", "--json").stdout
@@ -341,7 +341,7 @@ def test_a_token_for_another_user_is_refused_with_the_servers_error(cli, sandbox
     code, lines, stderr = connect(
         cli, sandbox, oidc, "alice-wrong", login="bob@customer.test", password="bob-sandbox-pw"
     )
-    assert code == 1
+    assert code == 3
     [event, error] = lines  # one JSON object for the failure, with the steps inside it
     assert event["event"] == "authorization-url"
     assert error["connect"]["ok"] is False

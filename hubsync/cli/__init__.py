@@ -14,9 +14,9 @@ except ImportError:  # pragma: no cover
 
 from hubsync import __version__, environment
 from hubsync.environment import Environment
-from hubsync.errors import EXIT_FAILED, EXIT_USAGE, HubsyncError
+from hubsync.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, HubsyncError
 from hubsync.redact import scrub
-from hubsync.render import emit_json, emit_json_line, err, safe
+from hubsync.render import OutputClosed, emit_json, emit_json_line, err, safe
 
 app = typer.Typer(
     name="hubsync",
@@ -63,7 +63,10 @@ def _root(
 ) -> None:
     """Connect an email inbox to a local CRM log, and audit it.
 
-    Exit codes: 0 success, 1 the operation failed, 2 usage error.
+    Exit codes: 0 success (found nothing included), 1 the operation failed, 2 usage error
+    (an unknown account too), 3 authentication refused or consent revoked (a person must act),
+    4 server or network unreachable (a retry may help), 5 busy (another hubsync holds the
+    account), 130 interrupted.
     """
     if isinstance(ctx.obj, RunContext):
         ctx.obj.debug = debug
@@ -123,14 +126,28 @@ def _reflow(text: str | None) -> str | None:
     return "\n\n".join(" ".join(p.split()) for p in paragraphs)
 
 
+def _first_sentence(text: str | None) -> str | None:
+    """A command's line in a command list: its first sentence, whole (click would cut the
+    first paragraph to the width and end it with "...")."""
+    if not text:
+        return text
+    paragraph = text.split("\n\n")[0]
+    head, dot, _ = paragraph.partition(". ")
+    return head + dot.strip() if dot else paragraph
+
+
 def _reflow_help(typer_app: typer.Typer) -> None:
     for info in typer_app.registered_commands:
         if info.help is None and info.callback is not None:
             info.help = _reflow(info.callback.__doc__)
+        if info.short_help is None:
+            info.short_help = _first_sentence(info.help)
     for group in typer_app.registered_groups:
         sub = group.typer_instance
         if sub.info.help:
             sub.info.help = _reflow(sub.info.help)
+        if not sub.info.short_help:
+            sub.info.short_help = _first_sentence(sub.info.help)
         _reflow_help(sub)
 
 
@@ -177,6 +194,7 @@ def main(argv: list[str] | None = None) -> None:
         use_safe_completion()
         args = []  # the words come from the environment; every command must be known
     _register_commands(args)
+    _fit_help_to_width()
     try:
         with environment.use(run.env):
             code = app(args=args, prog_name="hubsync", standalone_mode=False, obj=run)
@@ -185,8 +203,15 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err.print("Interrupted.")
-        sys.exit(130)
-    except typer.Abort:  # "no" at a confirmation
+        sys.exit(EXIT_INTERRUPTED)
+    except (OutputClosed, BrokenPipeError):  # `hubsync threads | head -1`: not a failure
+        _quiet_closed_stdout()
+        sys.exit(EXIT_OK)
+    except typer.Abort as exc:  # "no" at a confirmation, or Ctrl-C / end of input at a prompt
+        # click raises Abort "from None" for both; the interrupt is still its __context__
+        if isinstance(exc.__context__, KeyboardInterrupt):
+            err.print("Interrupted.")
+            sys.exit(EXIT_INTERRUPTED)
         err.print("Aborted; nothing was changed.")
         sys.exit(EXIT_FAILED)
     except click_errors.ClickException as exc:
@@ -203,6 +228,29 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr.write(scrub("".join(traceback.format_exc())))
         sys.exit(EXIT_FAILED)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+RICH_HELP_FROM_COLUMNS = 100
+
+
+def _fit_help_to_width() -> None:
+    """Rich's help panels squeeze long option names to "--oauth-client-…" when the screen is
+    narrow; click's plain layout never cuts a name (its help moves to the next line instead).
+    So the panels only on a terminal at least RICH_HELP_FROM_COLUMNS wide."""
+    import shutil
+
+    wide = sys.stdout.isatty() and shutil.get_terminal_size().columns >= RICH_HELP_FROM_COLUMNS
+    app.rich_markup_mode = "rich" if wide else None
+
+
+def _quiet_closed_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush of the closed pipe does
+    not print "Exception ignored ... BrokenPipeError" on the way out."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (tests): nothing to flush
+        pass
 
 
 def _render_failure(exc: HubsyncError, run: RunContext) -> None:

@@ -6,7 +6,7 @@ from hubsync import config as cfg
 from hubsync import doctor as core
 from hubsync.cli import options
 from hubsync.errors import HubsyncError
-from hubsync.render import emit_json, indented, out, safe, status, status_style
+from hubsync.render import emit_json, hanging, out, safe, status, status_style
 from hubsync.store import open_configured
 
 
@@ -56,13 +56,10 @@ def doctor_command(
             out.print(f"[bold]Account {safe(name)}[/bold]")
             for c in checks:
                 style = status_style(c.status)
-                out.print(
-                    indented(
-                        f"[{style}]{c.status.upper():4}[/{style}] {c.id}: {safe(c.evidence)}", 2
-                    )
-                )
+                label = f"[{style}]{c.status.upper():4}[/{style}]"
+                out.print(hanging(label, f"{c.id}: {safe(c.evidence)}", 2))
                 if c.status != "pass" and c.fix:
-                    out.print(indented(f"[bold]Fix:[/bold] {safe(c.fix)}", 7))
+                    out.print(hanging("[bold]Fix:[/bold]", safe(c.fix), 7))
         out.print("[green]Healthy.[/green]" if healthy else "[red]Problems found.[/red]")
     raise typer.Exit(0 if healthy else 1)
 

@@ -5,7 +5,7 @@ from rich.tree import Tree
 
 from hubsync import collector, render, reports
 from hubsync.cli import common, options
-from hubsync.errors import UsageError
+from hubsync.errors import EXIT_FAILED, UsageError
 from hubsync.logbook import Direction, Origin
 from hubsync.render import emit_json, out, safe
 
@@ -296,9 +296,11 @@ def why_command(
         verdict = reports.why_with_server(store, acc, lambda: common.password_for(acc), message_id)
     if json_out:
         emit_json(verdict.to_dict())
-        return
-    state = "[green]logged[/green]" if verdict.logged else "[yellow]not logged[/yellow]"
-    out.print(f"{safe(verdict.message_id)}: {state} (rule: {safe(verdict.rule)})")
-    out.print(safe(verdict.explanation))
-    if verdict.attachments:
-        out.print(f"Attachments: {safe(verdict.attachments)}")
+    else:
+        state = "[green]logged[/green]" if verdict.logged else "[yellow]not logged[/yellow]"
+        out.print(f"{safe(verdict.message_id)}: {state} (rule: {safe(verdict.rule)})")
+        out.print(safe(verdict.explanation))
+        if verdict.attachments:
+            out.print(f"Attachments: {safe(verdict.attachments)}")
+    if verdict.rule == reports.UNKNOWN_MESSAGE:  # neither in the log nor found: a failure
+        raise typer.Exit(EXIT_FAILED)

@@ -16,6 +16,7 @@ from hubsync.reports.thread_view import (
     split,
     thread_report,
 )
+from hubsync.reports.why import UNKNOWN as UNKNOWN_MESSAGE
 from hubsync.reports.why import WhyVerdict, why, why_with_server
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "SplitResult",
     "ThreadMessage",
     "ThreadView",
+    "UNKNOWN_MESSAGE",
     "WhyVerdict",
     "audit",
     "audit_folder",
