@@ -62,8 +62,7 @@ def find(store: Store, account: str, ref: str) -> dict:
     else:
         raise UsageError(
             f"{ref!r} is neither an attachment id nor a sha256.",
-            fix="Take the id or sha256 from `hubsync contacts ADDRESS --json` or "
-            "`hubsync threads --json`.",
+            fix="Take the id or sha256 from `hubsync attachments list`.",
         )
     if not rows:
         raise NotFound(f"No stored attachment {ref} in account {account}.", reason="no-attachment")
@@ -84,9 +83,13 @@ def save_to(store: Store, account: str, ref: str, directory: Path) -> Saved:
             reason="attachment-missing",
         )
     name = safe_name(row["filename"], row["sha256"])
+    if not directory.is_dir():  # a typo must not leave a tree of new folders behind
+        raise UsageError(
+            f"{directory} is not an existing folder; nothing was written.",
+            fix=f"Create it first (mkdir -p {directory}), or give another --to.",
+            reason="no-such-folder",
+        )
     try:
-        if not directory.is_dir():
-            directory.mkdir(mode=0o700, parents=True)  # only a folder hubsync creates is private
         target = _write_new(directory, name, data)
     except OSError as exc:
         raise StoreError(f"Could not write into {directory}: {exc.strerror}.") from None

@@ -25,6 +25,16 @@ class Origin(StrEnum):
     MANUAL = "manual"  # logged by hand
 
 
+# The name of a count of messages by origin, the same in every report's JSON (`report`'s
+# totals, `by_contact`, `by_day`); people see it with spaces ("logged by hand").
+COUNT_NAMES = {Origin.SENT: "sent", Origin.REPLY: "replies", Origin.MANUAL: "logged_by_hand"}
+
+
+def label(name: str) -> str:
+    """A JSON name as people read it in a table header."""
+    return name.replace("_", " ")
+
+
 def direction_of(from_addr: str, own_addresses: Iterable[str]) -> Direction:
     """SENT when the message is from one of the account's own addresses, else RECEIVED."""
     own = {a.lower() for a in own_addresses if a}
@@ -38,7 +48,7 @@ class LogOutcome:
     message_pk: int | None  # None: already in the log
     thread_id: int
     contacts_created: int
-    attachments_stored: int
+    attachments_logged: int
 
 
 def log_message(

@@ -162,12 +162,20 @@ def status(message: str, quiet: bool = False):
 
 
 COMPACT_JSON_FROM = 1 << 20  # bytes: larger documents are printed without indentation
+SCHEMA = 2  # the JSON vocabulary's version, in every object (docs/schema/, CHANGELOG.md)
+
+
+def _versioned(data: Any) -> Any:
+    if isinstance(data, dict) and "schema" not in data:
+        return {"schema": SCHEMA, **data}
+    return data
 
 
 def emit_json(data: Any) -> None:
     """Print ``data`` as JSON on stdout (the only thing there under --json): indented, or
     compact when it is over 1 MB (Python encodes indented JSON in pure Python, several
     times slower: a second for the thread list of a 100,000-message folder)."""
+    data = _versioned(data)
     text = json.dumps(data, default=_default, ensure_ascii=False)
     if len(text) < COMPACT_JSON_FROM:
         text = json.dumps(data, indent=2, default=_default, ensure_ascii=False)
@@ -184,7 +192,7 @@ def _write(text: str) -> None:
 
 def emit_json_line(data: Any) -> None:
     """Print ``data`` as one line of JSON on stdout (an event of a command still running)."""
-    _write(json.dumps(data, default=_default, ensure_ascii=False) + "\n")
+    _write(json.dumps(_versioned(data), default=_default, ensure_ascii=False) + "\n")
 
 
 def status_style(status: str) -> str:

@@ -1,6 +1,7 @@
 """Attachments: the size limit and the switch (set per account), skipped attachments shown
 with the reason, and a stored attachment saved back out under a safe name."""
 
+import hashlib
 import json
 import re
 
@@ -26,6 +27,7 @@ def test_saved_under_a_safe_name_never_overwriting(run_cli, tmp_path):
     threads = json.loads(run_cli("threads", "--json").stdout)
     stored = threads["threads"][0]["messages"][0]["attachments"][0]
     out_dir = tmp_path / "out"
+    out_dir.mkdir()
     first = json.loads(
         run_cli("attachments", "save", str(stored["id"]), "--to", str(out_dir), "--json").stdout
     )
@@ -95,3 +97,32 @@ def test_limit_set_per_account_and_skipped_attachments_shown_with_the_reason(run
     assert run_cli("log", str(off)).code == 0
     assert "attachment logging is switched off" in run_cli("threads").stdout
     assert "log_attachments = false" in (run_cli.home / "config.toml").read_text()
+
+
+def test_attachments_list_gives_the_ids_save_takes(run_cli, tmp_path):
+    setup(run_cli, tmp_path)
+    listed = json.loads(run_cli("attachments", "list", "--json").stdout)["attachments"]
+    [row] = listed
+    assert row["filename"] and row["size"] == len(b"%PDF-1.7 quote")
+    assert row["sha256"] == hashlib.sha256(b"%PDF-1.7 quote").hexdigest()
+    by_thread = run_cli("attachments", "list", "--thread", str(row["thread_id"]), "--json")
+    assert [r["id"] for r in json.loads(by_thread.stdout)["attachments"]] == [row["id"]]
+    other = run_cli("attachments", "list", "--thread", str(row["thread_id"] + 99), "--json")
+    assert json.loads(other.stdout)["attachments"] == []
+    by_message = run_cli("attachments", "list", "--message", str(row["message"]))
+    assert str(row["id"]) in by_message.stdout and row["sha256"][:12] in by_message.stdout
+    why = run_cli("why", str(row["message"]), "--offline", "--json")  # the message's id works
+    assert json.loads(why.stdout)["message_id"] == row["message_id"]
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    saved = run_cli("attachments", "save", str(row["id"]), "--to", str(out_dir), "--json")
+    assert saved.code == 0 and json.loads(saved.stdout)["sha256"] == row["sha256"]
+
+
+def test_save_into_a_missing_folder_creates_nothing(run_cli, tmp_path):
+    setup(run_cli, tmp_path)
+    [row] = json.loads(run_cli("attachments", "list", "--json").stdout)["attachments"]
+    target = tmp_path / "no" / "such" / "dir"
+    saved = run_cli("attachments", "save", str(row["id"]), "--to", str(target))
+    assert saved.code == 2 and "not an existing folder" in saved.stderr
+    assert not (tmp_path / "no").exists()

@@ -44,5 +44,5 @@ def test_full_disk_during_sync_loses_nothing(cli, sandbox, small_disk):
     retried = cli("sync", "--json")
     assert retried.code == 0, retried.stderr
     data = retried.json()
-    assert data["logged"] == 1 and data["attachments_stored"] == 1
+    assert data["logged"] == 1 and data["attachments_logged"] == 1
     assert cli("why", rid, "--json").json()["logged"] is True

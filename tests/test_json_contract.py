@@ -113,6 +113,9 @@ def test_every_command_output_matches_its_schema(alice, sandbox, tmp_path):
             break
         time.sleep(0.5)
     check("sync", synced)
+    assert [m["message_id"] for m in synced["messages"]] == [rid]  # it names what it logged
+    check("sync-all", output(cli("sync", "--all", "--json")))
+    check("messages", output(cli("messages", "--json")))
 
     eml = tmp_path / "note.eml"
     msg = EmailMessage()
@@ -130,6 +133,7 @@ def test_every_command_output_matches_its_schema(alice, sandbox, tmp_path):
     check("report", output(cli("report", "--json")))
     check("report-campaign", output(cli("report", "--campaign", "spring", "--json")))
     check("contacts", output(cli("contacts", "--json")))
+    check("attachments-list", output(cli("attachments", "list", "--json")))
     check("contact", output(cli("contacts", "bob@customer.test", "--json")))
     check("why", output(cli("why", rid, "--offline", "--json")))
     check("doctor", output(cli("doctor", "--json"), allowed=(0, 1)))
@@ -145,11 +149,13 @@ def test_every_command_output_matches_its_schema(alice, sandbox, tmp_path):
         text=True,
     )
     try:
+        first = json.loads(watcher.stdout.readline())  # JSON Lines: each line a whole object
         line = watcher.stdout.readline()
     finally:
         watcher.terminate()
         watcher.wait(timeout=20)
-    check("sync", json.loads(line))  # JSON Lines: each line is one whole object
+    assert first["event"] == "start" and first["schema"] == 2
+    check("sync", json.loads(line))
 
 
 @pytest.mark.parametrize("args", [["templates", "list"], ["accounts", "list"]])

@@ -45,7 +45,7 @@ def test_logging_the_same_message_twice_changes_nothing(store):
 def test_attachments_are_stored_by_content_and_listed(store):
     data = b"%PDF-1.4 signed"
     outcome = log_manual(store, "alice", make("<a@x>", attachment=("signed.pdf", data)), OWN)
-    assert outcome.attachments_stored == 1
+    assert outcome.attachments_logged == 1
     (row,) = queries.attachment_files(store)
     assert row["filename"] == "signed.pdf"
     assert store.attachment_bytes(row["sha256"]) == data

@@ -98,7 +98,7 @@ def test_thread_view_is_a_tree_with_the_unrelated_email_flagged(store, quote_thr
     }
     assert attachment["sha256"] == hashlib.sha256(b"%PDF").hexdigest()  # for `attachments save`
     data = view.to_dict()
-    assert data["messages"][0]["from"] == ALICE and "sender" not in data["messages"][0]
+    assert data["messages"][0]["from"]["address"] == ALICE and "sender" not in data["messages"][0]
 
 
 def test_thread_filters_by_contact_and_date(store, quote_thread):
@@ -144,13 +144,13 @@ def test_logging_report_counts_match_what_was_logged(store, quote_thread):
     assert [e["reason"] for e in report.errors] == ["auth-failed", "folder-failed"]
     assert report.contacts_created == 2
     assert report.by_contact == {
-        "bob@customer.test": {"sent": 1, "reply": 1, "manual": 0},
-        "carol@partner.test": {"sent": 0, "reply": 1, "manual": 0},
+        "bob@customer.test": {"sent": 1, "replies": 1, "logged_by_hand": 0},
+        "carol@partner.test": {"sent": 0, "replies": 1, "logged_by_hand": 0},
     }
     assert report.by_day == {
-        "2026-11-02": {"sent": 1, "reply": 0, "manual": 0},
-        "2026-11-03": {"sent": 0, "reply": 1, "manual": 0},
-        "2026-12-21": {"sent": 0, "reply": 1, "manual": 0},
+        "2026-11-02": {"sent": 1, "replies": 0, "logged_by_hand": 0},
+        "2026-11-03": {"sent": 0, "replies": 1, "logged_by_hand": 0},
+        "2026-12-21": {"sent": 0, "replies": 1, "logged_by_hand": 0},
     }
     assert "Not stored" in report.statement
     later = reports.logging_report(store, "alice", since="2026-11-03")
@@ -159,7 +159,7 @@ def test_logging_report_counts_match_what_was_logged(store, quote_thread):
 
 def test_contact_record_has_the_timeline_and_attachments(store, quote_thread):
     bob = reports.contact_record(store, "alice", "BOB@customer.test", full=True)
-    assert bob.messages == 2
+    assert bob.message_count == 2
     assert [t["message_id"] for t in bob.timeline] == ["<q@x>", "<b@x>"]
     assert bob.timeline[1]["body"].strip() == "Hello"
     assert [a["filename"] for a in bob.attachments] == ["signed.pdf"]
@@ -168,7 +168,7 @@ def test_contact_record_has_the_timeline_and_attachments(store, quote_thread):
     assert "body" not in brief.timeline[0]
     with pytest.raises(NotFound):
         reports.contact_record(store, "alice", "stranger@x.test")
-    listed = {c.address: c.messages for c in reports.contact_list(store, "alice")}
+    listed = {c.address: c.message_count for c in reports.contact_list(store, "alice")}
     assert listed == {"bob@customer.test": 2, "carol@partner.test": 1}
 
 

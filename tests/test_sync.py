@@ -86,7 +86,7 @@ def test_reply_over_smtp_is_logged_with_body_contact_and_attachment(alice, sandb
     result = alice("sync", "--json")
     assert result.code == 0, result.stderr
     totals = result.json()
-    assert totals["logged"] == 1 and totals["attachments_stored"] == 1
+    assert totals["logged"] == 1 and totals["attachments_logged"] == 1
     con = db(alice)
     row = con.execute(
         "SELECT thread_id, from_name, body, direction, match_rule FROM messages "
@@ -235,7 +235,7 @@ def test_log_attachments_false_is_honoured(alice, sandbox):
         "alice@example.test",
     )
     data = alice("sync", "--json").json()
-    assert data["logged"] == 1 and data["attachments_stored"] == 0
+    assert data["logged"] == 1 and data["attachments_logged"] == 0
     con = db(alice)
     assert con.execute("SELECT COUNT(*) FROM attachments").fetchone()[0] == 0
     assert (

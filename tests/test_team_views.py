@@ -32,9 +32,9 @@ def test_the_team_report_sums_every_account(store):
     assert team.messages_logged == alice.messages_logged + carol.messages_logged == 3
     assert team.logged_by_hand == 3
     bob = "bob@c.test"
-    assert team.by_contact[bob]["manual"] == sum(
-        r.by_contact.get(bob, {}).get("manual", 0) for r in (alice, carol)
+    assert team.by_contact[bob]["logged_by_hand"] == sum(
+        r.by_contact.get(bob, {}).get("logged_by_hand", 0) for r in (alice, carol)
     )
-    assert team.by_contact[bob]["manual"] >= 2  # in both accounts
+    assert team.by_contact[bob]["logged_by_hand"] >= 2  # in both accounts
     assert [(e["account"], e["reason"]) for e in team.errors] == [("carol", "auth-failed")]
     assert sum(sum(c.values()) for c in team.by_day.values()) == 3

@@ -137,6 +137,7 @@ def test_templates_show_and_remove_from_the_command_line(run_cli, tmp_path):
     assert shown.stdout == "Subject: Offer for {company}\n\nDear [b]{name}[/b],\nsee attached.\n\n"
     data = run_cli("templates", "show", "offer", "--json").json()
     assert data == {
+        "schema": 2,
         "name": "offer",
         "subject": "Offer for {company}",
         "body": "Dear [b]{name}[/b],\nsee attached.\n",

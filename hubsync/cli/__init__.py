@@ -88,6 +88,7 @@ COMMAND_MODULES = {
     "report": "reports",
     "contacts": "reports",
     "why": "reports",
+    "messages": "messages",
     "doctor": "doctor",
     "completion": "completion",
     "service": "service",

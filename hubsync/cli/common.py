@@ -4,6 +4,7 @@ import contextlib
 
 from hubsync import config as cfg
 from hubsync import credentials, environment, redact
+from hubsync.errors import UsageError
 from hubsync.oauth import grant
 from hubsync.sessions import Secret
 from hubsync.store import Store, open_configured
@@ -16,6 +17,21 @@ def account(name: str | None, timeout: float | None = None) -> cfg.Account:
     if timeout:
         acc.timeout = timeout
     return acc
+
+
+def accounts(name: str | None, every: bool, timeout: float | None = None) -> list[cfg.Account]:
+    """The accounts a command with ``--all`` works on: every account, or the one named (or
+    the default)."""
+    if every and name:
+        raise UsageError("Give --account or --all, not both.")
+    if not every:
+        return [account(name, timeout)]
+    config = cfg.load()
+    config.account(None)  # no account at all: the usual "connect one first" error
+    chosen = list(config.accounts.values())
+    for acc in chosen:
+        acc.timeout = timeout or acc.timeout
+    return chosen
 
 
 def password_for(acc: cfg.Account) -> Secret:

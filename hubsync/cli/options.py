@@ -52,6 +52,11 @@ def account():
     )
 
 
+def all_accounts(what: str):
+    """``--all``: every account of config.toml (instead of --account)."""
+    return typer.Option(False, "--all", help=f"{what} every account (not with --account).")
+
+
 def json_out():
     """``--json``: stdout carries exactly one JSON object (docs/schema/ has each shape)."""
     return typer.Option(False, "--json", help="Print one JSON object only (docs/schema/).")

@@ -6,7 +6,7 @@ from rich.tree import Tree
 from hubsync import collector, render, reports
 from hubsync.cli import common, options
 from hubsync.errors import EXIT_FAILED, UsageError
-from hubsync.logbook import Direction, Origin
+from hubsync.logbook import COUNT_NAMES, Direction
 from hubsync.render import emit_json, out, safe
 
 threads_app = typer.Typer(
@@ -81,7 +81,9 @@ def threads_command(
         nodes = {None: tree}
         for m in view.messages:
             files = "".join(
-                f"\n  📎 {safe(a['filename'])} ({a['size']:,} bytes)" for a in m.attachments
+                f"\n  📎 {safe(a['filename'])} ({a['size']:,} bytes)"
+                f" [dim]attachment {a['id']}[/dim]"
+                for a in m.attachments
             )
             if m.attachments_note:  # attachments that were not stored, and why
                 files += f"\n  [yellow]📎 {safe(m.attachments_note)}[/yellow]"
@@ -95,7 +97,7 @@ def threads_command(
             label = (
                 f"{'→' if m.sent else '←'} {safe(m.date[:16] if m.date else '?')} "
                 f"{safe(m.sender)} → {safe(', '.join(m.to + m.cc))}: {safe(m.subject)}"
-                f"{files}{flag}"
+                f"\n  [dim]id {m.id} · {safe(m.message_id)}[/dim]{files}{flag}"
             )
             parent = nodes.get(m.parent_id, tree)
             nodes[m.message_id] = parent.add(label)
@@ -196,10 +198,10 @@ def report_command(
         ("By day", "day", data.by_day),
         ("By contact", "contact", data.by_contact),
     ):
-        by = render.table(title, first, "sent", "replies", "by hand")
+        names = list(COUNT_NAMES.values())
+        by = render.table(title, first, *(label(n) for n in names))
         for key, c in counts.items():
-            counts = (str(c.get(o, 0)) for o in (Origin.SENT, Origin.REPLY, Origin.MANUAL))
-            by.add_row(safe(key), *counts)
+            by.add_row(safe(key), *(str(c.get(n, 0)) for n in names))
         render.show(by)
     out.print(data.statement)
 
@@ -246,7 +248,7 @@ def contacts_command(
     )
     for r in rows:
         table.add_row(
-            safe(r.address), safe(r.name or ""), str(r.messages), (r.last_seen or "")[:16]
+            safe(r.address), safe(r.name or ""), str(r.message_count), (r.last_seen or "")[:16]
         )
     render.show(table)
 
@@ -256,19 +258,25 @@ def _show_contact(record: reports.ContactRecord, full: bool, json_out: bool) -> 
         emit_json(record.to_dict())
         return
     out.print(
-        f"[bold]{safe(record.display)}[/bold] — {record.messages} message(s), first seen "
+        f"[bold]{safe(record.display)}[/bold] — {record.message_count} message(s), first seen "
         f"{record.first_seen[:10]}, last {record.last_seen[:10]}"
     )
     for item in record.timeline:
         arrow = "→" if item["direction"] == Direction.SENT else "←"
-        out.print(f"  {arrow} {safe(str(item['date'])[:16])} {safe(item['subject'])}")
+        out.print(
+            f"  {arrow} {safe(str(item['date'])[:16])} {safe(item['subject'])} "
+            f"[dim]id {item['id']} · {safe(item['message_id'])}[/dim]"
+        )
         if item.get("attachments_note"):
             out.print(f"    [yellow]📎 {safe(item['attachments_note'])}[/yellow]")
         if full:
             out.print("    " + safe(item.get("body") or "").replace("\n", "\n    "))
     out.print("[bold]Attachments[/bold]" if record.attachments else "No attachments.")
     for a in record.attachments:
-        out.print(f"  📎 {safe(a['filename'])} ({a['size']:,} bytes, {safe(a['mime_type'])})")
+        out.print(
+            f"  📎 {safe(a['filename'])} ({a['size']:,} bytes, {safe(a['mime_type'])}) "
+            f"[dim]attachment {a['id']}[/dim]"
+        )
     if len(record.inboxes) > 1:  # a team's shared store: whose inboxes they are in
         seen = ", ".join(
             f"{i['account']} (last {str(i['last_seen'])[:10]})" for i in record.inboxes
@@ -278,7 +286,10 @@ def _show_contact(record: reports.ContactRecord, full: bool, json_out: bool) -> 
 
 def why_command(
     message_id: str = typer.Argument(
-        ..., metavar="MESSAGE-ID", help="The Message-ID, with or without <>."
+        ...,
+        metavar="MESSAGE-ID|ID",
+        help="The Message-ID, with or without <>, or a logged message's id (`messages`, "
+        "`threads`).",
     ),
     account: str = options.account(),
     timeout: float = options.timeout(),

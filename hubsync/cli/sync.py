@@ -16,7 +16,7 @@ from rich.progress import (
 
 from hubsync import locking, render
 from hubsync.cli import common, options
-from hubsync.errors import UsageError
+from hubsync.errors import EXIT_FAILED, HubsyncError, UsageError
 from hubsync.render import emit_json, emit_json_line, err, interactive, out, safe
 from hubsync.sync import engine, watch
 
@@ -29,6 +29,7 @@ def register(app: typer.Typer) -> None:
 
 def sync_command(
     account: str = options.account(),
+    every: bool = options.all_accounts("Sync"),
     timeout: float = options.timeout(),
     folder: list[str] = typer.Option(
         None,
@@ -48,9 +49,20 @@ def sync_command(
 ) -> None:
     """Log replies to tracked threads. Nothing else is stored; mail is never marked as read.
 
-    Reads every folder the account watches (`accounts set --folders`) and the Sent folder.
-    Only one sync runs per account at a time.
+    Reads every folder the account watches (`accounts set --folders`) and the Sent folder,
+    and names each message it logged (`--json`: `messages`, with the ids other commands
+    take). Only one sync runs per account at a time. With --all, every account in turn: one
+    account's failure does not stop the others, and the exit code is that of the failure
+    (1 when they differ).
     """
+    if every:
+        if watch_mode or folder:
+            raise UsageError(
+                "--all syncs every account once; it does not go with --watch or --folder.",
+                fix="Watch many accounts with `hubsync worker`, or one `sync --watch` each.",
+            )
+        _sync_all(common.accounts(account, every, timeout), json_out)
+        return
     acc = common.account(account, timeout)
     store = common.store()
     password = common.password_for(acc)
@@ -66,6 +78,33 @@ def sync_command(
     else:
         show_report(report)
     raise typer.Exit(1 if report.errors else 0)
+
+
+def _sync_all(accounts, json_out: bool) -> None:
+    results: list[dict] = []
+    codes: set[int] = set()
+    for acc in accounts:
+        try:
+            store = common.store()
+            password = common.password_for(acc)
+            with locking.account_lock(acc.name):
+                report = _run_once(store, acc, password, None, json_out)
+                _settle_outbox(store, acc, password, report)
+        except HubsyncError as exc:
+            codes.add(exc.exit_code)
+            results.append({"account": acc.name, **exc.to_dict()})
+            err.print(f"[red]Error:[/red] {safe(acc.name)}: {safe(exc.message)}")
+            if exc.fix:
+                err.print(f"[bold]Fix:[/bold] {safe(exc.fix)}")
+            continue
+        if report.errors:
+            codes.add(EXIT_FAILED)
+        results.append(report.to_dict())
+        if not json_out:
+            show_report(report)
+    if json_out:
+        emit_json({"accounts": results, "ok": not codes})
+    raise typer.Exit(0 if not codes else codes.pop() if len(codes) == 1 else EXIT_FAILED)
 
 
 def _run_once(store, acc, password, folders, json_out) -> engine.SyncReport:
@@ -97,8 +136,10 @@ def _watch(store, acc, password, folders, json_out, settings) -> None:
 
     def on_report(report: engine.SyncReport) -> None:
         _settle_outbox(store, acc, password, report)
-        if json_out:  # JSON Lines: one object per sync, as it happens
-            emit_json_line(report.to_dict())
+        if json_out:  # JSON Lines: each logged message, then the sync, as it happens
+            for message in report.messages:
+                emit_json_line({"event": "logged", **message.to_dict()})
+            emit_json_line({"event": "sync", **report.to_dict()})
         else:
             primary = report.folders[0].folder if report.folders else "INBOX"
             others = len(report.folders) - 1
@@ -107,6 +148,7 @@ def _watch(store, acc, password, folders, json_out, settings) -> None:
                 f"Synced {safe(acc.name)}: scanned {report.total('scanned')}, logged "
                 f"{report.total('logged')}. Watching {safe(primary)}{also} (Ctrl-C to stop)…"
             )
+            show_logged(report)
             for error in report.errors:
                 err.print(f"[red]Error:[/red] {safe(error)}")
         sys.stdout.flush()
@@ -116,6 +158,8 @@ def _watch(store, acc, password, folders, json_out, settings) -> None:
             f"[yellow]Connection trouble:[/yellow] {safe(message)}; reconnecting in {delay:g}s"
         )
 
+    if json_out:
+        emit_json_line({"event": "start", "account": acc.name})
     try:
         watch.watch(store, acc, password, folders, on_report, on_trouble, settings=settings)
     except KeyboardInterrupt:
@@ -149,15 +193,30 @@ def show_report(report: engine.SyncReport) -> None:
             str(f.matched),
             str(f.logged),
             str(f.never_log_hits),
-            str(f.attachments_stored),
+            str(f.attachments_logged),
             str(f.attachments_skipped),
         )
     render.show(table)
+    show_logged(report)
+    logged = report.total("logged")
     out.print(
-        f"Logged {report.total('logged')} repl(ies) to tracked threads; other mail was "
-        "read only as far as its Message-ID, In-Reply-To and References, and nothing of "
-        "it was stored."
+        f"Logged {logged} {'reply' if logged == 1 else 'replies'} to tracked threads; other "
+        "mail was read only as far as its Message-ID, In-Reply-To and References, and nothing "
+        "of it was stored."
     )
+
+
+def show_logged(report: engine.SyncReport) -> None:
+    """One line per message the sync logged: who, what, and the id `why` takes."""
+    for m in report.messages:
+        who = m.contact["address"] or "?"
+        if m.contact["name"]:
+            who = f"{m.contact['name']} <{who}>"
+        way = "from" if m.direction == "received" else "to"
+        out.print(
+            f"  logged {way} {safe(who)}: {safe(m.subject or '(no subject)')} "
+            f"[dim]{safe(m.message_id)}[/dim]"
+        )
     if report.total("unreadable"):
         err.print(
             f"[yellow]{report.total('unreadable')} matched message(s) could not be read[/yellow]"

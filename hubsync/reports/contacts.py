@@ -16,7 +16,7 @@ class ContactSummary:
     name: str | None
     first_seen: str
     last_seen: str
-    messages: int
+    message_count: int
 
     def to_dict(self) -> dict:
         """JSON-ready data."""
@@ -25,7 +25,12 @@ class ContactSummary:
 
 def contact_list(store: Store, account: str) -> list[ContactSummary]:
     """Every contact of ``account``, most recently seen first."""
-    return [ContactSummary(**row) for row in q.contacts(store, account)]
+    return [
+        ContactSummary(
+            **{k: v for k, v in row.items() if k != "messages"}, message_count=row["messages"]
+        )
+        for row in q.contacts(store, account)
+    ]
 
 
 @dataclass
@@ -36,9 +41,9 @@ class ContactRecord:
     name: str | None
     first_seen: str
     last_seen: str
-    messages: int
-    timeline: list[dict]  # date, direction, subject, message_id, from, to (, body)
-    attachments: list[dict]  # filename, size, mime_type, sha256, message_id
+    message_count: int
+    timeline: list[dict]  # id, date, logged_at, direction, subject, message_id, from, to (, body)
+    attachments: list[dict]  # id, filename, size, mime_type, sha256, message_id
     inboxes: list[dict]  # account, first_seen, last_seen: every inbox of the store they are in
 
     @property
@@ -60,11 +65,13 @@ def contact_record(store: Store, account: str, address: str, full: bool = False)
     rows = q.messages(store, account, contact=address, with_body=full)
     timeline = [
         {
+            "id": r["id"],
             "date": r["date"] or r["logged_at"],
+            "logged_at": r["logged_at"],
             "direction": r["direction"],
             "subject": r["subject"],
             "message_id": r["message_id"],
-            "from": r["from_addr"],
+            "from": {"address": r["from_addr"], "name": r["from_name"]},
             "to": r["to_addrs"],
             "attachments_note": r["attachments_note"],
             **({"body": r["body"]} if full else {}),
@@ -73,6 +80,7 @@ def contact_record(store: Store, account: str, address: str, full: bool = False)
     ]
     attachments = [
         {
+            "id": a["id"],
             "filename": a["filename"],
             "size": a["size"],
             "mime_type": a["mime_type"],
@@ -84,7 +92,7 @@ def contact_record(store: Store, account: str, address: str, full: bool = False)
     ]
     return ContactRecord(
         **person,
-        messages=len(rows),
+        message_count=len(rows),
         timeline=timeline,
         attachments=attachments,
         inboxes=q.contact_inboxes(store, address),

@@ -3,7 +3,7 @@
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 
-from hubsync.logbook import Direction, Origin
+from hubsync.logbook import COUNT_NAMES, Direction, Origin
 from hubsync.reports.period import since_date
 from hubsync.store import Store
 from hubsync.store import queries as q
@@ -150,4 +150,4 @@ def _ways(counts: Counter) -> dict[str, int]:
 
 def _origins(counts: Counter) -> dict[str, int]:
     """Counts by origin, every origin present (0 when none): one shape for scripts."""
-    return {str(origin): counts.get(origin, 0) for origin in Origin}
+    return {COUNT_NAMES[origin]: counts.get(origin, 0) for origin in Origin}

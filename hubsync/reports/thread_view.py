@@ -27,6 +27,8 @@ class ThreadMessage:
     parent_id: str | None
     depth: int
     date: str | None
+    logged_at: str
+    id: int  # the store's id (`messages`, `attachments list --message`)
     direction: str
     origin: str
     sender: str  # "from" in JSON
@@ -45,9 +47,10 @@ class ThreadMessage:
         return self.direction == Direction.SENT
 
     def to_dict(self) -> dict:
-        """JSON-ready data (`threads --json`)."""
+        """JSON-ready data (`threads --json`): the sender as one ``from`` object
+        ``{address, name}``, as everywhere."""
         data = asdict(self)
-        data["from"] = data.pop("sender")
+        data["from"] = {"address": data.pop("sender"), "name": data.pop("from_name")}
         return data
 
 
@@ -63,8 +66,10 @@ class ThreadView:
     suspected_unrelated: list[str]  # Message-IDs
 
     def to_dict(self) -> dict:
-        """JSON-ready data (`threads --json`)."""
-        return {**asdict(self), "messages": [m.to_dict() for m in self.messages]}
+        """JSON-ready data (`threads --json`): messages by date (the tree is in each one's
+        ``parent_id`` and ``depth``)."""
+        dated = sorted(self.messages, key=lambda m: (m.date is None, m.date or ""))
+        return {**asdict(self), "messages": [m.to_dict() for m in dated]}
 
 
 def _participants(row: dict) -> frozenset[str]:
@@ -83,10 +88,24 @@ def _as_message(row: dict) -> jwz.Message:
     )
 
 
+def _by_date(boxes: list[jwz.Container]) -> list[jwz.Container]:
+    """Siblings oldest first (by Date header; undated ones last, in their found order)."""
+
+    def key(box: jwz.Container) -> tuple[bool, str]:
+        date = box.message.data["date"] if box.message is not None else None
+        if date is None and box.children:  # a placeholder: as old as its oldest child
+            dates = [c.message.data["date"] for c in box.children if c.message is not None]
+            date = min((d for d in dates if d), default=None)
+        return (date is None, date or "")
+
+    return sorted(boxes, key=key)
+
+
 def _flatten(roots: list[jwz.Container]) -> list[ThreadMessage]:
-    """The messages under ``roots`` in tree order (depth first), each with its parent."""
+    """The messages under ``roots`` in tree order (depth first, siblings by date), each with
+    its parent."""
     flat: list[ThreadMessage] = []
-    stack = [(root, 0, None) for root in reversed(roots)]
+    stack = [(root, 0, None) for root in reversed(_by_date(roots))]
     while stack:  # iterative: a deep chain must not exhaust Python's recursion limit
         box, depth, parent_id = stack.pop()
         if box.message is not None:
@@ -97,6 +116,8 @@ def _flatten(roots: list[jwz.Container]) -> list[ThreadMessage]:
                     parent_id=parent_id,
                     depth=depth,
                     date=row["date"],
+                    logged_at=row["logged_at"],
+                    id=row["id"],
                     direction=row["direction"],
                     origin=row["origin"],
                     sender=row["from_addr"],
@@ -118,7 +139,7 @@ def _flatten(roots: list[jwz.Container]) -> list[ThreadMessage]:
                 )
             )
             parent_id, depth = row["message_id"], depth + 1
-        stack.extend((child, depth, parent_id) for child in reversed(box.children))
+        stack.extend((child, depth, parent_id) for child in reversed(_by_date(box.children)))
     return flat
 
 
@@ -208,8 +229,17 @@ class FolderAudit:
 
     def to_dict(self) -> dict:
         """JSON-ready data (shallow: ``asdict`` would deep-copy every thread list, a second
-        for a folder of 100,000 messages)."""
-        return dict(vars(self))
+        for a folder of 100,000 messages). Counts are ``*_count`` (one vocabulary: a plural
+        name is a list)."""
+        data = dict(vars(self))
+        data["message_count"] = data.pop("messages")
+        data["thread_count"] = data.pop("threads")
+        largest = self.largest_thread
+        data["largest_thread"] = {
+            "message_count": largest["messages"],
+            "subject": largest["subject"],
+        }
+        return data
 
 
 def audit(

@@ -60,7 +60,7 @@ class WhyVerdict:
 def why(store: Store, account: str, message_id: str, live: dict | None = None) -> WhyVerdict:
     """Whether and why a message was logged; ``live`` holds its headers read from the server
     when it is not in the log (in_reply_to, references, folder)."""
-    message_id = normalize_message_id(message_id)
+    message_id = _by_store_id(store, account, message_id)
     row = store.message(account, message_id)
     events = q.events_for(store, account, message_id)
     if row is not None:
@@ -173,6 +173,18 @@ def _logged(message_id: str, row: dict, events: list[dict]) -> WhyVerdict:
         thread_id=row["thread_id"],
         attachments=attachments,
     )
+
+
+def _by_store_id(store: Store, account: str, ref: str) -> str:
+    """The Message-ID for ``ref``: a logged message's id as `messages` and `threads` show it
+    (digits only), else ``ref`` itself as a Message-ID (with or without <>)."""
+    if ref.strip().isdigit():
+        row = store._one(
+            "SELECT message_id FROM messages WHERE account = ? AND id = ?", account, int(ref)
+        )
+        if row:
+            return row["message_id"]
+    return normalize_message_id(ref)
 
 
 def why_with_server(

@@ -26,10 +26,76 @@ def messages(
     if contact:
         contact = contact.lower()
         rows = [r for r in rows if contact in {r["from_addr"], *r["to_addrs"], *r["cc_addrs"]}]
+    return _with_attachments(store, rows)
+
+
+def _with_attachments(store: Store, rows: list[dict]) -> list[dict]:
+    """``rows`` (messages), each given its attachment rows as ``attachments``."""
     by_message = attachments_by_message(store, [r["id"] for r in rows])
     for row in rows:
         row["attachments"] = by_message.get(row["id"], [])
     return rows
+
+
+def logged_in_order(
+    store: Store,
+    account: str,
+    *,
+    since: str | None = None,
+    logged_since: str | None = None,
+    after_id: int | None = None,
+) -> list[dict]:
+    """Logged messages in the order they were logged, with their attachments."""
+    sql = f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE account = ?"  # noqa: S608
+    args: list = [account]
+    if since:
+        sql += " AND COALESCE(date, logged_at) >= ?"
+        args.append(since)
+    if logged_since:
+        sql += " AND logged_at >= ?"
+        args.append(logged_since)
+    if after_id is not None:
+        sql += " AND id > ?"
+        args.append(after_id)
+    return _with_attachments(store, store._all(sql + " ORDER BY logged_at, id", *args))
+
+
+def attachment_list(
+    store: Store,
+    account: str,
+    contact: str | None = None,
+    thread_id: int | None = None,
+    message_pk: int | None = None,
+) -> list[dict]:
+    """Stored attachments with their message's id, Message-ID, thread, sender and date,
+    oldest first; only those of messages with ``contact``, in ``thread_id`` or of
+    ``message_pk`` when given."""
+    sql = (
+        "SELECT a.id, a.filename, a.mime_type, a.size, a.sha256, m.id AS message, "
+        "m.message_id, m.thread_id, m.date, m.logged_at, m.from_addr, m.to_addrs, m.cc_addrs "
+        "FROM attachments a JOIN messages m ON m.id = a.message_pk WHERE m.account = ?"
+    )
+    args: list = [account]
+    if thread_id is not None:
+        sql += " AND m.thread_id = ?"
+        args.append(thread_id)
+    if message_pk is not None:
+        sql += " AND m.id = ?"
+        args.append(message_pk)
+    rows = store._all(sql + " ORDER BY m.logged_at, a.id", *args)
+    if contact:
+        contact = contact.lower()
+        rows = [r for r in rows if contact in {r["from_addr"], *r["to_addrs"], *r["cc_addrs"]}]
+    for row in rows:
+        for key in ("to_addrs", "cc_addrs"):
+            row.pop(key)
+    return rows
+
+
+def last_message_pk(store: Store, account: str) -> int:
+    """The highest message row id of the account (0 when none)."""
+    row = store._one("SELECT MAX(id) AS last FROM messages WHERE account = ?", account)
+    return int(row["last"] or 0) if row else 0
 
 
 def attachments_by_message(store: Store, message_pks: list[int]) -> dict[int, list[dict]]:

@@ -205,7 +205,7 @@ def _log(
         stats.already_logged += 1
         return parsed.message_id
     stats.logged += 1
-    stats.attachments_stored += outcome.attachments_stored
+    stats.attachments_logged += outcome.attachments_logged
     store.add_event(
         account.name,
         "logged",

@@ -163,7 +163,7 @@ class ClientLog:
             return
         stats.logged += 1
         stats.by_way[way.value] = stats.by_way.get(way.value, 0) + 1
-        stats.attachments_stored += outcome.attachments_stored
+        stats.attachments_logged += outcome.attachments_logged
         if note and (attachment_parts or decision.reason == attachment_policy.OVER_LIMIT):
             stats.attachments_skipped += attachment_parts or 1
             self.store.add_event(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import imapclient
 
 from hubsync import config as cfg
+from hubsync import logged_messages
 from hubsync.environment import fault_point
 from hubsync.errors import HubsyncError, StoreError
 from hubsync.mail import parse
@@ -117,6 +118,7 @@ def sync_mailbox(
     (the default when ``folders`` is not given), so a finished sync clears the floors."""
     complete = folders is None if complete is None else complete
     report = SyncReport(account.name)
+    before = logged_messages.mark(store, account.name)
     try:
         tracked = store.tracked_ids(account.name)
         if folders:
@@ -161,6 +163,7 @@ def sync_mailbox(
         "ok" if not report.errors else "partial",
         detail=f"scanned {report.total('scanned')}, logged {report.total('logged')}",
     )
+    report.messages = logged_messages.logged(store, account.name, after_id=before)
     return report
 
 

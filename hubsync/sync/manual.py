@@ -26,7 +26,7 @@ class ManualLog:
     thread_id: int
     new: bool  # False: it was in the log already
     contacts_created: int
-    attachments_stored: int
+    attachments_logged: int
 
     def to_dict(self) -> dict:
         """JSON-ready data."""
@@ -102,5 +102,5 @@ def _result(source: str, raw: bytes, outcome: LogOutcome) -> ManualLog:
         thread_id=outcome.thread_id,
         new=outcome.message_pk is not None,
         contacts_created=outcome.contacts_created,
-        attachments_stored=outcome.attachments_stored,
+        attachments_logged=outcome.attachments_logged,
     )

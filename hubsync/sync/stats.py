@@ -11,7 +11,7 @@ class FolderStats:
     logged: int = 0
     already_logged: int = 0
     never_log_hits: int = 0  # matched, but a never_log rule kept them out
-    attachments_stored: int = 0
+    attachments_logged: int = 0
     attachments_skipped: int = 0
     deliveries_proven: int = 0  # replies that proved an uncertain send reached its recipient
     vanished: int = 0  # matched, then moved or deleted before its body was read
@@ -31,6 +31,7 @@ class SyncReport:
     account: str
     folders: list[FolderStats] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    messages: list = field(default_factory=list)  # LoggedMessage: what this run logged
 
     def total(self, name: str) -> int:
         """The sum of one figure over every folder."""
@@ -51,7 +52,7 @@ class SyncReport:
             "matched",
             "logged",
             "never_log_hits",
-            "attachments_stored",
+            "attachments_logged",
             "attachments_skipped",
             "unreadable",
         )
@@ -61,4 +62,5 @@ class SyncReport:
             "logged_by_way": self.by_way(),
             "errors": self.errors,
             "folders": [asdict(f) for f in self.folders],
+            "messages": [m.to_dict() for m in self.messages],
         }
