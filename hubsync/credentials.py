@@ -12,6 +12,7 @@ Storing refuses plaintext, null and fail keyring backends: a secret is never wri
 plain file behind the user's back.
 """
 
+import os
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -93,17 +94,51 @@ def _backend_is_safe(backend) -> bool:
     return "plaintext" not in name and "uncrypted" not in name
 
 
-def _safe_backend():
+def session_bus_reachable() -> bool:
+    """Whether a D-Bus session bus (where the Secret Service lives) can be found: the
+    desktop session's variable, or the per-user socket systemd provides. A backend the user
+    chose (PYTHON_KEYRING_BACKEND) is judged on its own, bus or not."""
+    if os.environ.get("DBUS_SESSION_BUS_ADDRESS") or os.environ.get("PYTHON_KEYRING_BACKEND"):
+        return True
+    runtime = os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"
+    return os.path.exists(os.path.join(runtime, "bus"))
+
+
+NO_SESSION_FIX = (
+    "Outside a desktop session (cron, ssh, a system service) give the account a credential "
+    "that needs none: (1) a password_command in config.toml (for example `pass show "
+    "mail/work`, `hubsync accounts set NAME --password-command ...`), (2) the team store's "
+    "encrypted secret (`hubsync team secret NAME`), or (3) run inside your session: "
+    "`hubsync service install` (a systemd user unit), or export DBUS_SESSION_BUS_ADDRESS "
+    "from it. For one run, HUBSYNC_PASSWORD or --password-stdin."
+)
+
+
+def _no_session() -> CredentialError:
+    return CredentialError(
+        "The keyring cannot be reached: there is no desktop session here (no D-Bus session "
+        "bus: DBUS_SESSION_BUS_ADDRESS is unset and XDG_RUNTIME_DIR has no bus socket), as "
+        "under cron, ssh or a system service.",
+        fix=NO_SESSION_FIX,
+        reason="keyring-no-session",
+    )
+
+
+def _safe_backend(action: str = "use"):
     try:
         backend = _backend()
     except _backend_errors() as exc:
+        if not session_bus_reachable():
+            raise _no_session() from None
         raise CredentialError(
             f"No usable keyring: {exc}", fix=_ALTERNATIVES, reason="keyring-unavailable"
         ) from None
     if not _backend_is_safe(backend):
+        if not session_bus_reachable():
+            raise _no_session()
         raise CredentialError(
             f"The active keyring backend ({_backend_name(backend)}) would keep the password "
-            "in plain text or not at all, so hubsync refuses to store it.",
+            f"in plain text or not at all, so hubsync refuses to {action} it.",
             fix=_ALTERNATIVES,
             reason="keyring-unsafe",
         )
@@ -113,12 +148,14 @@ def _safe_backend():
 def _call(action: str, reason: str, fix: str, method: str, *args: str):
     """Call a method of the safe backend; a locked keyring raises KeyringLockedError, any
     other backend failure a CredentialError that says what could not be done."""
-    backend = _safe_backend()
+    backend = _safe_backend("store" if method == "set_password" else "use")
     try:
         return getattr(backend, method)(SERVICE, *args)
     except _keyring_locked():
         raise _locked() from None
     except _backend_errors() as exc:
+        if not session_bus_reachable():
+            raise _no_session() from None
         raise CredentialError(
             f"The keyring {action}: {type(exc).__name__}", fix=fix, reason=reason
         ) from None

@@ -2,9 +2,9 @@
 replies keep being logged after the terminal closes (restarted if it crashes, output in the
 journal). Where systemd is absent, the equivalent cron line.
 
-A watch that stops on a rejected password, certificate or revoked consent exits 1; the unit
-does not restart it then (RestartPreventExitStatus=1): retrying a refused login in a loop
-helps nobody and can lock the mailbox. `hubsync doctor` says why.
+A watch that stops on a rejected password or revoked consent (exit 3), a certificate (exit 1)
+or a usage error (exit 2) is not restarted (RestartPreventExitStatus=1 2 3): retrying a
+refused login in a loop helps nobody and can lock the mailbox. `hubsync doctor` says why.
 """
 
 import hashlib
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hubsync import config as cfg
-from hubsync import environment
+from hubsync import credentials, environment, paths
 from hubsync.errors import HubsyncError, UsageError
 from hubsync.urls import secret_in_url
 
@@ -84,7 +84,7 @@ def unit_text(account: str) -> str:
         "ExecStart=" + " ".join(_systemd_quote(a) for a in command(account)),
         "Restart=on-failure",
         "RestartSec=30",
-        "RestartPreventExitStatus=1",
+        "RestartPreventExitStatus=1 2 3",  # failed, usage, authentication refused
         "Environment=PYTHONUNBUFFERED=1",
     ]
     # What this run uses, so the unattended watch logs to the same store with the same key.
@@ -144,8 +144,28 @@ def cron_line(account: str) -> str:
         )
         if value
     ]
-    line = " ".join([*settings, shlex.join(sync)]).replace("%", "\\%")
-    return f"*/5 * * * * {line} >/dev/null 2>&1"
+    log = shlex.quote(str(cron_log(account)))
+    line = " ".join([*settings, shlex.join(sync), ">>", log, "2>&1"]).replace("%", "\\%")
+    return f"*/5 * * * * {line}"
+
+
+def cron_log(account: str) -> Path:
+    """Where the cron line appends its output (errors included): read by `doctor`."""
+    safe = "".join(c if c.isalnum() or c in "@.-_" else "_" for c in account)
+    return paths.data_dir() / "logs" / f"cron-{safe}.log"
+
+
+def cron_problem(account: cfg.Account) -> str:
+    """Why the cron line would fail for ``account`` as set up now ("" when it would not):
+    cron runs outside the desktop session, where the keyring cannot be reached."""
+    if account.password_command or account.oauth_token_command:
+        return ""
+    if account.credential_source in ("keyring", "") and not environment.current().password:
+        return (
+            "cron runs outside your desktop session, where the keyring cannot be reached, so "
+            "this line would fail to log in. " + credentials.NO_SESSION_FIX
+        )
+    return ""
 
 
 @dataclass
@@ -159,6 +179,8 @@ class ServiceState:
     active: str = ""  # systemctl is-active
     note: str = ""
     cron: str = ""
+    cron_log: str = ""
+    cron_problem: str = ""  # why the cron line would not work as set up now
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -188,7 +210,10 @@ def _systemctl(*args: str) -> subprocess.CompletedProcess | None:
 _NO_MANAGER = re.compile(
     r"Failed to connect to (user scope )?bus|No medium found|not been booted with systemd|"
     r"XDG_RUNTIME_DIR|DBUS_SESSION_BUS_ADDRESS|Connection refused|No such file or directory|"
-    r"Transport endpoint is not connected|Host is down",
+    r"Transport endpoint is not connected|Host is down|"
+    # a D-Bus session without systemd: the bus answers, systemd1 does not
+    r"org\.freedesktop\.systemd1|Failed to retrieve unit state|ServiceUnknown|"
+    r"Failed to get D-Bus connection",
     re.IGNORECASE,
 )
 
@@ -219,11 +244,19 @@ def unattended_problem(account: cfg.Account) -> HubsyncError | None:
     return None
 
 
-def status(account: str) -> ServiceState:
-    """What is installed for ``account`` and what systemd says of it."""
+def status(account: str, settings: cfg.Account | None = None) -> ServiceState:
+    """What is installed for ``account`` and what systemd says of it; without a user
+    manager, the cron line (and why it would fail with ``settings`` as they are)."""
     path = unit_dir() / unit_name(account)
     state = ServiceState(
-        account, unit_name(account), str(path), path.exists(), False, cron=cron_line(account)
+        account,
+        unit_name(account),
+        str(path),
+        path.exists(),
+        False,
+        cron=cron_line(account),
+        cron_log=str(cron_log(account)),
+        cron_problem=cron_problem(settings) if settings else "",
     )
     active = _systemctl("is-active", state.unit)  # needs the user manager itself
     if active is not None:
@@ -236,8 +269,22 @@ def status(account: str) -> ServiceState:
     return state
 
 
-def install(account: str, enable: bool = True) -> ServiceState:
-    """Write the unit; with a systemd user manager, reload and enable --now it."""
+def install(account: str, enable: bool = True, settings: cfg.Account | None = None) -> ServiceState:
+    """Write the unit; with a systemd user manager, reload and enable --now it. Without one
+    nothing is written (a unit nobody runs would only look installed): the error carries the
+    cron line to use instead."""
+    if enable and _systemctl("daemon-reload") is None:
+        line = cron_line(account)
+        problem = cron_problem(settings) if settings else ""
+        raise HubsyncError(
+            "No systemd user manager answers here (no systemctl, or no user session bus), so "
+            "no unit was installed: nothing would run it.",
+            fix=f"Run the sync from cron instead: add this line with `crontab -e` (it appends "
+            f"its output to {cron_log(account)}): {line}"
+            + (f" Note: {problem}" if problem else ""),
+            reason="service-no-systemd",
+            details={"cron": line, "cron_log": str(cron_log(account)), "cron_problem": problem},
+        )
     directory = unit_dir()
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / unit_name(account)
@@ -250,7 +297,7 @@ def install(account: str, enable: bool = True) -> ServiceState:
         raise HubsyncError(
             f"Could not write {path}: {exc.strerror}.", reason="service-write-failed"
         ) from None
-    if enable and _systemctl("daemon-reload") is not None:
+    if enable:
         done = _systemctl("enable", "--now", unit_name(account))
         if done is not None and done.returncode != 0:
             uninstall(account)  # nothing half-installed is left enabled
@@ -261,7 +308,7 @@ def install(account: str, enable: bool = True) -> ServiceState:
                 f"user manager runs, use the cron line of `hubsync service status`.",
                 reason="service-start-failed",
             )
-    return status(account)
+    return status(account, settings)
 
 
 def uninstall(account: str) -> ServiceState:

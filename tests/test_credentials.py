@@ -125,3 +125,21 @@ def test_prompt_comes_after_the_command_and_before_the_keyring(locked_keyring, h
     assert (secret.source, asked) == ("command", [])
     secret = credentials.resolve("a", prompt=prompt)
     assert (secret.value, secret.source, asked) == ("typed", "prompt", [True])
+
+
+def test_outside_a_desktop_session_the_cause_and_three_fixes_are_named(offline_cli, tmp_path):
+    """As cron runs it: no D-Bus session bus, so no keyring; sync stores nothing, and the
+    error says so instead of blaming a plaintext backend."""
+    offline_cli.home.mkdir(parents=True)
+    (offline_cli.home / "config.toml").write_text(
+        '[accounts.a]\nemail = "a@example.test"\nusername = "a"\nimap_host = "127.0.0.1"\n'
+        "imap_port = 1\n"
+    )
+    done = offline_cli("sync", "--json", env={"XDG_RUNTIME_DIR": str(tmp_path / "no-runtime")})
+    assert done.code == 3, done.stderr
+    error = done.json()
+    assert error["error"] == "keyring-no-session"
+    assert "no desktop session" in error["message"]
+    assert "refuses to store" not in error["message"]
+    for fix in ("password_command", "hubsync team secret", "hubsync service install"):
+        assert fix in error["fix"]

@@ -1,6 +1,7 @@
 """Doctor's verdicts in process: local checks on a real store, TLS and capability verdicts
 from probe results."""
 
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -47,6 +48,36 @@ def test_history_fails_after_connection_failures_and_recovers_after_a_good_sync(
     store.add_event("alice", "sync", "ok")
     history = offline(store, home)["history"]
     assert history.status == "pass" and "recovered since" in history.evidence
+
+
+def test_history_counts_only_what_came_after_the_last_good_sync(store, home):
+    """Old failures are not listed as new ones; the count equals the list; the fix names the
+    cause and says that a successful sync clears the check."""
+    for reason in ("auth-failed", "timeout", "tls-expired", "dns"):
+        store.add_event("alice", "connection", reason)
+    store.add_event("alice", "sync", "ok")
+    store.add_event("alice", "connection", "auth-failed", detail="password refused")
+    history = offline(store, home)["history"]
+    assert history.status == "fail" and history.reason == "auth-failed"
+    assert history.evidence.startswith("1 failed connection(s) since the last successful sync")
+    listed = history.evidence.split("): ", 1)[1]
+    assert listed.count(";") == 0 and listed.endswith("auth-failed")
+    assert "tls-expired" not in history.evidence and "dns" not in history.evidence
+    assert "hubsync connect alice" in history.fix and "`hubsync sync`" in history.fix
+    store.add_event("alice", "connection", "unreachable")
+    history = offline(store, home)["history"]
+    assert history.evidence.startswith("2 failed connection(s)")
+    assert history.evidence.split("): ", 1)[1].count(";") == 1
+    assert "unreachable" in history.fix and "clears this check" in history.fix
+
+
+def test_a_long_history_says_how_many_it_lists(store, home):
+    for _ in range(local.HISTORY_LISTED + 3):
+        store.add_event("alice", "connection", "timeout")
+    history = offline(store, home)["history"]
+    assert history.evidence.startswith(f"{local.HISTORY_LISTED + 3} failed connection(s)")
+    assert f"the last {local.HISTORY_LISTED}:" in history.evidence
+    assert history.evidence.count("timeout") == local.HISTORY_LISTED
 
 
 def test_a_folder_rescanned_on_every_sync_is_a_warning_with_the_cost(store, home):
@@ -218,3 +249,36 @@ def test_a_team_secret_is_what_the_secret_check_finds(store, home, tmp_path):
     with environment.use(environment.Environment(home=home)):  # no key file
         missing = by_id(doctor.run(account, store, offline=True))["secret"]
     assert (missing.status, missing.reason) == ("fail", "secret-key-missing")
+
+
+def fake_crontab(tmp_path, monkeypatch, lines: str) -> None:
+    bin_dir = tmp_path / "crontab-bin"
+    bin_dir.mkdir(exist_ok=True)
+    tool = bin_dir / "crontab"
+    tool.write_text(f"#!/bin/sh\ncat <<'EOF'\n{lines}\nEOF\n")
+    tool.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+
+
+def test_unattended_says_what_runs_the_sync_and_whether_it_can_log_in(
+    store, home, tmp_path, monkeypatch
+):
+    from hubsync import service
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    fake_crontab(tmp_path, monkeypatch, "# nothing of hubsync here")
+    check = offline(store, home)["unattended"]
+    assert check.status == "pass" and "not set up" in check.evidence
+
+    with environment.use(environment.Environment(home=home)):
+        line = service.cron_line("alice")
+    fake_crontab(tmp_path, monkeypatch, f"MAILTO=me\n{line}")
+    check = offline(store, home, password="")["unattended"]  # the keyring, as cron would have
+    assert (check.status, check.reason) == ("warn", "cron-cannot-reach-keyring")
+    assert "password_command" in check.fix and "no run recorded yet" in check.evidence
+
+    unit = tmp_path / "xdg" / "systemd" / "user" / service.unit_name("alice")
+    unit.parent.mkdir(parents=True)
+    unit.write_text("[Unit]\n")
+    check = offline(store, home)["unattended"]
+    assert check.status == "pass" and "systemd user unit" in check.evidence

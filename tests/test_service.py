@@ -5,6 +5,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -53,7 +54,7 @@ def test_install_writes_a_unit_systemd_accepts_and_uninstall_removes_it(tmp_path
     text = unit.read_text()
     assert 'sync --watch --account "work mail"' in text
     assert f"HUBSYNC_HOME={tmp_path / 'home'}" in text
-    assert "Restart=on-failure" in text and "RestartPreventExitStatus=1" in text
+    assert "Restart=on-failure" in text and "RestartPreventExitStatus=1 2 3" in text
     verify = subprocess.run(
         ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60
     )
@@ -197,16 +198,66 @@ def fake_systemctl(tmp_path, script: str) -> str:
     return f"{bin_dir}:{os.environ['PATH']}"
 
 
-def test_a_missing_user_manager_is_found_however_systemctl_says_it(tmp_path):
-    path = fake_systemctl(
-        tmp_path,
-        'echo "Failed to connect to user scope bus via local transport: '
-        '$DBUS_SESSION_BUS_ADDRESS and $XDG_RUNTIME_DIR not defined" >&2; exit 1\n',
-    )
+NO_MANAGER = {
+    "no user bus": 'echo "Failed to connect to user scope bus via local transport: '
+    '$DBUS_SESSION_BUS_ADDRESS and $XDG_RUNTIME_DIR not defined" >&2; exit 1\n',
+    "no medium": 'echo "Failed to connect to bus: No medium found" >&2; exit 1\n',
+    "not booted": 'echo "System has not been booted with systemd as init system (PID 1). '
+    "Can't operate.\" >&2; exit 1\n",
+    "a session bus, no systemd": 'echo "Reload daemon failed: Process '
+    'org.freedesktop.systemd1 exited with status 1" >&2; exit 1\n',
+}
+
+
+@pytest.mark.parametrize("says", sorted(NO_MANAGER))
+def test_a_missing_user_manager_is_found_however_systemctl_says_it(tmp_path, says):
+    path = fake_systemctl(tmp_path, NO_MANAGER[says])
     done = hubsync(tmp_path, "service", "install", "-a", "work mail", "--json", path=path)
-    assert done.returncode == 0, done.stderr
-    state = json.loads(done.stdout)
-    assert state["installed"] and state["systemd"] is False and state["cron"].startswith("*/5 ")
+    assert done.returncode == 1, done.stderr
+    error = json.loads(done.stdout)
+    assert error["error"] == "service-no-systemd" and error["cron"].startswith("*/5 ")
+    assert not (tmp_path / "xdg" / "systemd").exists()  # nothing enabled that cannot run
+    status = json.loads(hubsync(tmp_path, "service", "status", "-a", "work mail", "--json",
+                                path=path).stdout)  # fmt: skip
+    assert status["systemd"] is False and status["installed"] is False
+
+
+def test_without_a_user_manager_install_prints_the_cron_line_and_its_log(tmp_path):
+    bin_dir = tmp_path / "bin"  # no systemctl at all
+    bin_dir.mkdir()
+    done = hubsync(tmp_path, "service", "install", "-a", "work mail", path=str(bin_dir))
+    assert done.returncode == 1
+    cron = done.stderr[done.stderr.index("*/5 ") :]
+    log = tmp_path / "home" / "data" / "logs" / "cron-work_mail.log"
+    assert f">> {log} 2>&1" in " ".join(cron.split())  # output kept, not thrown away
+    assert "/dev/null" not in cron
+    assert "keyring cannot be reached" in done.stderr and "password_command" in done.stderr
+
+
+def test_with_a_real_session_bus_but_no_systemd(tmp_path, sandbox):
+    """The sandbox's D-Bus session (gnome-keyring's) has no systemd behind it."""
+    if shutil.which("systemctl") is None:
+        pytest.skip("this machine has no systemctl")
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text(CONFIG)
+    env = {**os.environ, **sandbox.keyring.env(), "HUBSYNC_HOME": str(home)}
+    env.update({"XDG_CONFIG_HOME": str(tmp_path / "xdg"), "PYTHONPATH": str(ROOT)})
+    probe = subprocess.run(["systemctl", "--user", "is-system-running"], env=env,
+                           capture_output=True, text=True, timeout=30)  # fmt: skip
+    if probe.returncode == 0:
+        pytest.skip("a systemd user manager runs here: this case cannot be shown")
+    done = subprocess.run(
+        [sys.executable, "-m", "hubsync", "service", "install", "-a", "work mail", "--json"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1 and json.loads(done.stdout)["error"] == "service-no-systemd"
+    assert not (tmp_path / "xdg" / "systemd").exists()
+    status = subprocess.run(
+        [sys.executable, "-m", "hubsync", "service", "status", "-a", "work mail"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert "active=unknown" not in status.stdout and "*/5 " in status.stdout
 
 
 def test_a_unit_systemd_refuses_to_start_is_not_left_enabled(tmp_path):

@@ -3,7 +3,7 @@
 import typer
 
 from hubsync.cli import common, options
-from hubsync.render import emit_json, out, safe
+from hubsync.render import emit_json, err, out, safe
 
 service_app = typer.Typer(
     help="Run `sync --watch` unattended (a systemd user unit; cron where there is no systemd).",
@@ -32,7 +32,7 @@ def install_command(
     problem = service.unattended_problem(acc)
     if problem is not None:
         raise problem
-    state = service.install(acc.name, enable=not no_enable)
+    state = service.install(acc.name, enable=not no_enable, settings=acc)
     _show(state, json_out, "Installed")
 
 
@@ -54,7 +54,10 @@ def status_command(account: str = options.account(), json_out: bool = options.js
     from hubsync import service
 
     acc = common.account(account)
-    _show(service.status(acc.name), json_out, None)
+    state = service.status(acc.name, acc)
+    if not state.systemd:
+        service.cron_log(acc.name).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _show(state, json_out, None)
 
 
 def _show(state, json_out: bool, verb: str | None) -> None:
@@ -70,5 +73,9 @@ def _show(state, json_out: bool, verb: str | None) -> None:
             out.print(f"Logs: journalctl --user -u {safe(state.unit)}")
     else:
         out.print(safe(state.note))
-        out.print("Equivalent cron line (`crontab -e`):")
-        out.print(state.cron, markup=False, highlight=False)
+        out.print(
+            f"Equivalent cron line (`crontab -e`; output appended to {safe(state.cron_log)}):"
+        )
+        out.print(state.cron, markup=False, highlight=False, soft_wrap=True)
+        if state.cron_problem:
+            err.print(f"[yellow]Warning:[/yellow] {safe(state.cron_problem)}")

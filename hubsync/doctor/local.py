@@ -4,6 +4,7 @@ from hubsync import config as cfg
 from hubsync import credentials, environment
 from hubsync.doctor import Check, fail, from_error, ok, warn
 from hubsync.doctor.folders import idle_check, position_check
+from hubsync.doctor.unattended import unattended_check
 from hubsync.errors import HubsyncError
 from hubsync.mail import providers
 from hubsync.sending import OutboxState
@@ -29,6 +30,7 @@ def local_checks(account: cfg.Account, store: Store | None) -> tuple[list[Check]
         _sent_copy_fact(account, store),
         idle_check(account, store),
         position_check(account, store),
+        unattended_check(account, store),
     ]
     return checks, password
 
@@ -155,21 +157,56 @@ def _outbox_check(account: cfg.Account, store: Store) -> Check:
     )
 
 
+HISTORY_LISTED = 10  # failures named one by one; more are counted
+
+
+def _listed(events: list[dict]) -> str:
+    shown = "; ".join(f"{e['at']} {e['reason']}" for e in events[-HISTORY_LISTED:])
+    if len(events) > HISTORY_LISTED:
+        return f"the last {HISTORY_LISTED}: {shown}"
+    return shown
+
+
+def history_fix(reason: str, account: str) -> str:
+    """What to do about a failed connection, by the cause its reason code names; always with
+    how the check clears (a successful sync)."""
+    clear = "then run `hubsync sync`: a successful sync clears this check."
+    if reason.startswith(("auth", "oauth", "credentials", "keyring", "secret")):
+        return (
+            f"The server or the keyring refused the login: run `hubsync connect {account}` "
+            f"again with the right password (or sign in again), {clear}"
+        )
+    if reason.startswith("tls"):
+        return (
+            "The server's certificate or TLS setup was refused: see the tls check (a private "
+            f"CA needs `--cafile`), {clear}"
+        )
+    if reason in ("unreachable", "refused", "timeout", "dns", "connection-dropped") or (
+        reason.endswith("too-slow")
+    ):
+        return (
+            "The server or the network was unreachable at the time: nothing to change if "
+            f"that has passed; {clear}"
+        )
+    return f"See the connection checks above for the cause, {clear}"
+
+
 def _history_check(account: cfg.Account, store: Store) -> Check:
     events = store.events(account.name, ("connection", "sync"))
     last_ok = next(
         (e for e in reversed(events) if e["kind"] == "sync" and e["reason"] == "ok"), None
     )
     failures = [e for e in events if e["kind"] == "connection"]
+    # strictly after the last successful sync (by order of recording, not by clock)
     since_ok = [e for e in failures if last_ok is None or e["id"] > last_ok["id"]]
-    history = "; ".join(f"{e['at']} {e['reason']}" for e in failures[-5:]) or "none"
     if since_ok:
+        latest = since_ok[-1]["reason"]
         return fail(
             "history",
-            since_ok[-1]["reason"],
+            latest,
             f"{len(since_ok)} failed connection(s) since the last successful sync "
-            f"({last_ok['at'] if last_ok else 'never'}): {history}",
-            "The inbox is disconnected; see the login and TLS checks for the cause.",
+            f"({last_ok['at'] if last_ok else 'never'}): {_listed(since_ok)}",
+            history_fix(latest, account.name),
         )
     if last_ok is None:
         return warn(
@@ -178,7 +215,7 @@ def _history_check(account: cfg.Account, store: Store) -> Check:
             "no sync has run yet",
             "Run `hubsync sync` (or `hubsync sync --watch`).",
         )
-    recovered = f"; earlier failures, recovered since: {history}" if failures else ""
+    recovered = f"; earlier failures, recovered since: {_listed(failures)}" if failures else ""
     return ok("history", f"last successful sync {last_ok['at']}{recovered}")
 
 
