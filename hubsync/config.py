@@ -267,6 +267,84 @@ _EXAMPLES = {
 }
 
 
+def toml_line(key: str, value: object) -> str:
+    """``key = value`` in TOML on one line (``["INBOX", "Sent"]``, ``true``, quoted strings)."""
+    if isinstance(value, list):
+        items = ", ".join(toml_line("v", item).split(" = ", 1)[1] for item in value)
+        return toml_line(key, 0).rsplit(" = ", 1)[0] + f" = [{items}]"
+    return tomli_w.dumps({key: value}).strip()
+
+
+def toml_key(name: str) -> str:
+    """An account name as a TOML table key (bare when it can be, else quoted)."""
+    return toml_line(name, 0).rsplit(" = ", 1)[0]
+
+
+# Settings `accounts set --set` may not change: who the account is, and what hubsync
+# records itself (connect finds them; --unset or a new connect resets them).
+_NOT_SETTABLE = {"email"}
+
+
+def apply_setting(account: Account, key: str, text: str, path: Path) -> None:
+    """Set one account setting from the text a person typed (`accounts set --set KEY=VALUE`),
+    checked as config.toml's value would be. Lists: a TOML array (``["a", "b"]``), or commas
+    (``a, b``); a command (password_command) is split as a shell would. UsageError for an
+    unknown key or a bad value, naming what is expected."""
+    import shlex
+
+    if key not in ACCOUNT_KEYS or key in _NOT_SETTABLE:
+        settable = ", ".join(sorted(ACCOUNT_KEYS - _NOT_SETTABLE))
+        raise UsageError(
+            f"{key!r} is not an account setting that can be set.",
+            fix=f"Settable keys: {settable}.",
+            reason="bad-option",
+        )
+    kind = _KEY_TYPES.get(key, "str")
+    value: object = text
+    stripped = text.strip()
+    if kind == "strings":
+        if stripped.startswith("["):
+            value = _toml_value(key, stripped)
+        elif key.endswith("_command"):
+            value = shlex.split(stripped)
+        else:
+            value = [part.strip() for part in stripped.split(",") if part.strip()]
+    elif kind == "bool":
+        value = {"true": True, "yes": True, "on": True, "false": False, "no": False}.get(
+            stripped.lower(), stripped
+        )
+    elif kind == "port":
+        value = int(stripped) if stripped.isdigit() else stripped
+    elif kind in ("seconds", "minutes", "size"):
+        try:
+            value = float(stripped)
+        except ValueError:
+            value = stripped
+    try:
+        _check_types(account.name, {key: value}, path)
+    except ConfigError as exc:
+        raise UsageError(exc.message.split(": ", 1)[1], fix=exc.fix, reason="bad-option") from None
+    setattr(account, key, value)
+
+
+def _toml_value(key: str, text: str) -> object:
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError as exc:
+        msg = f"{key}: {text!r} is not a TOML value ({exc})."
+        raise UsageError(msg, reason="bad-option") from None
+
+
+def reset_setting(account: Account, key: str) -> None:
+    """Put one setting back to its default (`accounts set --unset KEY`)."""
+    defaults = {f.name: f for f in fields(Account)}
+    if key not in ACCOUNT_KEYS or key in _NOT_SETTABLE or key in _REQUIRED:
+        raise UsageError(f"{key!r} cannot be unset.", reason="bad-option")
+    spec = defaults[key]
+    default = spec.default_factory() if callable(spec.default_factory) else spec.default
+    setattr(account, key, default)
+
+
 def parse_since(value: str) -> datetime | None:
     """``track_sent_since`` as an aware date-time (UTC when no zone is given), else None."""
     try:

@@ -158,3 +158,10 @@ def test_ctrl_c_at_a_prompt_exits_130(offline_cli):
     _, status = os.waitpid(pid, 0)
     os.close(fd)
     assert os.waitstatus_to_exitcode(status) == 130
+
+
+def test_a_global_option_after_the_command_says_where_it_goes(run_cli):
+    result = run_cli("threads", "--debug")
+    assert result.code == 2
+    assert "give it before the command" in result.stderr
+    assert "hubsync --debug threads" in result.stderr

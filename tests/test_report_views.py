@@ -252,3 +252,27 @@ def test_a_since_that_is_not_a_date_is_refused_with_an_example(store, since):
 
 def test_split_accepts_an_id_typed_without_brackets(store, quote_thread):
     assert reports.split(store, "alice", "h@x").moved == ["<h@x>"]
+
+
+def test_a_campaign_reply_from_another_address_counts_for_the_only_recipient(store):
+    """Bob was written to; his colleague answered for him from another address."""
+    sent = log(
+        store,
+        make("<c1@x>", sender=ALICE, to="bob@customer.test", subject="Offer"),
+        Origin.SENT,
+        MatchRule.SENT_BY_HUBSYNC,
+        direction=Direction.SENT,
+    )
+    store.set_campaign("alice", sent.thread_id, "q4")
+    log(
+        store,
+        make("<c2@x>", sender="dana@customer.test", subject="Re: Offer", irt="<c1@x>"),
+        Origin.REPLY,
+        MatchRule.IN_REPLY_TO,
+        sent.thread_id,
+        "<c1@x>",
+    )
+    report = reports.campaign_report(store, "alice", "q4")
+    [bob] = report.recipients
+    assert (bob.address, bob.replied, bob.replies) == ("bob@customer.test", True, 1)
+    assert bob.replied_from == ["dana@customer.test"] and report.replied == 1

@@ -216,6 +216,7 @@ def main(argv: list[str] | None = None) -> None:
         err.print("Aborted; nothing was changed.")
         sys.exit(EXIT_FAILED)
     except click_errors.ClickException as exc:
+        _hint_global_option(exc)
         exc.show()
         code = EXIT_USAGE if isinstance(exc, click_errors.UsageError) else exc.exit_code
         if run.json:  # under --json a usage error is JSON too
@@ -242,6 +243,22 @@ def _fit_help_to_width() -> None:
 
     wide = sys.stdout.isatty() and shutil.get_terminal_size().columns >= RICH_HELP_FROM_COLUMNS
     app.rich_markup_mode = "rich" if wide else None
+
+
+GLOBAL_OPTIONS = ("--debug", "--version", "-V")
+
+
+def _hint_global_option(exc: Exception) -> None:
+    """`hubsync sync --debug`: say where a global option goes instead of only "No such
+    option"."""
+    name = getattr(exc, "option_name", "")
+    if isinstance(exc, click_errors.NoSuchOption) and name in GLOBAL_OPTIONS:
+        path = exc.ctx.command_path.split(None, 1) if exc.ctx else []
+        command = path[1] if len(path) > 1 else "COMMAND"
+        exc.message = (
+            f"{name} is a global option: give it before the command, as in "
+            f"`hubsync {name} {command}`."
+        )
 
 
 def _quiet_closed_stdout() -> None:

@@ -38,7 +38,7 @@ def discover_command(
     cafile: str = options.cafile(),
     json_out: bool = options.json_out(),
 ) -> None:
-    """Find the IMAP and SMTP servers for EMAIL (provider table, DNS SRV, autoconfig, MX,
+    """Find the IMAP and SMTP servers for ADDRESS (provider table, DNS SRV, autoconfig, MX,
     guesses), probe each candidate, and pick the most secure verified one.
 
     Exit 0 when an IMAP server was found and verified, 1 otherwise.
@@ -96,7 +96,7 @@ def connect_command(
         "--account",
         "-a",
         metavar="NAME",
-        help="Name for the account (default: EMAIL).",
+        help="Name for the account (default: ADDRESS).",
         autocompletion=options.complete_account,
     ),
     imap_host: str = typer.Option(
@@ -121,7 +121,7 @@ def connect_command(
         None, "--smtp-security", metavar="ssl|starttls", help="ssl or starttls."
     ),
     username: str = typer.Option(
-        None, "--username", metavar="LOGIN", help="Login name (default: EMAIL)."
+        None, "--username", metavar="LOGIN", help="Login name (default: ADDRESS)."
     ),
     display_name: str = typer.Option(
         None, "--name", metavar="DISPLAY-NAME", help="Your name for the From header."
@@ -450,20 +450,21 @@ def list_command(json_out: bool = options.json_out()) -> None:
 
 @accounts_app.command("show")
 def show_command(
-    name: str = options.account_name(),
+    name: str = options.optional_account_name(),
     json_out: bool = options.json_out(),
 ) -> None:
-    """Show one account's settings (never its password)."""
+    """Show one account's settings as config.toml has them (never its password)."""
     config = cfg.load()
-    data = _summary(config, config.account(name))
     acc = config.account(name)
+    data = _summary(config, acc)
     data["settings"] = acc.to_toml()
     data["client_ways"] = client_setup.settings(acc)
     if json_out:
         emit_json(data)
         return
+    out.print(f"[bold]\\[accounts.{safe(cfg.toml_key(acc.name))}][/bold]")
     for key, value in data["settings"].items():
-        out.print(f"[bold]{key}[/bold] = {safe(value)}")
+        out.print(safe(cfg.toml_line(key, value)))
     out.print(f"[bold]password[/bold]: {data['password']}")
     out.print(f"[bold]logging from your mail client[/bold]: {safe(client_setup.describe(acc))}")
 
@@ -500,7 +501,7 @@ def remove_command(
 
 @accounts_app.command("set")
 def set_command(
-    name: str = options.account_name(),
+    name: str = options.optional_account_name(),
     log_attachments: bool = options.log_attachments(),
     attachment_limit_mb: float = options.attachment_limit_mb(),
     timeout: float = options.timeout(),
@@ -537,11 +538,54 @@ def set_command(
     log_keyword: str = options.log_keyword(),
     log_address: str = options.log_address(),
     track_sent: str = options.track_sent(),
+    never_log: list[str] = typer.Option(
+        None,
+        "--never-log",
+        metavar="ADDRESS|DOMAIN",
+        help="Never log mail with this address or domain (repeatable; added to never_log).",
+    ),
+    remove_never_log: list[str] = typer.Option(
+        None,
+        "--remove-never-log",
+        metavar="ADDRESS|DOMAIN",
+        help="Take this entry off never_log (repeatable).",
+    ),
+    sent_folder: str = typer.Option(
+        None, "--sent-folder", metavar="FOLDER", help="Use this Sent folder."
+    ),
+    assignments: list[str] = typer.Option(
+        None,
+        "--set",
+        metavar="KEY=VALUE",
+        help="Set any setting of config.toml's account table, checked as config.toml is "
+        "(repeatable): imap_host=..., smtp_port=587, imap_security=starttls, timeout=60, "
+        "password_command='pass show mail/work', watched_folders='INBOX, Customers'.",
+    ),
+    unset: list[str] = typer.Option(
+        None, "--unset", metavar="KEY", help="Put a setting back to its default (repeatable)."
+    ),
     json_out: bool = options.json_out(),
 ) -> None:
-    """Change an account's settings (what is not given stays as it is)."""
+    """Change an account's settings (what is not given stays as it is). Every key of the
+    account's table in config.toml can be changed with --set KEY=VALUE; the common ones have
+    options of their own."""
     config = cfg.load()
     acc = config.account(name)
+    name = acc.name
+    for item in assignments or []:
+        key, equals, value = item.partition("=")
+        if not equals:
+            raise UsageError(f"--set {item!r} must look like KEY=VALUE.", reason="bad-option")
+        cfg.apply_setting(acc, key.strip(), value, config.path)
+    for key in unset or []:
+        cfg.reset_setting(acc, key.strip())
+    for entry in never_log or []:
+        if entry.strip().lower() not in acc.never_log:
+            acc.never_log.append(entry.strip().lower())
+    drop = {e.strip().lower() for e in remove_never_log or []}
+    acc.never_log = [e for e in acc.never_log if e.lower() not in drop]
+    if sent_folder is not None:
+        acc.sent_folder, acc.sent_folder_rule = sent_folder, "config"
     if folders is not None:
         acc.watched_folders = core.parse_folders_setting(folders)
     for folder in exclude_folder or []:
@@ -562,11 +606,9 @@ def set_command(
     if json_out:
         emit_json({"account": name, "settings": settings})
         return
-    out.print(
-        f"{safe(name)}: log_attachments = {str(acc.log_attachments).lower()}, "
-        f"attachment_limit_mb = {acc.attachment_limit_mb:g}"
-        + (f", timeout = {acc.timeout:g}" if acc.timeout else "")
-    )
+    out.print(f"[bold]\\[accounts.{safe(cfg.toml_key(name))}][/bold]")
+    for key, value in settings.items():
+        out.print(safe(cfg.toml_line(key, value)))
     out.print(f"Watched folders: {safe(core.describe_folders(acc))}")
     out.print(f"Logging from your mail client: {safe(client_setup.describe(acc))}")
 

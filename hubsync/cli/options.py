@@ -94,6 +94,16 @@ def account_name(help_text: str = "The account's name (see `hubsync accounts lis
     return typer.Argument(..., metavar="NAME", help=help_text, autocompletion=complete_account)
 
 
+def optional_account_name():
+    """``[NAME]``: the account, the default account when not given."""
+    return typer.Argument(
+        None,
+        metavar="[NAME]",
+        help="The account's name (default: the default account; see `hubsync accounts list`).",
+        autocompletion=complete_account,
+    )
+
+
 def cafile():
     return typer.Option(
         None, "--cafile", metavar="FILE", help="Also trust the CA certificates in this PEM file."

@@ -16,6 +16,7 @@ class CampaignRecipient:
     replied: bool
     replies: int
     last_reply: str | None
+    replied_from: list[str] = field(default_factory=list)  # the addresses the replies came from
 
 
 @dataclass
@@ -54,14 +55,19 @@ def campaign_report(store: Store, account: str, campaign: str) -> CampaignReport
     for row in rows:
         if row["direction"] != Direction.SENT:
             continue
-        for address in (*row["to_addrs"], *row["cc_addrs"]):
-            replies = [
-                r
-                for r in rows
-                if r["thread_id"] == row["thread_id"]
-                and r["direction"] == Direction.RECEIVED
-                and r["from_addr"] == address
-            ]
+        recipients = (*row["to_addrs"], *row["cc_addrs"])
+        received = [
+            r
+            for r in rows
+            if r["thread_id"] == row["thread_id"] and r["direction"] == Direction.RECEIVED
+        ]
+        # A reply from an address the mail was not sent to (a colleague, the contact's other
+        # address) answers the only recipient when there is one; with several, it is nobody's.
+        strangers = [r for r in received if r["from_addr"] not in recipients]
+        for address in recipients:
+            replies = [r for r in received if r["from_addr"] == address]
+            if len(recipients) == 1:
+                replies += strangers
             dates = [r["date"] or r["logged_at"] for r in replies]
             report.recipients.append(
                 CampaignRecipient(
@@ -71,6 +77,7 @@ def campaign_report(store: Store, account: str, campaign: str) -> CampaignReport
                     replied=bool(replies),
                     replies=len(replies),
                     last_reply=max(dates) if dates else None,
+                    replied_from=sorted({r["from_addr"] for r in replies if r["from_addr"]}),
                 )
             )
     return report
