@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from hubsync import client_setup, credentials
 from hubsync import config as cfg
 from hubsync.errors import CredentialError, HubsyncError, NotImap, ProtocolFailure, UsageError
-from hubsync.mail import imap, providers
+from hubsync.mail import discovery_verdict, imap, providers
 from hubsync.mail.discovery import Discovery, discover, split_address
 from hubsync.mail.endpoint import Endpoint
 from hubsync.mail.probe import POP3, POP3_ONLY_EXPLANATION, probe_port
@@ -124,12 +124,12 @@ def plan(
                         reason="pop3-only",
                         details={"discovery": found.to_dict()},
                     )
+                why = discovery_verdict.explain(found, "imap", "--imap")
                 raise ProtocolFailure(
-                    f"No IMAP server could be found and verified for {found.domain}.",
-                    fix="Give it with --imap-host and --imap-port (ask IT), or check the "
-                    "candidates with `hubsync discover`.",
+                    f"No IMAP server could be verified for {found.domain}: {why.cause}",
+                    fix=why.fix + " `hubsync discover` lists every candidate and why it failed.",
                     reason="imap-not-found",
-                    details={"discovery": found.to_dict()},
+                    details={"discovery": found.to_dict(), "cause": why.reason},
                 )
             account.imap_host, account.imap_port = found.imap.host, found.imap.port
             account.imap_security = found.imap.security
@@ -139,10 +139,18 @@ def plan(
     if not account.imap_port:
         account.imap_port = 993 if account.imap_security == "ssl" else 143
     if not account.smtp_host:
-        raise UsageError(
-            "No SMTP server could be found.",
-            fix="Give it with --smtp-host and --smtp-port (ask IT).",
+        if found is None:  # nothing was looked up: the IMAP host was given, SMTP was not
+            raise UsageError(
+                "No SMTP server was given.",
+                fix="Give it with --smtp-host and --smtp-port (ask IT).",
+                reason="smtp-not-found",
+            )
+        why = discovery_verdict.explain(found, "smtp", "--smtp")
+        raise ProtocolFailure(
+            f"No SMTP server could be verified for {found.domain}: {why.cause}",
+            fix=why.fix,
             reason="smtp-not-found",
+            details={"cause": why.reason},
         )
     if not account.provider:
         provider = providers.by_host(account.imap_host)

@@ -211,3 +211,16 @@ def test_a_non_ascii_password_is_sent_as_utf8_and_refused_cleanly(cli, sandbox):
     assert result.code == 3, result.stderr
     assert "IMAP login failed" in result.stderr and "internal error" not in result.stderr
     assert "pässwörd" not in result.stdout + result.stderr
+
+
+def test_without_the_ca_file_connect_names_the_untrusted_certificate(cli, sandbox):
+    """Discovery finds the servers; their certificates come from a CA the system does not
+    trust. The error says so and names --cafile, not "ask IT for a host"."""
+    result = cli("connect", "alice@example.test", "--password-stdin", "--json", input="x\n")
+    assert result.code == 1, result.stderr
+    error = result.json()
+    assert error["error"] == "imap-not-found" and error["cause"] == "certificate-untrusted"
+    assert "certificate does not verify" in error["message"]
+    assert "mail.example.test" in error["message"] and "--cafile" in error["fix"]
+    listed = cli("discover", "alice@example.test")
+    assert "none verified: mail.example.test" in " ".join(listed.stdout.split())

@@ -11,6 +11,7 @@ from hubsync import client_setup, credentials, redact, render
 from hubsync import config as cfg
 from hubsync.cli import options
 from hubsync.errors import AuthFailure, CredentialError, UsageError
+from hubsync.mail import discovery_verdict
 from hubsync.mail.discovery import Discovery, discover
 from hubsync.oauth.grant import TokenSource
 from hubsync.render import emit_json, emit_json_line, err, interactive, mark, out, safe
@@ -57,7 +58,7 @@ def show_discovery(found: Discovery) -> None:
         f"Server candidates for {safe(found.email)}",
         *("kind", "host", "port", "security", "source", "verified"),
     )
-    for c in found.candidates:
+    for c in found.candidates + found.guesses:  # what was tried, the failed guesses too
         table.add_row(
             c.kind,
             safe(c.host),
@@ -80,7 +81,9 @@ def show_discovery(found: Discovery) -> None:
                 f"(from {chosen.source})"
             )
         else:
-            out.print(f"{label}: [red]none verified[/red]")
+            why = discovery_verdict.explain(found, label.lower(), f"--{label.lower()}")
+            out.print(f"{label}: [red]none verified[/red]: {safe(why.cause)}")
+            out.print(f"  [bold]Fix:[/bold] {safe(why.fix)}")
     if found.pop3_only:
         from hubsync.mail.probe import POP3_ONLY_EXPLANATION
 

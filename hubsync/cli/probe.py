@@ -44,6 +44,10 @@ def probe_command(
 
 def show(report: ProbeReport) -> None:
     """Render a probe report."""
+    if not report.resolves:  # one sentence, not the same DNS error once per port
+        out.print(f"[bold red]Verdict: {report.verdict}[/bold red]")
+        out.print(safe(report.explanation))
+        return
     table = render.table(
         f"Probe of {safe(report.host)}",
         *("port", "open", "protocol", "TLS", "certificate", "capabilities"),

@@ -63,6 +63,7 @@ class Discovery:
     pop3_only: bool = False
     not_offered: list[str] = field(default_factory=list)  # SRV records with target "."
     notes: list[str] = field(default_factory=list)
+    guesses: list[Candidate] = field(default_factory=list)  # host-name guesses that failed
 
     def to_dict(self) -> dict:
         """JSON-ready data (`discover --json`)."""
@@ -95,6 +96,7 @@ class Discovery:
             "pop3_only": self.pop3_only,
             "not_offered": self.not_offered,
             "notes": self.notes,
+            "guesses_failed": [cand(c) for c in self.guesses],
         }
 
 
@@ -131,6 +133,7 @@ def discover(email: str, cafile: str | None = None, verify: bool = True) -> Disc
         _verify(result.candidates, cafile)
     else:
         result.candidates = [c for c in result.candidates if c.source != "guess"]
+    result.guesses = [c for c in result.candidates if c.source == "guess" and not c.verified]
     result.candidates = [c for c in result.candidates if c.source != "guess" or c.verified]
     result.imap = _best(result.candidates, IMAP, verify)
     result.smtp = _best(result.candidates, SMTP, verify)

@@ -48,6 +48,7 @@ class ProbeReport:
     imap: PortReport | None = None
     smtp: PortReport | None = None
     explanation: str = ""
+    resolves: bool = True  # False: the host name does not resolve (no port was reached)
 
     def to_dict(self) -> dict:
         """JSON-ready data (`probe --json`)."""
@@ -110,6 +111,13 @@ def judge(host: str, reports: list[PortReport]) -> ProbeReport:
     elif any(r.protocol == POP3 for r in reports):
         report.verdict = "pop3-only"
         report.explanation = POP3_ONLY_EXPLANATION
+    elif reports and all(not r.open and "does not resolve" in (r.error or "") for r in reports):
+        report.resolves = False
+        cause = reports[0].error.split(": ", 1)[-1].rstrip(".")
+        report.explanation = (
+            f"{host} does not resolve ({cause}): check the spelling of the host name; no "
+            "port could be tried."
+        )
     else:
         report.explanation = f"No IMAP or POP3 service was found on {host}."
     return report
