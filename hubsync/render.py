@@ -92,9 +92,10 @@ def table(title: str | None = None, *columns: str, right: tuple[str, ...] = ()) 
 
 
 def show(made: Table) -> None:
-    """Print a table; where the screen is too narrow for its columns without breaking a
-    word ("alice@ex / ample.te / st"), as one `column: value` record per row instead."""
-    needed = made.__rich_measure__(out, out.options).minimum
+    """Print a table; where the screen is too narrow for it as it is, as one `column: value`
+    record per row instead: Rich would squeeze the columns and break words inside cells
+    ("alice@ex / ample.te / st"), whatever each cell's shortest fit."""
+    needed = made.__rich_measure__(out, out.options).maximum
     if needed <= out.width:
         out.print(made)
         return

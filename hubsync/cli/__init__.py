@@ -172,6 +172,30 @@ def _plain_help() -> None:
 
     TyperOption.display_type_rich = display_type_rich
     TyperOption._get_number_range_help_str = lambda self: None
+    _whole_words_in_help()
+
+
+def _whole_words_in_help() -> None:
+    """click wraps help text with textwrap's defaults, which break "--include-folder" and
+    "MESSAGE-ID" at their hyphens and cut a long path in two: wrap at spaces only."""
+    try:
+        from typer._click import _textwrap
+    except ImportError:  # pragma: no cover - older typer uses click itself
+        from click import _textwrap
+
+    import textwrap
+
+    original = _textwrap.TextWrapper.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        self.break_on_hyphens = False
+        self.break_long_words = False
+
+    _textwrap.TextWrapper.__init__ = init
+    # click's own version cuts a long word whatever break_long_words says; the standard one
+    # puts it on a line of its own instead
+    _textwrap.TextWrapper._handle_long_word = textwrap.TextWrapper._handle_long_word
 
 
 _plain_help()
