@@ -304,6 +304,8 @@ def _render_failure(exc: HubsyncError, run: RunContext) -> None:
         err.print(f"[bold]Fix:[/bold] {safe(scrub(exc.fix))}", markup=True)
     if run.json:
         data = exc.to_dict()
+        if run.json_lines:  # the last event of a stream: what ended it
+            data = {"event": "error", **data}
         emit = emit_json_line if run.json_lines else emit_json
         emit({k: scrub(v) if isinstance(v, str) else v for k, v in data.items()})
 

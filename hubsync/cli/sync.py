@@ -157,6 +157,8 @@ def _watch(store, acc, password, folders, json_out, settings) -> None:
         err.print(
             f"[yellow]Connection trouble:[/yellow] {safe(message)}; reconnecting in {delay:g}s"
         )
+        if json_out:  # the watch goes on: an error event, not the end of the stream
+            emit_json_line({"event": "error", "message": message, "retry_in": delay})
 
     if json_out:
         emit_json_line({"event": "start", "account": acc.name})
