@@ -184,10 +184,10 @@ def test_accounts_list_show_default_and_remove(cli, sandbox, monkeypatch):
     refused = cli("accounts", "remove", "second")  # no terminal to ask at, and no --yes
     assert refused.code == 2 and "--yes" in refused.stderr
     removed = cli("accounts", "remove", "second", "--yes", "--json").json()
-    assert removed == {"removed": "second", "secret_deleted": True}
+    assert removed == {"schema": 2, "removed": "second", "secret_deleted": True}
     assert stored_secret(sandbox, monkeypatch, "second") is None
     assert [a["account"] for a in cli("accounts", "list", "--json").json()["accounts"]] == ["first"]
-    assert cli("accounts", "show", "second").code == 1  # not found: exit 1, not usage
+    assert cli("accounts", "show", "second").code == 2  # an unknown account is a usage error
 
 
 def test_reconnect_updates_the_account(cli, sandbox):

@@ -68,7 +68,7 @@ def test_changed_password_fails_login_and_history_shows_failed_syncs(cli, sandbo
     try:
         for _ in range(2):
             failed = cli("sync")
-            assert failed.code == 1 and "IMAP login failed" in failed.stderr
+            assert failed.code == 3 and "IMAP login failed" in failed.stderr
         code, found = checks(cli)
         assert code == 1
         assert found["imap-login"]["status"] == "fail"

@@ -72,7 +72,7 @@ def test_misbehaviour_ends_in_a_clear_error_quickly(tmp_path, certificate, behav
         done, seconds, peak_mb = run_sync(tmp_path, server.port, cafile)
     finally:
         server.close()
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == (4 if reason == "connection-dropped" else 1), done.stderr
     assert json.loads(done.stdout)["error"] == reason, done.stdout
     assert "Traceback" not in done.stderr and "internal error" not in done.stderr
     assert "password" not in done.stderr.lower() or behaviour != "endless-login"

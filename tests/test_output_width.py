@@ -57,7 +57,7 @@ COMMANDS = [
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
 def test_no_word_is_lost_or_broken_at_any_width(logged, command):
     wide = logged(*command, env={"COLUMNS": "400"})
-    assert wide.code in (0, 1), wide.stderr
+    assert wide.code == 0 or command[0] == "doctor", wide.stderr
     reference = words(wide.stdout)
     assert reference
     for width in (40, 60, 80):

@@ -121,7 +121,7 @@ def test_report_numbers_equal_the_database(alice, sandbox, tmp_path):
     assert data["attachments_logged"] == count("SELECT COUNT(*) FROM attachments") == 1
     assert data["attachment_bytes"] == count("SELECT SUM(size) FROM attachments")
     assert data["contacts_created"] == count("SELECT COUNT(*) FROM contacts")
-    assert data["by_contact"]["bob@customer.test"] == {"sent": 1, "reply": 1, "manual": 0}
+    assert data["by_contact"]["bob@customer.test"] == {"sent": 1, "replies": 1, "logged_by_hand": 0}
     assert "Not stored" in data["statement"]
     human = alice("report")
     assert human.code == 0 and "Replies logged" in human.stdout
@@ -145,7 +145,7 @@ def test_contact_record_has_timeline_and_attachments(alice, sandbox):
     alice("sync")
     listing = alice("contacts", "--json").json()["contacts"]
     bob = next(c for c in listing if c["address"] == "bob@customer.test")
-    assert bob["messages"] == 2 and bob["name"] == "Bob Buyer"
+    assert bob["message_count"] == 2 and bob["name"] == "Bob Buyer"
     record = alice("contacts", "bob@customer.test", "--full", "--json").json()
     assert [t["direction"] for t in record["timeline"]] == ["sent", "received"]
     assert record["timeline"][1]["body"] == "Signed."
@@ -207,7 +207,7 @@ def test_live_folder_audit_stores_nothing(alice, sandbox):
     ):
         sandbox.deliver(msg.as_bytes(), "alice@example.test", folder)
     data = alice("threads", "--folder", folder, "--json").json()
-    assert data["messages"] == 3 and data["threads"] == 1
+    assert data["message_count"] == 3 and data["thread_count"] == 1
     assert data["thread_list"] == [[a, b, c]]
     assert [s["message_id"] for s in data["suspected_unrelated"]] == [c]
     db_file = alice.home / "data" / "hubsync.sqlite3"

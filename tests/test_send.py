@@ -273,6 +273,7 @@ def test_template_with_missing_variable_sends_nothing(alice, tmp_path):
     assert alice("outbox", "--all", "--json").json()["items"] == []
     listed = alice("templates", "list", "--json").json()
     assert listed == {
+        "schema": 2,
         "templates": [
             {
                 "name": "intro",

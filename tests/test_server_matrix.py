@@ -98,7 +98,7 @@ def test_send_sync_why_audit_and_doctor(on_server, sandbox):
 
     audit = cli("threads", "--folder", "INBOX", "--json")
     assert audit.code == 0, audit.stderr
-    assert audit.json()["messages"] >= 2
+    assert audit.json()["message_count"] >= 2
     assert [stranger] in audit.json()["thread_list"]
 
     second = cli("sync", "--json").json()  # every message is scanned by two syncs

@@ -82,6 +82,7 @@ def test_two_machines_share_one_log_and_log_a_reply_once(team, sandbox, postgres
     # the attachment one machine logged is saved from the other: no shared disk needed
     contact = desktop("contacts", "bob@customer.test", "--json").json()
     [attachment] = [a for a in contact["attachments"] if a["message_id"] == rid]
+    (tmp_path / "out").mkdir()
     saved = desktop("attachments", "save", attachment["sha256"], "--to", str(tmp_path / "out"),
                     "--json")  # fmt: skip
     assert saved.code == 0, saved.stderr

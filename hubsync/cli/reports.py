@@ -7,6 +7,7 @@ from hubsync import collector, render, reports
 from hubsync.cli import common, options
 from hubsync.errors import EXIT_FAILED, UsageError
 from hubsync.logbook import COUNT_NAMES, Direction
+from hubsync.logbook import label as column_label
 from hubsync.render import emit_json, out, safe
 
 threads_app = typer.Typer(
@@ -199,7 +200,7 @@ def report_command(
         ("By contact", "contact", data.by_contact),
     ):
         names = list(COUNT_NAMES.values())
-        by = render.table(title, first, *(label(n) for n in names))
+        by = render.table(title, first, *(column_label(n) for n in names))
         for key, c in counts.items():
             by.add_row(safe(key), *(str(c.get(n, 0)) for n in names))
         render.show(by)
