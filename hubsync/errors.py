@@ -137,6 +137,34 @@ class StoreError(HubsyncError):
     reason = "store"
 
 
+class StoreConflict(StoreError):
+    """A row that must be unique is already there (a message logged, a key taken): for the
+    caller usually "done already", decided on the class, never on the text."""
+
+    reason = "store-conflict"
+
+
+class OutboxKeyTaken(StoreConflict):
+    """Another message of the account already carries this idempotency key."""
+
+    reason = "outbox-key-taken"
+
+
+class StoreUnreachable(StoreError):
+    """The database server cannot be reached (down, restarting, the connection dropped):
+    waiting and trying again helps, so long-running loops do."""
+
+    reason = "store-unreachable"
+    exit_code = EXIT_UNREACHABLE
+
+
+class StoreBusy(StoreError):
+    """Another process holds the store's write lock (SQLite) for longer than we wait."""
+
+    reason = "store-busy"
+    exit_code = EXIT_BUSY
+
+
 class AlreadyRunning(HubsyncError):
     reason = "already-running"
     exit_code = EXIT_BUSY

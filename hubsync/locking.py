@@ -1,4 +1,6 @@
-"""One sync at a time per account: an advisory lock file in the data directory."""
+"""One sync at a time per account: an advisory lock file in the data directory and, on a
+team's shared PostgreSQL store, the account's lease, so that two machines never sync one
+account at once (nor a machine and a worker)."""
 
 import contextlib
 import fcntl
@@ -35,6 +37,60 @@ def account_lock(account: str, what: str = "sync") -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+TEAM_LEASE_MS = 60_000  # renewed every third of it while held
+
+
+@contextlib.contextmanager
+def team_account_lock(store, account: str, what: str = "sync") -> Iterator[None]:
+    """Hold ``account``'s lease in the shared store while the block runs (renewed in the
+    background); AlreadyRunning naming the holder (machine, process, since when) when
+    another hubsync, on any machine, holds it. Nothing to do on a local SQLite store."""
+    if getattr(store, "kind", "sqlite") != "postgresql":
+        yield
+        return
+    import socket
+    import threading
+    import uuid
+
+    owner = f"{what}:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    if not store.claim_lease(account, owner, lease_ms=TEAM_LEASE_MS):
+        holder = next((r for r in store.leases() if r["account"] == account), None)
+        raise AlreadyRunning(
+            f"Account {account!r} is being worked on by another hubsync: "
+            + describe_holder(holder),
+            fix="Wait for it to finish (a worker holds an account while it runs: stop it, or "
+            "let it do the syncing).",
+            details={"holder": holder["owner"] if holder else None},
+        )
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(TEAM_LEASE_MS / 3000):
+            with contextlib.suppress(Exception):  # unreachable: retried at the next beat
+                store.renew_lease(account, owner, lease_ms=TEAM_LEASE_MS)
+
+    beat = threading.Thread(target=renew, daemon=True, name=f"lease {account}")
+    beat.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        with contextlib.suppress(Exception):  # unreachable: the lease simply runs out
+            store.release_lease(account, owner)
+
+
+def describe_holder(lease: dict | None) -> str:
+    """ "sync on laptop (process 4242) since 2026-12-07T09:00:00+00:00" from a lease row."""
+    if lease is None:
+        return "it has just finished; try again."
+    parts = lease["owner"].split(":")
+    if len(parts) == 4:  # what:host:pid:suffix (sync, sync --watch)
+        what, host, pid = parts[0], parts[1], parts[2]
+    else:  # host:pid:suffix (hubsync worker)
+        what, host, pid = "worker", parts[0], parts[1] if len(parts) > 1 else "?"
+    return f"{what} on {host} (process {pid}) since {lease['claimed']}."
 
 
 @contextlib.contextmanager

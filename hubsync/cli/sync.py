@@ -66,7 +66,7 @@ def sync_command(
     acc = common.account(account, timeout)
     store = common.store()
     password = common.password_for(acc)
-    with locking.account_lock(acc.name):
+    with locking.account_lock(acc.name), locking.team_account_lock(store, acc.name):
         if watch_mode:
             settings = watch.WatchSettings(poll=poll, sweep=sweep)
             _watch(store, acc, password, folder or None, json_out, settings)
@@ -87,7 +87,7 @@ def _sync_all(accounts, json_out: bool) -> None:
         try:
             store = common.store()
             password = common.password_for(acc)
-            with locking.account_lock(acc.name):
+            with locking.account_lock(acc.name), locking.team_account_lock(store, acc.name):
                 report = _run_once(store, acc, password, None, json_out)
                 _settle_outbox(store, acc, password, report)
         except HubsyncError as exc:
@@ -160,10 +160,24 @@ def _watch(store, acc, password, folders, json_out, settings) -> None:
         if json_out:  # the watch goes on: an error event, not the end of the stream
             emit_json_line({"event": "error", "message": message, "retry_in": delay})
 
+    def on_store(state: str, detail: str) -> None:
+        if json_out:
+            emit_json_line({"event": state, "account": acc.name, "detail": detail})
+        if state == "store-lost":
+            err.print(
+                f"[yellow]The store cannot be reached:[/yellow] {safe(detail)}; waiting for it "
+                "(nothing is lost: positions move only with their messages logged)"
+            )
+        else:
+            err.print("[green]The store is back.[/green]")
+
     if json_out:
         emit_json_line({"event": "start", "account": acc.name})
     try:
-        watch.watch(store, acc, password, folders, on_report, on_trouble, settings=settings)
+        watch.watch(
+            store, acc, password, folders, on_report, on_trouble, settings=settings,
+            on_store=on_store,
+        )  # fmt: skip
     except KeyboardInterrupt:
         err.print("Stopped watching.")
 

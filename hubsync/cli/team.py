@@ -104,11 +104,10 @@ def team_status_command(json_out: bool = options.json_out()) -> None:
     """Every account: which worker holds it, until when, its last successful sync and its
     last failure with the reason code."""
     from hubsync.team.status import team_status
-    from hubsync.team.worker import now_ms
 
     config = cfg.load()
     store = common.store()
-    rows = team_status(store, list(config.accounts), now_ms())
+    rows = team_status(store, list(config.accounts), store.clock_ms())
     if json_out:
         emit_json({"store": store.kind, "accounts": [r.to_dict() for r in rows]})
         return

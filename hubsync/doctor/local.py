@@ -106,14 +106,13 @@ def _lease_check(account: cfg.Account, store: Store) -> list[Check]:
     """Where workers run (`hubsync worker`): which one watches the account, and whether its
     lease is still being renewed. Nothing when no worker ever claimed the account."""
     import datetime as dt
-    import time
 
     lease = next((row for row in store.leases() if row["account"] == account.name), None)
     if lease is None:
         return []
     until = dt.datetime.fromtimestamp(lease["expires_ms"] / 1000, dt.UTC)
     when = until.isoformat(timespec="seconds")
-    if lease["expires_ms"] >= time.time() * 1000:
+    if lease["expires_ms"] >= store.clock_ms():  # the clock leases are measured by
         return [ok("lease", f"watched by worker {lease['owner']} (lease until {when})")]
     return [
         warn(

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from hubsync.errors import StoreError
+from hubsync.errors import StoreBusy, StoreConflict, StoreError, StoreUnreachable
 from hubsync.urls import redact_url
 
 # Schema type tokens in the migrations, per database.
@@ -117,11 +117,12 @@ class SqliteDatabase(Database):
                 reason="disk-full",
             )
         if "locked" in lower or "busy" in lower:
-            return StoreError(
+            return StoreBusy(
                 f"The store {self.path} is busy (another hubsync is writing).",
                 fix="Try again in a moment.",
-                reason="store-busy",
             )
+        if isinstance(exc, sqlite3.IntegrityError) and "unique" in lower:
+            return StoreConflict(f"{text}.")
         if "not a database" in lower or "malformed" in lower:
             return StoreError(
                 f"The store {self.path} is damaged: {text}.",
@@ -161,6 +162,7 @@ class PostgresDatabase(Database):
         self.psycopg = psycopg
         self.url = url
         self.location = _redacted(url)
+        self._row_factory, self._timeout = dict_row, int(timeout)
         try:
             self.conn = psycopg.connect(
                 url, autocommit=True, row_factory=dict_row, connect_timeout=int(timeout)
@@ -169,17 +171,41 @@ class PostgresDatabase(Database):
             raise self.error(exc) from None
         self._depth = 0
 
+    def _live(self):
+        """The connection, opened again first when the last one was lost (the server
+        restarted, failed over, or dropped it): the statement that saw the loss failed with
+        store-unreachable; the next one gets a fresh connection. Never inside a transaction:
+        its statements must all run on one connection."""
+        if self.conn.closed or self.conn.broken:
+            with contextlib.suppress(self.psycopg.Error):
+                self.conn.close()
+            try:
+                self.conn = self.psycopg.connect(
+                    self.url,
+                    autocommit=True,
+                    row_factory=self._row_factory,
+                    connect_timeout=self._timeout,
+                )
+            except self.psycopg.Error as exc:
+                raise self.error(exc) from None
+        return self.conn
+
     def execute(self, sql: str, args: tuple = ()):
         try:
-            return self.conn.execute(_PLACEHOLDER.sub("%s", sql), args)
+            conn = self.conn if self._depth else self._live()
+            return conn.execute(_PLACEHOLDER.sub("%s", sql), args)
         except self.psycopg.Error as exc:
             raise self.error(exc) from exc
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator["PostgresDatabase"]:
         try:
-            with self.conn.transaction():
-                yield self
+            with self._live().transaction():
+                self._depth += 1
+                try:
+                    yield self
+                finally:
+                    self._depth -= 1
         except self.psycopg.Error as exc:
             raise self.error(exc) from exc
 
@@ -218,12 +244,11 @@ class PostgresDatabase(Database):
                 reason="disk-full",
             )
         if isinstance(exc, errors.UniqueViolation):
-            return StoreError(f"{text}.", reason="store-conflict")
+            return StoreConflict(f"{text}.")
         if isinstance(exc, self.psycopg.OperationalError):
-            return StoreError(
+            return StoreUnreachable(
                 f"The store {self.location} cannot be reached: {text}.",
                 fix="Check store_url (or HUBSYNC_STORE_URL) and that the database server runs.",
-                reason="store-unreachable",
             )
         return StoreError(f"The store {self.location} failed: {text}.", reason="store-failed")
 
@@ -269,6 +294,10 @@ class PooledPostgresDatabase(PostgresDatabase):
                 max_size=max_size,
                 kwargs={"autocommit": True, "row_factory": dict_row},
                 timeout=wait,  # a thread waits this long for a free connection
+                # a connection the server dropped while idle is replaced when borrowed,
+                # instead of failing the statement that borrows it
+                check=ConnectionPool.check_connection,
+                reconnect_timeout=3600,  # keep trying to refill for an hour, not 5 minutes
                 open=True,
             )
             self.pool.wait(timeout=timeout)
@@ -306,10 +335,9 @@ class PooledPostgresDatabase(PostgresDatabase):
 
     def error(self, exc) -> StoreError:
         if type(exc).__name__ == "PoolTimeout":
-            return StoreError(
+            return StoreUnreachable(
                 f"The store {self.location} cannot be reached: no connection within the "
                 "time limit.",
                 fix="Check store_url (or HUBSYNC_STORE_URL) and that the database server runs.",
-                reason="store-unreachable",
             )
         return super().error(exc)

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from hubsync import paths
-from hubsync.errors import StoreError, UsageError
+from hubsync.errors import OutboxKeyTaken, StoreConflict, StoreError, UsageError
 from hubsync.store import attachments as files
 from hubsync.store.database import (
     Database,
@@ -335,10 +335,8 @@ class Store:
                 (account, message_id, raw, sender, json.dumps(recipients), subject, sent_folder,
                  stamp, stamp, idempotency_key),
             )  # fmt: skip
-        except StoreError as exc:
-            if exc.reason in ("store-conflict", "outbox-key-taken"):
-                return False  # (PostgreSQL: another send took the key between check and insert)
-            raise
+        except StoreConflict:  # OutboxKeyTaken, or (PostgreSQL) another send took the key
+            return False  # between the check and the insert
         return True
 
     def _outbox_insert_row(self, row: tuple) -> None:
@@ -351,7 +349,7 @@ class Store:
                     (account, idempotency_key),
                 ).fetchone()
             ):
-                raise StoreError("The idempotency key is taken.", reason="outbox-key-taken")
+                raise OutboxKeyTaken("The idempotency key is taken.")
             conn.execute(
                 "INSERT INTO outbox (account, message_id, state, raw, sender, recipients, "
                 "subject, sent_folder, created, updated, idempotency_key) "
@@ -533,42 +531,86 @@ class Store:
 
     # -- leases (hubsync worker) -------------------------------------------------------------
 
-    def claim_lease(self, account: str, owner: str, now_ms: int, lease_ms: int) -> bool:
+    # Lease times are the database's clock, never a worker's: two machines whose clocks
+    # differ by minutes still agree on when a lease ran out. ``now_ms`` is for tests only.
+
+    def _clock(self, now_ms: int | None) -> tuple[str, tuple]:
+        """The SQL for "now" in epoch milliseconds, and its arguments."""
+        if now_ms is not None:
+            return "CAST(? AS BIGINT)", (now_ms,)
+        if self.kind == "sqlite":
+            return "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)", ()
+        return "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)", ()
+
+    def clock_ms(self) -> int:
+        """The database's time in epoch milliseconds (what leases are measured against)."""
+        clock, args = self._clock(None)
+        return int(self._one(f"SELECT {clock} AS now", *args)["now"])  # noqa: S608
+
+    def claim_lease(
+        self, account: str, owner: str, now_ms: int | None = None, lease_ms: int = 60_000
+    ) -> bool:
         """Take the account's lease for ``owner`` when nobody holds it, or its holder let it
         expire (or ``owner`` holds it already). One atomic upsert: two workers claiming at
         once cannot both win."""
+        clock, at = self._clock(now_ms)
         row = self.db.execute(
-            "INSERT INTO leases (account, owner, expires_ms, claimed) VALUES (?, ?, ?, ?) "
+            "INSERT INTO leases (account, owner, expires_ms, claimed) "  # noqa: S608
+            f"VALUES (?, ?, {clock} + ?, ?) "
             "ON CONFLICT (account) DO UPDATE SET owner = excluded.owner, "
             "expires_ms = excluded.expires_ms, claimed = excluded.claimed "
-            "WHERE leases.expires_ms < ? OR leases.owner = excluded.owner RETURNING owner",
-            (account, owner, now_ms + lease_ms, now(), now_ms),
+            f"WHERE leases.expires_ms < {clock} OR leases.owner = excluded.owner "
+            "RETURNING owner",
+            (account, owner, *at, lease_ms, now(), *at),
         ).fetchone()
         return row is not None and row["owner"] == owner
 
-    def renew_lease(self, account: str, owner: str, now_ms: int, lease_ms: int) -> bool:
+    def renew_lease(
+        self, account: str, owner: str, now_ms: int | None = None, lease_ms: int = 60_000
+    ) -> bool:
         """Extend ``owner``'s lease; False when it has been lost (taken over after expiry)."""
-        with self.transaction() as conn:
-            row = conn.execute(
-                "UPDATE leases SET expires_ms = ? WHERE account = ? AND owner = ? "
-                "RETURNING account",
-                (now_ms + lease_ms, account, owner),
-            ).fetchone()
-        return row is not None
+        return bool(self.renew_leases([account], owner, now_ms, lease_ms))
 
-    def renew_leases(self, accounts: list[str], owner: str, now_ms: int, lease_ms: int) -> set[str]:
+    def renew_leases(
+        self, accounts: list[str], owner: str, now_ms: int | None = None, lease_ms: int = 60_000
+    ) -> set[str]:
         """Extend ``owner``'s leases on ``accounts`` in one statement; the accounts whose
         lease it still held (the others were taken over after expiry)."""
         if not accounts:
             return set()
         marks = ",".join("?" for _ in accounts)
+        clock, at = self._clock(now_ms)
         with self.transaction() as conn:
             rows = conn.execute(
-                f"UPDATE leases SET expires_ms = ? WHERE owner = ? AND account IN ({marks}) "  # noqa: S608
-                "RETURNING account",
-                (now_ms + lease_ms, owner, *accounts),
+                f"UPDATE leases SET expires_ms = {clock} + ? "  # noqa: S608
+                f"WHERE owner = ? AND account IN ({marks}) RETURNING account",
+                (*at, lease_ms, owner, *accounts),
             ).fetchall()
         return {r["account"] for r in rows}
+
+    def heartbeat(self, owner: str, lease_ms: int, now_ms: int | None = None) -> int:
+        """Say that worker ``owner`` is alive; returns how many workers are (each renewed
+        its heartbeat within one lease period, by the database's clock)."""
+        clock, at = self._clock(now_ms)
+        with self.transaction() as conn:
+            conn.execute(
+                f"INSERT INTO workers (owner, heartbeat_ms) VALUES (?, {clock}) "  # noqa: S608
+                "ON CONFLICT (owner) DO UPDATE SET heartbeat_ms = excluded.heartbeat_ms",
+                (owner, *at),
+            )
+            conn.execute(
+                f"DELETE FROM workers WHERE heartbeat_ms < {clock} - ?",  # noqa: S608
+                (*at, 10 * lease_ms),
+            )
+            row = conn.execute(
+                f"SELECT COUNT(*) AS live FROM workers WHERE heartbeat_ms >= {clock} - ?",  # noqa: S608
+                (*at, lease_ms),
+            ).fetchone()
+        return int(row["live"])
+
+    def leave(self, owner: str) -> None:
+        """A worker stopping cleanly: no longer counted as alive."""
+        self._write("DELETE FROM workers WHERE owner = ?", owner)
 
     def release_lease(self, account: str, owner: str) -> None:
         """Give the lease up (a clean shutdown): another worker may claim it at once."""

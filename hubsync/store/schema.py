@@ -90,4 +90,10 @@ MIGRATIONS = [
     ALTER TABLE sync_state ADD COLUMN rescan_from {bigint};
     ALTER TABLE sync_state ADD COLUMN new_from {bigint};
     """,
+    # 8: live workers (a heartbeat each round, by the database's clock): each worker aims at
+    # its fair share of the accounts, ceil(accounts / live workers). Lease times are the
+    # database's clock from now on too (migration 3 spoke of the worker's).
+    """
+    CREATE TABLE workers (owner TEXT PRIMARY KEY, heartbeat_ms {bigint} NOT NULL);
+    """,
 ]

@@ -103,6 +103,17 @@ class Reconnects:
         return delay
 
 
+STORE_RETRY_FIRST = 1.0
+STORE_RETRY_MAX = 60.0
+
+
+def store_backoff(attempt: int, jitter: float) -> float:
+    """Seconds before the ``attempt``-th retry of a database that cannot be reached (1, 2,
+    4, ... 60), spread by ``jitter`` (0 to 1: times 0.5 to 1.5) so that the workers of a
+    team do not all come back at the same moment."""
+    return min(STORE_RETRY_MAX, STORE_RETRY_FIRST * 2 ** max(0, attempt - 1)) * (0.5 + jitter)
+
+
 def jitter() -> float:
     """A random jitter value for ``backoff_delay`` (the loops pass it in; tests pick it)."""
     return random.random()  # noqa: S311 - spreading reconnects, not a secret

@@ -25,7 +25,7 @@ import imapclient
 
 from hubsync import config as cfg
 from hubsync.environment import pause_point
-from hubsync.errors import StoreError
+from hubsync.errors import StoreError, StoreUnreachable
 from hubsync.mail.endpoint import DEFAULT_TIMEOUT
 from hubsync.mail.reply_folders import WatchPlan
 from hubsync.sessions import Secret
@@ -63,14 +63,27 @@ def watch(
     stop: threading.Event | None = None,
     settings: WatchSettings | None = None,
     jitter: Callable[[], float] = verdict.jitter,
+    on_store: Callable[[str, str], None] | None = None,
 ) -> None:
     """Run until interrupted (KeyboardInterrupt propagates after a clean logout), until
     ``stop`` is set (a worker giving an account up), or until a refusal (raised, with its
     fix). Each sync's report goes to ``on_report``; each reconnect's reason and delay to
-    ``on_trouble``."""
+    ``on_trouble``. A database that cannot be reached (a team store restarting) is waited
+    for with backoff: ``on_store("store-lost", why)`` once, ``on_store("store-back", "")``
+    at the first sync that wrote again; nothing is lost meanwhile, since no position moves
+    without its messages logged."""
     stop = stop or threading.Event()
     settings = settings or WatchSettings(idle_renew=idle_renew)
     retry = verdict.Reconnects(account.timeout or DEFAULT_TIMEOUT, jitter)
+    tell = on_store or (lambda state, detail: None)
+    lost = [0]  # store outages in a row
+
+    def reported(report: SyncReport) -> None:
+        if lost[0]:
+            lost[0] = 0
+            tell("store-back", "")
+        on_report(report)
+
     while not stop.is_set():
         connected_at = None
         tried_at = time.monotonic()
@@ -78,9 +91,14 @@ def watch(
             with session(account, password, store, timeout=retry.timeout) as client:
                 connected_at = time.monotonic()
                 retry.connected()
-                _Connection(client, store, account, folders, on_report, settings, stop).run()
+                _Connection(client, store, account, folders, reported, settings, stop).run()
+        except StoreUnreachable as exc:
+            lost[0] += 1
+            if lost[0] == 1:
+                tell("store-lost", exc.message)
+            stop.wait(verdict.store_backoff(lost[0], jitter()))
         except StoreError:
-            raise  # the log cannot be written: a reconnect will not help
+            raise  # a full disk or a damaged store: a reconnect will not help
         except Exception as exc:
             if not verdict.is_retryable(exc):
                 raise  # a refused login or certificate: retrying in a loop helps nobody

@@ -4,10 +4,22 @@ Accounts are claimed through leases in the store (``Store.claim_lease``: one ato
 two workers never hold one account), renewed every third of the lease while the worker is
 alive, and given up on a clean shutdown. A worker that dies (``kill -9``) stops renewing: its
 accounts are claimed by the others once the lease has run out. Each claimed account is
-watched by a thread of its own running the ``sync --watch`` loop (IMAP IDLE), with a store
-connection of its own; at most ``concurrency`` accounts at a time.
+watched by a thread of its own running the ``sync --watch`` loop (IMAP IDLE); at most
+``concurrency`` accounts at a time.
+
+Balance: every round a worker renews its heartbeat and learns how many workers are alive
+(by the database's clock), and aims at its fair share, ceil(accounts / live workers), capped
+by ``concurrency``. Over its share it gives up the surplus, the accounts idle longest first,
+so a worker that joins gets its share within one lease period; under it, it claims more.
+
+The database may go away (a dropped connection, a restart, a failover): a round that cannot
+reach it is retried with backoff (1 s doubling to 60 s, with jitter), the watches keep
+running (each retries its own store writes), and the events say ``store-lost`` and
+``store-back``.
 """
 
+import contextlib
+import math
 import os
 import socket
 import threading
@@ -18,16 +30,17 @@ from dataclasses import dataclass, field
 
 from hubsync import config as cfg
 from hubsync import credentials, environment
-from hubsync.errors import CredentialError, HubsyncError
+from hubsync.errors import CredentialError, HubsyncError, StoreUnreachable
 from hubsync.store import Store
 from hubsync.sync import verdict
 
 Event = dict  # one JSON-ready event: {"event": "start" | "claim" | "release" | "sync" |
-# "failure" | "stop", "account", "worker", ...}
+# "failure" | "store-lost" | "store-back" | "stop", "account", "worker", ...}
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
+def fair_share(accounts: int, live_workers: int, concurrency: int) -> int:
+    """How many accounts one worker aims to hold."""
+    return min(concurrency, math.ceil(accounts / max(1, live_workers)))
 
 
 def owner_id() -> str:
@@ -39,6 +52,7 @@ def owner_id() -> str:
 class Watched:
     thread: threading.Thread
     stop: threading.Event = field(default_factory=threading.Event)
+    active_at: float = field(default_factory=time.monotonic)  # claimed, or last logged mail
 
 
 class Worker:
@@ -52,8 +66,11 @@ class Worker:
         owner: str | None = None,
         shared_store: Store | None = None,
         watch_settings=None,
+        watch_one: Callable[[str, threading.Event], None] | None = None,
     ) -> None:
         self.open_store = open_store
+        # What watching one account means: the IMAP watch (tests of balancing give another)
+        self.watch_one = watch_one or self._watch_imap
         self.watch_settings = watch_settings  # poll and sweep (sync.watch.WatchSettings)
         # A PostgreSQL store with a connection pool serves every thread; otherwise (SQLite)
         # each thread opens a store of its own.
@@ -67,14 +84,27 @@ class Worker:
         self.unusable: set[str] = set()  # no secret, or a refused login: not retried here
         self.stopping = threading.Event()
         self.lock = threading.Lock()
+        self.share = concurrency  # this worker's fair share, recomputed each round
 
     def run(self) -> None:
-        """Claim, renew and watch until ``stop()``; then give every lease up."""
+        """Claim, renew and watch until ``stop()``; then give every lease up. A database
+        that cannot be reached is waited for, never a reason to stop."""
         store = self._store()
         self._emit("start", None, lease_s=self.lease_ms / 1000, concurrency=self.concurrency)
+        lost = 0  # rounds in a row that could not reach the database
         try:
             while not self.stopping.is_set():
-                self._round(store)
+                try:
+                    self._round(store)
+                except StoreUnreachable as exc:
+                    lost += 1
+                    if lost == 1:
+                        self._emit("store-lost", None, detail=exc.message)
+                    self.stopping.wait(verdict.store_backoff(lost, verdict.jitter()))
+                    continue
+                if lost:
+                    self._emit("store-back", None, after_attempts=lost)
+                    lost = 0
                 self.stopping.wait(self.lease_ms / 3000)
         finally:
             self._shutdown(store)
@@ -92,8 +122,12 @@ class Worker:
         self.stopping.set()
 
     def _round(self, store: Store) -> None:
-        """Renew what is held (dropping lost leases and dead watches), then claim more."""
-        renewed = store.renew_leases(list(self.watched), self.owner, now_ms(), self.lease_ms)
+        """Renew what is held (dropping lost leases and dead watches), give up what is over
+        the fair share, then claim up to it."""
+        live = store.heartbeat(self.owner, self.lease_ms)
+        wanted = [n for n in self.accounts if n not in self.unusable]
+        self.share = fair_share(len(wanted), live, self.concurrency)
+        renewed = store.renew_leases(list(self.watched), self.owner, lease_ms=self.lease_ms)
         for name in list(self.watched):
             watched = self.watched[name]
             alive = watched.thread.is_alive()
@@ -105,13 +139,25 @@ class Worker:
                 else:
                     store.release_lease(name, self.owner)
                     self._emit("release", name, reason="watch-ended")
-        for name in sorted(self.accounts):
-            if len(self.watched) >= self.concurrency:
+        surplus = len(self.watched) - self.share
+        if surplus > 0:  # the idlest first: a busy inbox keeps its warm connection
+            for name in sorted(self.watched, key=lambda n: self.watched[n].active_at)[:surplus]:
+                self._give_up(store, name)
+        for name in sorted(wanted):
+            if len(self.watched) >= self.share:
                 break
-            if name in self.watched or name in self.unusable:
+            if name in self.watched:
                 continue
-            if store.claim_lease(name, self.owner, now_ms(), self.lease_ms):
+            if store.claim_lease(name, self.owner, lease_ms=self.lease_ms):
                 self._start(name)
+
+    def _give_up(self, store: Store, name: str) -> None:
+        """Stop watching ``name`` and free its lease at once, for a worker under its share."""
+        watched = self.watched.pop(name)
+        watched.stop.set()
+        watched.thread.join(timeout=15)
+        store.release_lease(name, self.owner)
+        self._emit("release", name, reason="rebalance")
 
     def _start(self, name: str) -> None:
         watched = Watched(threading.Thread(target=self._watch, args=(name,), daemon=True))
@@ -120,10 +166,12 @@ class Worker:
         watched.thread.start()
 
     def _watch(self, name: str) -> None:
+        self.watch_one(name, self.watched[name].stop)
+
+    def _watch_imap(self, name: str, stop: threading.Event) -> None:
         from hubsync.sync import watch  # the IMAP machinery only where it runs
 
         account = self.accounts[name]
-        stop = self.watched[name].stop
         store = None
         try:
             store = self._store()
@@ -131,10 +179,15 @@ class Worker:
 
             def on_report(report) -> None:
                 data = report.to_dict()
+                if data["logged"] and name in self.watched:
+                    self.watched[name].active_at = time.monotonic()
                 self._emit("sync", name, scanned=data["scanned"], logged=data["logged"])
 
             def on_trouble(message: str, delay: float) -> None:
                 self._emit("failure", name, reason="reconnect", detail=message, retry_in=delay)
+
+            def on_store(state: str, detail: str) -> None:
+                self._emit(state, name, **({"detail": detail} if detail else {}))
 
             watch.watch(
                 store,
@@ -145,6 +198,7 @@ class Worker:
                 on_trouble,
                 stop=stop,
                 settings=self.watch_settings,
+                on_store=on_store,
             )
         except HubsyncError as exc:
             if verdict.is_refusal(exc):
@@ -163,9 +217,12 @@ class Worker:
             watched.stop.set()
         for name, watched in list(self.watched.items()):
             watched.thread.join(timeout=15)
-            store.release_lease(name, self.owner)
+            with contextlib.suppress(HubsyncError):  # unreachable: the lease runs out instead
+                store.release_lease(name, self.owner)
             self._emit("release", name, reason="shutdown")
         self.watched.clear()
+        with contextlib.suppress(HubsyncError):
+            store.leave(self.owner)
 
     def _emit(self, event: str, account: str | None, **details) -> None:
         with self.lock:
