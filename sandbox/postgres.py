@@ -5,6 +5,7 @@ initdb and postgres require)."""
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -54,8 +55,14 @@ class Postgres:
              "--no-sync", "-E", "UTF8", "--locale=C"],
             check=True, capture_output=True, preexec_fn=as_postgres, timeout=120,
         )  # fmt: skip
+        self._launch(binaries, as_postgres, timeout)
+        self._psql(binaries, f"CREATE USER {USER}")
+        self._psql(binaries, f"CREATE DATABASE {DATABASE} OWNER {USER}")
+
+    def _launch(self, binaries: Path, as_postgres, timeout: float) -> None:
+        data = self.directory / "data"
         log = self.directory / "postgres.log"
-        with open(log, "wb") as out:
+        with open(log, "ab") as out:
             self.process = subprocess.Popen(
                 [str(binaries / "postgres"), "-D", str(data), "-p", str(self.port),
                  "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.directory}",
@@ -70,8 +77,28 @@ class Postgres:
                 self.stop()
                 raise RuntimeError(f"PostgreSQL did not start: {log.read_text()[-2000:]}")
             time.sleep(0.1)
-        self._psql(binaries, f"CREATE USER {USER}")
-        self._psql(binaries, f"CREATE DATABASE {DATABASE} OWNER {USER}")
+
+    def restart(self, down_for: float = 0.0, timeout: float = 60.0) -> None:
+        """A fast shutdown (as `pg_ctl restart -m fast`: every session is cut), ``down_for``
+        seconds with no server, then the same server on the same port again."""
+        self.process.send_signal(signal.SIGINT)  # "fast" shutdown
+        self.process.wait(timeout=timeout)
+        time.sleep(down_for)
+        self._launch(bin_dir(), _as_postgres(self.directory), timeout)
+
+    def terminate_sessions(self) -> int:
+        """pg_terminate_backend of every client session of the test database (as a failing
+        network or an administrator would); the number cut."""
+        sql = (
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "  # noqa: S608
+            f"WHERE datname = '{DATABASE}' AND pid <> pg_backend_pid()"
+        )
+        done = subprocess.run(
+            ["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", "postgres",
+             "-At", "-c", sql],
+            check=True, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        return int(done.stdout.strip() or 0)
 
     def _ready(self, binaries: Path) -> bool:
         done = subprocess.run(

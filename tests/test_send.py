@@ -280,7 +280,7 @@ def test_template_with_missing_variable_sends_nothing(alice, tmp_path):
                 "subject": "Hello {first_name}",
                 "variables": ["first_name", "product"],
             }
-        ]
+        ],
     }
 
 

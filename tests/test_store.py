@@ -5,7 +5,7 @@ import sqlite3
 
 import pytest
 
-from hubsync.errors import StoreError, UsageError
+from hubsync.errors import StoreConflict, StoreError, UsageError
 from hubsync.sending import OutboxState, SentCopy
 from hubsync.store import open_store
 from hubsync.store.schema import MIGRATIONS
@@ -217,3 +217,10 @@ def test_a_store_others_can_write_is_refused_with_the_fix(tmp_path):
         open_store(path)
     assert refused.value.reason == "store-unsafe"
     assert refused.value.fix == f"chmod go-w '{path.resolve()}'"
+
+
+def test_a_duplicate_row_is_a_store_conflict_on_both_databases(store):
+    """Decided on the class, never on the text (SQLite said "store-failed" before)."""
+    store._write("INSERT INTO workers (owner, heartbeat_ms) VALUES (?, ?)", "w", 1)
+    with pytest.raises(StoreConflict):
+        store._write("INSERT INTO workers (owner, heartbeat_ms) VALUES (?, ?)", "w", 2)

@@ -103,14 +103,24 @@ def worker_command(
 def team_status_command(json_out: bool = options.json_out()) -> None:
     """Every account: which worker holds it, until when, its last successful sync and its
     last failure with the reason code."""
-    from hubsync.team.status import team_status
+    from hubsync.team.status import team_status, worker_status
 
     config = cfg.load()
     store = common.store()
-    rows = team_status(store, list(config.accounts), store.clock_ms())
+    now = store.clock_ms()
+    rows = team_status(store, list(config.accounts), now)
+    workers = worker_status(store, now)
     if json_out:
-        emit_json({"store": store.kind, "accounts": [r.to_dict() for r in rows]})
+        emit_json(
+            {"store": store.kind, "accounts": [r.to_dict() for r in rows], "workers": workers}
+        )
         return
+    for w in workers:
+        out.print(
+            f"Worker {safe(w['worker'])}: {w['accounts_held']} account(s), last heard from "
+            f"{w['seconds_ago']:g} s ago"
+            + (" (waiting for the database, or stopped)" if w["seconds_ago"] > 120 else "")
+        )
     made = table(None, "account", "worker", "lease until", "last sync", "last failure")
     for r in rows:
         lease = (r.lease_expires or "-") + (" (expired)" if r.lease_expired else "")

@@ -588,9 +588,10 @@ class Store:
             ).fetchall()
         return {r["account"] for r in rows}
 
-    def heartbeat(self, owner: str, lease_ms: int, now_ms: int | None = None) -> int:
-        """Say that worker ``owner`` is alive; returns how many workers are (each renewed
-        its heartbeat within one lease period, by the database's clock)."""
+    def heartbeat(self, owner: str, lease_ms: int, now_ms: int | None = None) -> dict[str, int]:
+        """Say that worker ``owner`` is alive; returns every live worker (one that renewed
+        its heartbeat within one lease period, by the database's clock) with how many
+        accounts it holds now."""
         clock, at = self._clock(now_ms)
         with self.transaction() as conn:
             conn.execute(
@@ -602,11 +603,17 @@ class Store:
                 f"DELETE FROM workers WHERE heartbeat_ms < {clock} - ?",  # noqa: S608
                 (*at, 10 * lease_ms),
             )
-            row = conn.execute(
-                f"SELECT COUNT(*) AS live FROM workers WHERE heartbeat_ms >= {clock} - ?",  # noqa: S608
-                (*at, lease_ms),
-            ).fetchone()
-        return int(row["live"])
+            rows = conn.execute(
+                "SELECT w.owner, COUNT(l.account) AS held FROM workers w "  # noqa: S608
+                f"LEFT JOIN leases l ON l.owner = w.owner AND l.expires_ms >= {clock} "
+                f"WHERE w.heartbeat_ms >= {clock} - ? GROUP BY w.owner",
+                (*at, *at, lease_ms),
+            ).fetchall()
+        return {r["owner"]: int(r["held"]) for r in rows}
+
+    def workers(self) -> list[dict]:
+        """Every worker that sent a heartbeat lately (owner, heartbeat_ms), newest first."""
+        return self._all("SELECT owner, heartbeat_ms FROM workers ORDER BY heartbeat_ms DESC")
 
     def leave(self, owner: str) -> None:
         """A worker stopping cleanly: no longer counted as alive."""

@@ -47,5 +47,24 @@ def team_status(store: Store, accounts: list[str], now_ms: int) -> list[AccountS
     return found
 
 
+def worker_status(store: Store, now_ms: int) -> list[dict]:
+    """Each worker that sent a heartbeat lately: when it was last heard from and how many
+    accounts it holds. A worker waiting for the database (or gone without a goodbye) shows
+    an old heartbeat."""
+    held: dict[str, int] = {}
+    for lease in store.leases():
+        if lease["expires_ms"] >= now_ms:
+            held[lease["owner"]] = held.get(lease["owner"], 0) + 1
+    return [
+        {
+            "worker": row["owner"],
+            "last_heartbeat": _iso(row["heartbeat_ms"]),
+            "seconds_ago": round((now_ms - row["heartbeat_ms"]) / 1000, 1),
+            "accounts_held": held.get(row["owner"], 0),
+        }
+        for row in store.workers()
+    ]
+
+
 def _iso(ms: int) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="seconds")

@@ -38,9 +38,14 @@ Event = dict  # one JSON-ready event: {"event": "start" | "claim" | "release" | 
 # "failure" | "store-lost" | "store-back" | "stop", "account", "worker", ...}
 
 
-def fair_share(accounts: int, live_workers: int, concurrency: int) -> int:
-    """How many accounts one worker aims to hold."""
-    return min(concurrency, math.ceil(accounts / max(1, live_workers)))
+def fair_share(accounts: int, held: dict[str, int], me: str, concurrency: int) -> int:
+    """How many accounts worker ``me`` aims to hold, given what every live worker holds:
+    at most ceil(accounts / workers); only floor(accounts / workers) while another worker
+    is still below that (so that the surplus moves to it); capped by ``concurrency``."""
+    live = max(1, len(held | {me: 0}))
+    floor, ceiling = accounts // live, math.ceil(accounts / live)
+    starved = any(n < floor for owner, n in held.items() if owner != me)
+    return min(concurrency, floor if starved else ceiling)
 
 
 def owner_id() -> str:
@@ -88,8 +93,10 @@ class Worker:
 
     def run(self) -> None:
         """Claim, renew and watch until ``stop()``; then give every lease up. A database
-        that cannot be reached is waited for, never a reason to stop."""
-        store = self._store()
+        that cannot be reached is waited for, never a reason to stop. The rounds have a
+        connection of their own (not the watches' pool, where a thread may wait minutes for
+        a free connection): an outage is seen, and said, at the next round."""
+        store = self.open_store()
         self._emit("start", None, lease_s=self.lease_ms / 1000, concurrency=self.concurrency)
         lost = 0  # rounds in a row that could not reach the database
         try:
@@ -108,7 +115,7 @@ class Worker:
                 self.stopping.wait(self.lease_ms / 3000)
         finally:
             self._shutdown(store)
-            self._done_with(store)
+            store.close()
             self._emit("stop", None)
 
     def _store(self) -> Store:
@@ -124,9 +131,9 @@ class Worker:
     def _round(self, store: Store) -> None:
         """Renew what is held (dropping lost leases and dead watches), give up what is over
         the fair share, then claim up to it."""
-        live = store.heartbeat(self.owner, self.lease_ms)
+        held = store.heartbeat(self.owner, self.lease_ms)
         wanted = [n for n in self.accounts if n not in self.unusable]
-        self.share = fair_share(len(wanted), live, self.concurrency)
+        self.share = fair_share(len(wanted), held, self.owner, self.concurrency)
         renewed = store.renew_leases(list(self.watched), self.owner, lease_ms=self.lease_ms)
         for name in list(self.watched):
             watched = self.watched[name]
