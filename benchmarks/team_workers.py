@@ -93,6 +93,11 @@ def main() -> int:
     parser.add_argument("--poll", type=float, default=4.0, help="the workers' --poll (s)")
     parser.add_argument("--outage", type=float, default=0.0, help="a network outage (s)")
     parser.add_argument("--timeout", type=float, default=0.0, help="the accounts' timeout (s)")
+    parser.add_argument("--workers", type=int, default=2, help="how many workers")
+    parser.add_argument(
+        "--db-restart", type=float, default=0.0,
+        help="restart PostgreSQL a third of the way into the deliveries, down this long (s)",
+    )  # fmt: skip
     options = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix=cleanup.PREFIX))
     root.chmod(0o755)
@@ -135,7 +140,7 @@ def main() -> int:
                 input=message(mid, address, "bob@customer.test", "Quote"),
                 env=env, check=True, capture_output=True,
             )  # fmt: skip
-        for n in range(2):
+        for n in range(options.workers):
             events = open(root / f"worker{n}.jsonl", "wb")  # noqa: SIM115 - removed with root
             workers.append(
                 subprocess.Popen(
@@ -166,7 +171,7 @@ def main() -> int:
         def synced_accounts() -> int:
             """Accounts whose watch has finished its first sync (and so is about to idle)."""
             names = set()
-            for n in range(2):
+            for n in range(options.workers):
                 for line in (root / f"worker{n}.jsonl").read_text().splitlines():
                     with contextlib.suppress(ValueError):
                         event = json.loads(line)
@@ -184,11 +189,18 @@ def main() -> int:
         stop = threading.Event()
 
         def poll() -> None:
+            reader = conn2
             while not stop.is_set():
-                rows = conn2.execute(
-                    "SELECT message_id, count(*) FROM messages WHERE message_id LIKE '<reply-%' "
-                    "GROUP BY message_id"
-                ).fetchall()
+                try:
+                    rows = reader.execute(
+                        "SELECT message_id, count(*) FROM messages "
+                        "WHERE message_id LIKE '<reply-%' GROUP BY message_id"
+                    ).fetchall()
+                except psycopg.Error:  # the database is restarting: ask again
+                    time.sleep(0.2)
+                    with contextlib.suppress(psycopg.Error):
+                        reader = psycopg.connect(pg.url, autocommit=True, connect_timeout=2)
+                    continue
                 now = time.monotonic()
                 for mid, count in rows:
                     logged.setdefault(mid, now)
@@ -203,8 +215,20 @@ def main() -> int:
         rng = random.Random(11)
         down_at = up_at = None
         during: list[str] = []  # replies delivered while the network was down
+        restart: dict[str, float] = {}
+        in_restart: list[str] = []  # replies delivered while PostgreSQL restarted
+
+        def restart_database() -> None:
+            restart["at"] = time.monotonic()
+            pg.restart(down_for=options.db_restart)
+            restart["back"] = time.monotonic()
+
+        restarter = None
         for n in range(options.replies):
             now = time.monotonic()
+            if options.db_restart and restarter is None and n >= options.replies // 3:
+                restarter = threading.Thread(target=restart_database, daemon=True)
+                restarter.start()
             if proxy is not None and down_at is None and n >= options.replies // 5:
                 proxy.outage(True)
                 down_at = now
@@ -218,18 +242,25 @@ def main() -> int:
             delivered[mid] = time.monotonic()
             if down_at is not None and up_at is None:
                 during.append(mid)
+            if restarter is not None and "back" not in restart:
+                in_restart.append(mid)
             time.sleep(max(0.0, 1 / options.rate - 0.005))
         if down_at is not None and up_at is None:
             time.sleep(max(0.0, options.outage - (time.monotonic() - down_at)))
             proxy.outage(False)
             up_at = time.monotonic()
-        wait_until = time.monotonic() + 60 + options.outage
+        if restarter is not None:
+            restarter.join(timeout=120)
+        wait_until = time.monotonic() + 60 + options.outage + options.db_restart
         while len(logged) < options.replies and time.monotonic() < wait_until:
             time.sleep(0.1)
+        if restarter is not None:  # the benchmark's own connections were cut too
+            conn = psycopg.connect(pg.url, autocommit=True)
         connections = conn.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = 'hubsync'"
         ).fetchone()[0]
-        outage_set = set(during)
+        outage_set = set(during) | set(in_restart)
+        restart_latencies = sorted(logged[m] - delivered[m] for m in in_restart if m in logged)
         latencies = sorted(
             logged[m] - delivered[m] for m in delivered if m in logged and m not in outage_set
         )
@@ -254,7 +285,14 @@ def main() -> int:
             "accounts": options.accounts,
             "replies": options.replies,
             "logged": len(latencies),
-            "lost": options.replies - len(latencies) - len(after_outage),
+            "lost": options.replies - len(latencies) - len(after_outage) - len(restart_latencies),
+            "db_restart_seconds": round(restart["back"] - restart["at"], 2) if restart else None,
+            "replies_during_db_restart": len(in_restart),
+            "db_restart_p99_s": round(
+                restart_latencies[max(0, int(len(restart_latencies) * 0.99) - 1)], 3
+            )
+            if restart_latencies
+            else None,
             "outage_seconds": options.outage,
             "replies_during_outage": len(during),
             "after_outage_logged": len(after_outage),
@@ -296,7 +334,7 @@ def main() -> int:
         shutil.rmtree(root, ignore_errors=True)
     print(json.dumps(result), flush=True)
     print(
-        f"\n{options.accounts} accounts, 2 workers, {options.replies} replies at "
+        f"\n{options.accounts} accounts, {options.workers} workers, {options.replies} replies at "
         f"{options.rate}/s\n"
         f"  delivery -> logged  p50 {result['latency_p50_s']} s  p99 {result['latency_p99_s']} s"
         f"  (target p99 <= 5 s)\n"
