@@ -179,3 +179,14 @@ def serving(handler: type[BaseHTTPRequestHandler]):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def redetect_keyring() -> None:
+    """Forget which keyring backends keyring found viable (it decides once per process):
+    a test that ran without a session bus must not leave the plaintext one chosen."""
+    import contextlib
+
+    import keyring.backend
+
+    with contextlib.suppress(KeyError):  # nothing detected yet
+        keyring.backend.get_all_keyring.reset()

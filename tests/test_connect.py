@@ -4,7 +4,7 @@ import tomllib
 
 import keyring
 import keyring.core
-from helpers import connect_args
+from helpers import connect_args, redetect_keyring
 
 from sandbox.autoconfig import TEMPLATE, AutoconfigServer
 
@@ -15,6 +15,7 @@ def stored_secret(sandbox, monkeypatch, account):
     for key, value in sandbox.keyring.env().items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)
+    redetect_keyring()  # viability is cached from the first look
     keyring.core.init_backend()
     try:
         return keyring.get_password("hubsync", account)

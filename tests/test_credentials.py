@@ -3,11 +3,11 @@
 import sys
 
 import keyring
-import keyring.backend
 import keyring.compat.properties
 import keyring.core
 import keyring.errors
 import pytest
+from helpers import redetect_keyring
 
 from hubsync import credentials
 from hubsync.errors import CredentialError, KeyringLockedError
@@ -18,6 +18,7 @@ def gnome_keyring(sandbox, monkeypatch):
     for key, value in sandbox.keyring.env().items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)
+    redetect_keyring()  # viability is cached from the first look
     keyring.core.init_backend()
     yield
     keyring.core._keyring_backend = None
@@ -37,6 +38,7 @@ def test_plaintext_backend_is_refused(monkeypatch, tmp_path):
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
+    redetect_keyring()  # viability is cached from the first look
     keyring.core.init_backend()
     try:
         with pytest.raises(CredentialError) as caught:
@@ -54,6 +56,7 @@ def test_plaintext_backend_is_refused(monkeypatch, tmp_path):
 
 def test_null_backend_is_refused(monkeypatch):
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+    redetect_keyring()  # viability is cached from the first look
     keyring.core.init_backend()
     try:
         with pytest.raises(CredentialError):
