@@ -122,3 +122,42 @@ def test_folders_without_new_mail_are_skipped_on_status_alone(store):
     box.status_fields = False
     sync_again(box, store, folders, settle=False)
     assert box.examined == folders
+
+
+class Crash(Exception):
+    """The process dies here."""
+
+
+def test_a_range_commits_its_messages_and_its_position_together(store, monkeypatch):
+    """#25 item 3: a crash after a message of a range was logged, before the position moved
+    past the range, leaves neither (one transaction): the next sync logs it, once."""
+    log_manual(store, "alice", make("<q@example.test>", sender="alice@example.test"), ())
+    box = MemoryMailbox()
+    for n in range(3):
+        box.deliver("INBOX", make(f"<r{n}@customer.test>", irt="<q@example.test>"))
+    engine.sync_mailbox(box, store, ACCOUNT)  # the first three, logged and committed
+    before = store.sync_state("alice", "INBOX")["last_uid"]
+    box.deliver("INBOX", make("<late1@customer.test>", irt="<q@example.test>"))
+    box.deliver("INBOX", make("<late2@customer.test>", irt="<q@example.test>"))
+    logged = []
+
+    def crash_after_first(name: str) -> None:
+        logged.append(name)
+        if len(logged) == 1:
+            raise Crash
+
+    monkeypatch.setattr(engine, "fault_point", crash_after_first)
+    try:
+        engine.sync_mailbox(box, store, ACCOUNT)
+    except Crash:
+        pass
+    assert logged, "the crash came after a message was logged"
+    assert store.message("alice", "<late1@customer.test>") is None  # rolled back with...
+    assert store.message("alice", "<late2@customer.test>") is None
+    assert store.sync_state("alice", "INBOX")["last_uid"] == before  # ...the position
+    monkeypatch.setattr(engine, "fault_point", lambda name: None)
+    report = engine.sync_mailbox(box, store, ACCOUNT)
+    assert report.total("logged") == 2
+    ids = [m.message_id for m in report.messages]
+    assert sorted(ids) == ["<late1@customer.test>", "<late2@customer.test>"]
+    assert store.sync_state("alice", "INBOX")["last_uid"] == before + 2

@@ -58,6 +58,7 @@ class SqliteDatabase(Database):
     def __init__(self, path: Path) -> None:
         self.location = str(path)
         self.path = path
+        self._depth = 0  # open transactions (the inner ones are savepoints)
         try:
             self.conn = sqlite3.connect(path, timeout=30, isolation_level=None)
             self.conn.row_factory = sqlite3.Row
@@ -75,20 +76,43 @@ class SqliteDatabase(Database):
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator["SqliteDatabase"]:
+        """A transaction; inside another one, a savepoint (it commits with the outer one,
+        or rolls back alone)."""
+        if self._depth:
+            yield from self._savepoint()
+            return
         try:
             self.conn.execute("BEGIN IMMEDIATE")  # one writer at a time, from the start
         except sqlite3.Error as exc:
             raise self.error(exc) from None
+        self._depth += 1
         try:
             yield self
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
                 self.conn.execute("ROLLBACK")
             raise
+        finally:
+            self._depth -= 1
         try:
             self.conn.execute("COMMIT")
         except sqlite3.Error as exc:
             raise self.error(exc) from None
+
+    def _savepoint(self) -> Iterator["SqliteDatabase"]:
+        name = f"hubsync_{self._depth}"
+        self.execute(f"SAVEPOINT {name}")
+        self._depth += 1
+        try:
+            yield self
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute(f"ROLLBACK TO {name}")
+                self.conn.execute(f"RELEASE {name}")
+            raise
+        finally:
+            self._depth -= 1
+        self.execute(f"RELEASE {name}")
 
     @property
     def version(self) -> int:
@@ -199,8 +223,9 @@ class PostgresDatabase(Database):
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator["PostgresDatabase"]:
+        """A transaction; inside another one, a savepoint (psycopg nests them so)."""
         try:
-            with self._live().transaction():
+            with (self.conn if self._depth else self._live()).transaction():
                 self._depth += 1
                 try:
                     yield self
@@ -318,8 +343,14 @@ class PooledPostgresDatabase(PostgresDatabase):
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator["PooledPostgresDatabase"]:
-        if getattr(self._bound, "conn", None) is not None:
-            raise RuntimeError("nested transaction")
+        bound = getattr(self._bound, "conn", None)
+        if bound is not None:  # inside this thread's transaction: a savepoint
+            try:
+                with bound.transaction():
+                    yield self
+            except self.psycopg.Error as exc:
+                raise self.error(exc) from exc
+            return
         try:
             with self.pool.connection() as conn, conn.transaction():
                 self._bound.conn = conn

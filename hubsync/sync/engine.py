@@ -325,14 +325,18 @@ def sync_folder(
             found, tally = mailbox.scan(first, end, candidate)
             stats.scanned += tally.seen
             actions = plan_range([header_record(uid, h) for uid, h in found], tracked)
-            _execute(actions, mailbox, store, account, folder, tracked, stats)
+            # One transaction per range: the messages it logs (with their contacts and
+            # attachments) and the folder's new position commit together, or not at all.
+            with store.transaction():
+                _execute(actions, mailbox, store, account, folder, tracked, stats)
+                if tally.seen:
+                    reached = max(reached, min(tally.top_uid, end))
+                    if marked is not None:
+                        marked.new_range(folder, first, reached, stats)
+                    store.set_sync_state(
+                        account.name, folder, state.uidvalidity, reached, state.highestmodseq
+                    )
             if tally.seen:
-                reached = max(reached, min(tally.top_uid, end))
-                if marked is not None:
-                    marked.new_range(folder, first, reached, stats)
-                store.set_sync_state(
-                    account.name, folder, state.uidvalidity, reached, state.highestmodseq
-                )
                 first = end + 1
             else:
                 first = mailbox.next_uid(end + 1) or plan.last + 1
