@@ -224,3 +224,23 @@ def test_a_duplicate_row_is_a_store_conflict_on_both_databases(store):
     store._write("INSERT INTO workers (owner, heartbeat_ms) VALUES (?, ?)", "w", 1)
     with pytest.raises(StoreConflict):
         store._write("INSERT INTO workers (owner, heartbeat_ms) VALUES (?, ?)", "w", 2)
+
+
+def test_tls_contexts_are_shared_per_ca_file_and_rebuilt_when_it_changes(tmp_path):
+    """#25 item 5: a worker watching many inboxes builds one verifying context per CA file,
+    not one per session (each holds the system's CA store)."""
+    import os
+
+    from hubsync.mail.tls import client_context
+
+    assert client_context() is client_context()
+    ca = tmp_path / "ca.pem"
+    from sandbox.ca import CertAuthority
+
+    authority = CertAuthority(tmp_path / "ca")
+    ca.write_bytes(authority.cert_path.read_bytes())
+    first = client_context(str(ca))
+    assert client_context(str(ca)) is first and first is not client_context()
+    stat = ca.stat()
+    os.utime(ca, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    assert client_context(str(ca)) is not first  # the file changed: read again

@@ -35,8 +35,9 @@ def worker_command(
         10,
         "--db-connections",
         metavar="N",
-        min=1,
-        help="Connections to a PostgreSQL store shared by all watched accounts.",
+        min=2,
+        help="Connections to a PostgreSQL store in all: one for the lease rounds, the rest "
+        "shared by all watched accounts.",
     ),
     poll: float = options.poll(
         4.0,
@@ -62,7 +63,7 @@ def worker_command(
     if store.kind == "postgresql":
         from hubsync.store import open_configured
 
-        shared = open_configured(pool=db_connections)
+        shared = open_configured(pool=db_connections - 1)  # one is the lease rounds' own
     else:
         err.print(
             "Note: the store is a local SQLite file; workers on other machines cannot share "
