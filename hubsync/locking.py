@@ -5,6 +5,7 @@ account at once (nor a machine and a worker)."""
 import contextlib
 import fcntl
 import os
+import threading
 from collections.abc import Iterator
 
 from hubsync import paths
@@ -43,15 +44,18 @@ TEAM_LEASE_MS = 60_000  # renewed every third of it while held
 
 
 @contextlib.contextmanager
-def team_account_lock(store, account: str, what: str = "sync") -> Iterator[None]:
+def team_account_lock(store, account: str, what: str = "sync") -> Iterator["threading.Event"]:
     """Hold ``account``'s lease in the shared store while the block runs (renewed in the
     background); AlreadyRunning naming the holder (machine, process, since when) when
-    another hubsync, on any machine, holds it. Nothing to do on a local SQLite store."""
+    another hubsync, on any machine, holds it. Nothing to do on a local SQLite store.
+
+    Yields an event that is set when the lease was lost (the database was away longer than
+    the lease and someone else claimed the account): a long-running holder stops then."""
+    lost = threading.Event()
     if getattr(store, "kind", "sqlite") != "postgresql":
-        yield
+        yield lost
         return
     import socket
-    import threading
     import uuid
 
     owner = f"{what}:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -66,15 +70,25 @@ def team_account_lock(store, account: str, what: str = "sync") -> Iterator[None]
         )
     stop = threading.Event()
 
+    def still_held() -> bool | None:
+        """Renewed (or, expired but free, claimed again); None: the store is unreachable."""
+        try:
+            return store.renew_lease(account, owner, lease_ms=TEAM_LEASE_MS) or store.claim_lease(
+                account, owner, lease_ms=TEAM_LEASE_MS
+            )
+        except Exception:  # noqa: BLE001 - retried at the next beat
+            return None
+
     def renew() -> None:
         while not stop.wait(TEAM_LEASE_MS / 3000):
-            with contextlib.suppress(Exception):  # unreachable: retried at the next beat
-                store.renew_lease(account, owner, lease_ms=TEAM_LEASE_MS)
+            if still_held() is False:
+                lost.set()  # expired while the database was away, and taken: give way
+                return
 
     beat = threading.Thread(target=renew, daemon=True, name=f"lease {account}")
     beat.start()
     try:
-        yield
+        yield lost
     finally:
         stop.set()
         with contextlib.suppress(Exception):  # unreachable: the lease simply runs out

@@ -239,3 +239,20 @@ def test_a_second_machine_syncing_the_same_account_is_told_who_holds_it(
         env=homes[1], capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert again.returncode == 0, again.stderr
+
+
+def test_a_holder_whose_lease_was_taken_over_is_told_to_give_way(postgres, monkeypatch):
+    """The database was away longer than the lease and a worker took the account: the
+    `sync --watch` that held it learns so at its next renewal (and stops, exit 5)."""
+    from hubsync import locking
+
+    postgres.reset()
+    store = open_store(url=postgres.url)
+    monkeypatch.setattr(locking, "TEAM_LEASE_MS", 600)  # renewed every 0.2 s
+    try:
+        with locking.team_account_lock(store, "acct", "sync") as lost:
+            assert not lost.wait(0.5)  # renewed and kept
+            store._write("UPDATE leases SET owner = ? WHERE account = ?", "h:1:w", "acct")
+            assert lost.wait(5)
+    finally:
+        store.close()

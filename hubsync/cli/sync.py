@@ -16,7 +16,7 @@ from rich.progress import (
 
 from hubsync import locking, render
 from hubsync.cli import common, options
-from hubsync.errors import EXIT_FAILED, HubsyncError, UsageError
+from hubsync.errors import EXIT_FAILED, AlreadyRunning, HubsyncError, UsageError
 from hubsync.render import emit_json, emit_json_line, err, interactive, out, safe
 from hubsync.sync import engine, watch
 
@@ -66,10 +66,17 @@ def sync_command(
     acc = common.account(account, timeout)
     store = common.store()
     password = common.password_for(acc)
-    with locking.account_lock(acc.name), locking.team_account_lock(store, acc.name):
+    with locking.account_lock(acc.name), locking.team_account_lock(store, acc.name) as lost:
         if watch_mode:
             settings = watch.WatchSettings(poll=poll, sweep=sweep)
-            _watch(store, acc, password, folder or None, json_out, settings)
+            _watch(store, acc, password, folder or None, json_out, settings, lost)
+            if lost.is_set():
+                raise AlreadyRunning(
+                    f"Stopped watching {acc.name!r}: its lease ran out while the store was "
+                    "away, and another hubsync took the account over.",
+                    fix="Nothing was lost: that one logs its replies now; see `hubsync team "
+                    "status`.",
+                )
             return
         report = _run_once(store, acc, password, folder or None, json_out)
         _settle_outbox(store, acc, password, report)
@@ -131,7 +138,7 @@ def _run_once(store, acc, password, folders, json_out) -> engine.SyncReport:
         return engine.sync_account(store, acc, password, folders, progress)
 
 
-def _watch(store, acc, password, folders, json_out, settings) -> None:
+def _watch(store, acc, password, folders, json_out, settings, stop=None) -> None:
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
 
     def on_report(report: engine.SyncReport) -> None:
@@ -176,7 +183,7 @@ def _watch(store, acc, password, folders, json_out, settings) -> None:
     try:
         watch.watch(
             store, acc, password, folders, on_report, on_trouble, settings=settings,
-            on_store=on_store,
+            on_store=on_store, stop=stop,
         )  # fmt: skip
     except KeyboardInterrupt:
         err.print("Stopped watching.")
