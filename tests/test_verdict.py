@@ -184,3 +184,23 @@ def test_a_fresh_schedule_uses_the_usual_timeout_and_waits_are_rounded_to_millis
     assert retry.timeout is None and retry.attempt == 0 and retry.silent == 0
     silence = NetworkError("no answer", reason="timeout")
     assert retry.failed(silence, up=None, tried=1.23456) == 3.765
+
+
+def test_an_unreachable_database_is_retried_at_1_2_4_up_to_60_seconds_with_jitter():
+    assert [verdict.store_backoff(n, 0.5) for n in range(1, 9)] == [1, 2, 4, 8, 16, 32, 60, 60]
+    assert verdict.store_backoff(0, 0.5) == 1  # a first attempt counted from 0 too
+    assert verdict.store_backoff(3, 0.0) == 2.0 and verdict.store_backoff(3, 1.0) == 6.0
+    assert verdict.store_backoff(100, 1.0) == 90.0  # the cap, spread by the jitter
+
+
+def test_a_workers_fair_share():
+    from hubsync.team.worker import fair_share
+
+    assert fair_share(30, {}, "me", 50) == 30  # alone: everything
+    assert fair_share(30, {"me": 30}, "me", 12) == 12  # capped by --concurrency
+    assert fair_share(30, {"a": 10, "b": 10, "me": 10}, "me", 50) == 10
+    # a fourth joined and holds nothing yet: the others make room down to floor(30 / 4)
+    assert fair_share(30, {"a": 8, "b": 8, "c": 8, "d": 0}, "a", 50) == 7
+    assert fair_share(30, {"a": 8, "b": 8, "c": 7, "d": 7}, "a", 50) == 8  # balanced: ceil
+    assert fair_share(30, {"a": 8, "b": 8, "c": 7, "d": 7}, "d", 50) == 8
+    assert fair_share(0, {"a": 0}, "a", 50) == 0
