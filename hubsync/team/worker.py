@@ -148,8 +148,8 @@ class Worker:
                     self._emit("release", name, reason="watch-ended")
         surplus = len(self.watched) - self.share
         if surplus > 0:  # the idlest first: a busy inbox keeps its warm connection
-            for name in sorted(self.watched, key=lambda n: self.watched[n].active_at)[:surplus]:
-                self._give_up(store, name)
+            idlest = sorted(self.watched, key=lambda n: self.watched[n].active_at)[:surplus]
+            self._give_up(store, idlest)
         for name in sorted(wanted):
             if len(self.watched) >= self.share:
                 break
@@ -158,13 +158,22 @@ class Worker:
             if store.claim_lease(name, self.owner, lease_ms=self.lease_ms):
                 self._start(name)
 
-    def _give_up(self, store: Store, name: str) -> None:
-        """Stop watching ``name`` and free its lease at once, for a worker under its share."""
-        watched = self.watched.pop(name)
-        watched.stop.set()
-        watched.thread.join(timeout=15)
-        store.release_lease(name, self.owner)
-        self._emit("release", name, reason="rebalance")
+    GIVE_UP_WAIT = 10.0  # seconds, for all the watches given up in one round together
+
+    def _give_up(self, store: Store, names: list[str]) -> None:
+        """Stop watching ``names`` and free their leases, for a worker under its share. The
+        watches are told to stop together and waited for together (within GIVE_UP_WAIT:
+        the other leases must still be renewed this round); one still finishing its last
+        sync then only costs that sync being deduplicated by the new holder."""
+        leaving = {name: self.watched.pop(name) for name in names}
+        for watched in leaving.values():
+            watched.stop.set()
+        deadline = time.monotonic() + self.GIVE_UP_WAIT
+        for watched in leaving.values():
+            watched.thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        for name in leaving:
+            store.release_lease(name, self.owner)
+            self._emit("release", name, reason="rebalance")
 
     def _start(self, name: str) -> None:
         watched = Watched(threading.Thread(target=self._watch, args=(name,), daemon=True))
@@ -219,11 +228,14 @@ class Worker:
             if store is not None:
                 self._done_with(store)
 
+    SHUTDOWN_WAIT = 20.0  # seconds for every watch to log out, together (systemd waits 30)
+
     def _shutdown(self, store: Store) -> None:
         for watched in self.watched.values():
             watched.stop.set()
+        deadline = time.monotonic() + self.SHUTDOWN_WAIT
         for name, watched in list(self.watched.items()):
-            watched.thread.join(timeout=15)
+            watched.thread.join(timeout=max(0.0, deadline - time.monotonic()))
             with contextlib.suppress(HubsyncError):  # unreachable: the lease runs out instead
                 store.release_lease(name, self.owner)
             self._emit("release", name, reason="shutdown")
