@@ -288,11 +288,13 @@ def test_sync_killed_mid_fetch_logs_every_match_exactly_once(alice, sandbox):
     killed = alice("sync", env={"HUBSYNC_FAULT": "mid-fetch"})
     assert killed.code == 137
     con = db(alice)
+    # killed after logging the first of the range, before its position moved: the range is
+    # one transaction, so neither the message nor the position is there (#25)
     assert (
         con.execute(
             f"SELECT COUNT(*) FROM messages WHERE message_id IN ({','.join('?' * 3)})", ids
         ).fetchone()[0]
-        == 1
+        == 0
     )
     assert alice("sync", "--json").code == 0
     rows = con.execute(
