@@ -285,7 +285,7 @@ def toml_key(name: str) -> str:
 _NOT_SETTABLE = {"email"}
 
 
-def apply_setting(account: Account, key: str, text: str, path: Path) -> None:
+def apply_setting(account: Account, key: str, text: str) -> None:
     """Set one account setting from the text a person typed (`accounts set --set KEY=VALUE`),
     checked as config.toml's value would be. Lists: a TOML array (``["a", "b"]``), or commas
     (``a, b``); a command (password_command) is split as a shell would. UsageError for an
@@ -320,10 +320,13 @@ def apply_setting(account: Account, key: str, text: str, path: Path) -> None:
             value = float(stripped)
         except ValueError:
             value = stripped
-    try:
-        _check_types(account.name, {key: value}, path)
-    except ConfigError as exc:
-        raise UsageError(exc.message.split(": ", 1)[1], fix=exc.fix, reason="bad-option") from None
+    expected = _expected_if_wrong(key, value)
+    if expected:
+        raise UsageError(
+            f"[accounts.{account.name}] {key} = {value!r} must be {expected}.",
+            fix=_fix_for(key),
+            reason="bad-option",
+        )
     setattr(account, key, value)
 
 
@@ -362,25 +365,34 @@ def _check_types(name: str, table: dict, path: Path) -> None:
     """Every value of an account table has the type and range its key needs; the error names
     the key, the file, what was found and what is expected."""
     for key, value in table.items():
-        kind = _KEY_TYPES.get(key, "str")
-        expected, valid = _TYPES[kind]
-        if key in _CHOICES and isinstance(value, str):
-            expected = "one of " + ", ".join(_CHOICES[key])
-            ok = value in _CHOICES[key]
-        else:
-            ok = valid(value)
-        if (key == "email" or (key == "log_address" and value)) and ok and "@" not in value:
-            expected, ok = "an email address", False
-        if key == "track_sent_since" and ok and value and parse_since(value) is None:
-            expected, ok = "an ISO 8601 date-time", False
-        if not ok:
-            example = _EXAMPLES.get(key)
+        expected = _expected_if_wrong(key, value)
+        if expected:
             raise ConfigError(
                 f"{path}: [accounts.{name}] {key} = {value!r} must be {expected}.",
-                fix=f"Correct it, e.g. {example}." if example else "Correct the value.",
+                fix=_fix_for(key),
                 reason="config-invalid",
                 details={"key": key, "file": str(path), "expected": expected},
             )
+
+
+def _expected_if_wrong(key: str, value: object) -> str:
+    """What ``key`` needs, when ``value`` is not that ("" when it is fine)."""
+    expected, valid = _TYPES[_KEY_TYPES.get(key, "str")]
+    if key in _CHOICES and isinstance(value, str):
+        expected = "one of " + ", ".join(_CHOICES[key])
+        ok = value in _CHOICES[key]
+    else:
+        ok = valid(value)
+    if (key == "email" or (key == "log_address" and value)) and ok and "@" not in value:
+        expected, ok = "an email address", False
+    if key == "track_sent_since" and ok and value and parse_since(value) is None:
+        expected, ok = "an ISO 8601 date-time", False
+    return "" if ok else expected
+
+
+def _fix_for(key: str) -> str:
+    example = _EXAMPLES.get(key)
+    return f"Correct it, e.g. {example}." if example else "Correct the value."
 
 
 def _unknown_key(key: str, path: Path, where: str, known: set[str]) -> ConfigError:

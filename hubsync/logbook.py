@@ -30,6 +30,13 @@ class Origin(StrEnum):
 COUNT_NAMES = {Origin.SENT: "sent", Origin.REPLY: "replies", Origin.MANUAL: "logged_by_hand"}
 
 
+def display(name: str, address: str) -> str:
+    """ "Name <address>" (RFC 5322 quoting), or the address alone when there is no name."""
+    import email.utils
+
+    return email.utils.formataddr((name, address)) if name else address
+
+
 def label(name: str) -> str:
     """A JSON name as people read it in a table header."""
     return name.replace("_", " ")

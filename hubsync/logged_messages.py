@@ -46,14 +46,14 @@ class LoggedMessage:
         }
 
 
-def _attachment(row: dict) -> dict:
+def attachment_fields(row: dict) -> dict:
+    """A stored attachment as every report shows it: the id `attachments save` takes."""
     return {
         "id": row["id"],
         "filename": row["filename"],
         "mime_type": row["mime_type"],
         "size": row["size"],
         "sha256": row["sha256"],
-        "stored": True,
     }
 
 
@@ -76,7 +76,7 @@ def _from_row(account: str, row: dict) -> LoggedMessage:
         subject=row["subject"],
         date=row["date"],
         logged_at=row["logged_at"],
-        attachments=[_attachment(a) for a in row["attachments"]],
+        attachments=[{**attachment_fields(a), "stored": True} for a in row["attachments"]],
         attachments_skipped=row["attachments_note"],
     )
 

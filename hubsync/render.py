@@ -105,12 +105,11 @@ def show(made: Table) -> None:
             if isinstance(made.title, str)
             else made.title
         )
+    columns = [(f"{_plain(c.header)}:", list(c.cells)) for c in made.columns]
     for index in range(made.row_count):
         out.print()
-        for column in made.columns:
-            cell = list(column.cells)[index]
-            value = Text.from_markup(cell) if isinstance(cell, str) else cell
-            out.print(hanging(f"{_plain(column.header)}:", value, 2))
+        for label, cells in columns:
+            out.print(hanging(label, cells[index], 2))
 
 
 def _plain(header: Any) -> str:

@@ -16,10 +16,12 @@ def found(*candidates: Candidate, guesses: tuple[Candidate, ...] = ()) -> Discov
 def test_an_untrusted_certificate_is_named_with_the_cafile_fix():
     result = explain(
         found(
-            Candidate("imap", "mail.example.test", 993, "ssl", "srv", answers=True, check=UNTRUSTED),
+            Candidate("imap", "mail.example.test", 993, "ssl", "srv", answers=True, check=UNTRUSTED,
+                      failure="certificate"),
             guesses=(
                 Candidate("imap", "imap.example.test", 993, "ssl", "guess",
-                          check="imap.example.test does not resolve: Name or service not known."),
+                          check="imap.example.test does not resolve: Name or service not known.",
+                          failure="dns"),
             ),
         ),
         "imap",
@@ -37,9 +39,9 @@ def test_hosts_that_do_not_resolve_say_check_the_spelling():
         found(
             guesses=(
                 Candidate("imap", "imap.exmaple.test", 993, "ssl", "guess",
-                          check=f"imap.exmaple.test {dns}"),
+                          check=f"imap.exmaple.test {dns}", failure="dns"),
                 Candidate("imap", "mail.exmaple.test", 993, "ssl", "guess",
-                          check=f"mail.exmaple.test {dns}"),
+                          check=f"mail.exmaple.test {dns}", failure="dns"),
             )
         ),
         "imap",
@@ -59,7 +61,11 @@ def test_nothing_to_try_says_what_was_looked_at():
 
 def test_a_refused_port_is_said_as_unreachable():
     result = explain(
-        found(Candidate("imap", "mail.example.test", 993, "ssl", "srv", check="refused")),
+        found(
+            Candidate(
+                "imap", "mail.example.test", 993, "ssl", "srv", check="refused", failure="refused"
+            )
+        ),
         "imap",
         "--imap",
     )
@@ -68,9 +74,15 @@ def test_a_refused_port_is_said_as_unreachable():
 
 def test_probe_of_a_host_that_does_not_resolve_says_so_once():
     error = "mail.exmaple.test does not resolve: Name or service not known."
-    reports = [PortReport(port=p, open=False, error=error) for p in (993, 143, 995, 110, 465, 587)]
+    reports = [
+        PortReport(port=p, open=False, error=error, reason="dns")
+        for p in (993, 143, 995, 110, 465, 587)
+    ]
     report = judge("mail.exmaple.test", reports)
     assert report.resolves is False and report.verdict == "none"
     assert report.explanation.count("does not resolve") == 1
     assert "spelling" in report.explanation and "No IMAP or POP3" not in report.explanation
-    assert judge("h", [PortReport(port=993, open=False, error="refused")]).resolves is True
+    assert (
+        judge("h", [PortReport(port=993, open=False, error="refused", reason="refused")]).resolves
+        is True
+    )

@@ -295,13 +295,19 @@ def _quiet_closed_stdout() -> None:
         pass
 
 
+def say_failure(exc: HubsyncError, about: str = "") -> None:
+    """An expected failure for people, on stderr: the message (of ``about``) and its fix."""
+    subject = f"{safe(about)}: " if about else ""
+    err.print(f"[bold red]Error:[/bold red] {subject}{safe(scrub(exc.message))}", markup=True)
+    if exc.fix:
+        err.print(f"[bold]Fix:[/bold] {safe(scrub(exc.fix))}", markup=True)
+
+
 def _render_failure(exc: HubsyncError, run: RunContext) -> None:
     """The one place an expected failure becomes a message (and JSON under --json)."""
     if run.debug:
         sys.stderr.write(scrub("".join(traceback.format_exception(exc))))
-    err.print(f"[bold red]Error:[/bold red] {safe(scrub(exc.message))}", markup=True)
-    if exc.fix:
-        err.print(f"[bold]Fix:[/bold] {safe(scrub(exc.fix))}", markup=True)
+    say_failure(exc)
     if run.json:
         data = exc.to_dict()
         if run.json_lines:  # the last event of a stream: what ended it

@@ -579,7 +579,7 @@ def set_command(
         key, equals, value = item.partition("=")
         if not equals:
             raise UsageError(f"--set {item!r} must look like KEY=VALUE.", reason="bad-option")
-        cfg.apply_setting(acc, key.strip(), value, config.path)
+        cfg.apply_setting(acc, key.strip(), value)
     for key in unset or []:
         cfg.reset_setting(acc, key.strip())
     for entry in never_log or []:

@@ -4,6 +4,7 @@ import typer
 
 from hubsync import logged_messages, render
 from hubsync.cli import common, options
+from hubsync.logbook import display
 from hubsync.render import emit_json, out, safe
 from hubsync.reports.period import since_date
 
@@ -53,9 +54,7 @@ def messages_command(
         return
     table = render.table(None, "logged at", "id", "direction", "contact", "subject", "Message-ID")
     for m in found:
-        contact = m.contact["address"] or ""
-        if m.contact["name"]:
-            contact = f"{m.contact['name']} <{contact}>"
+        contact = display(m.contact["name"] or "", m.contact["address"] or "")
         table.add_row(
             safe(m.logged_at),
             str(m.id),

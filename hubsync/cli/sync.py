@@ -15,8 +15,9 @@ from rich.progress import (
 )
 
 from hubsync import locking, render
-from hubsync.cli import common, options
+from hubsync.cli import common, options, say_failure
 from hubsync.errors import EXIT_FAILED, AlreadyRunning, HubsyncError, UsageError
+from hubsync.logbook import display
 from hubsync.render import emit_json, emit_json_line, err, interactive, out, safe
 from hubsync.sync import engine, watch
 
@@ -100,9 +101,7 @@ def _sync_all(accounts, json_out: bool) -> None:
         except HubsyncError as exc:
             codes.add(exc.exit_code)
             results.append({"account": acc.name, **exc.to_dict()})
-            err.print(f"[red]Error:[/red] {safe(acc.name)}: {safe(exc.message)}")
-            if exc.fix:
-                err.print(f"[bold]Fix:[/bold] {safe(exc.fix)}")
+            say_failure(exc, about=acc.name)
             continue
         if report.errors:
             codes.add(EXIT_FAILED)
@@ -232,9 +231,7 @@ def show_report(report: engine.SyncReport) -> None:
 def show_logged(report: engine.SyncReport) -> None:
     """One line per message the sync logged: who, what, and the id `why` takes."""
     for m in report.messages:
-        who = m.contact["address"] or "?"
-        if m.contact["name"]:
-            who = f"{m.contact['name']} <{who}>"
+        who = display(m.contact["name"] or "", m.contact["address"] or "?")
         way = "from" if m.direction == "received" else "to"
         out.print(
             f"  logged {way} {safe(who)}: {safe(m.subject or '(no subject)')} "

@@ -45,6 +45,9 @@ class Candidate:
     verified: bool = False
     answers: bool = False  # the right protocol answered, whatever its certificate
     check: str = ""  # what the probe saw
+    # why it is not verified, as a code: the probe's reason for a port that did not answer
+    # (dns, refused, timeout, ...), or wrong-protocol, tls-mode, certificate
+    failure: str = ""
 
     @property
     def key(self) -> tuple:
@@ -298,17 +301,19 @@ def _verify(candidates: list[Candidate], cafile: str | None) -> None:
         want_tls = "implicit" if c.security == "ssl" else "starttls"
         cert = report.certificate
         if not report.open:
-            c.check = report.error or "closed"
+            c.check, c.failure = report.error or "closed", report.reason or "closed"
         elif report.protocol != c.kind:
             c.check = f"answers as {report.protocol or 'nothing'}"
+            c.failure = "wrong-protocol"
         else:
             c.answers = True
         if c.check:
             return
         if report.tls != want_tls:
-            c.check = f"TLS mode is {report.tls or 'none'}"
+            c.check, c.failure = f"TLS mode is {report.tls or 'none'}", "tls-mode"
         elif cert and not (cert.trusted and cert.matches_host):
             c.check = f"certificate not trusted for {c.host}: {cert.verify_error or 'name'}"
+            c.failure = "certificate"
         else:
             c.verified, c.check = True, "verified"
 

@@ -41,7 +41,7 @@ def explain(found: Discovery, kind: str, flag: str) -> NoServer:
             lines,
         )
     answered = [c for c in tried if c.answers]
-    untrusted = [c for c in answered if c.check.startswith("certificate")]
+    untrusted = [c for c in answered if c.failure == "certificate"]
     if untrusted:
         c = untrusted[0]
         return NoServer(
@@ -61,8 +61,7 @@ def explain(found: Discovery, kind: str, flag: str) -> NoServer:
             f"Check the security mode with IT ({flag}-security ssl or starttls).",
             lines,
         )
-    checks = [c.check for c in tried]
-    if all("does not resolve" in check for check in checks):
+    if all(c.failure == "dns" for c in tried):
         hosts = sorted({c.host for c in tried})
         return NoServer(
             "dns",
@@ -71,7 +70,7 @@ def explain(found: Discovery, kind: str, flag: str) -> NoServer:
             f"{by_hand[1:]}",
             lines,
         )
-    reachable = [c for c in tried if "does not resolve" not in c.check]
+    reachable = [c for c in tried if c.failure != "dns"]
     c = reachable[0]
     return NoServer(
         "unreachable",

@@ -111,7 +111,7 @@ def judge(host: str, reports: list[PortReport]) -> ProbeReport:
     elif any(r.protocol == POP3 for r in reports):
         report.verdict = "pop3-only"
         report.explanation = POP3_ONLY_EXPLANATION
-    elif reports and all(not r.open and "does not resolve" in (r.error or "") for r in reports):
+    elif reports and all(not r.open and r.reason == "dns" for r in reports):
         report.resolves = False
         cause = reports[0].error.split(": ", 1)[-1].rstrip(".")
         report.explanation = (

@@ -1,9 +1,10 @@
 """Contacts: the list with message counts, and one contact's timeline and attachments."""
 
-import email.utils
 from dataclasses import asdict, dataclass
 
 from hubsync.errors import NotFound
+from hubsync.logbook import display
+from hubsync.logged_messages import attachment_fields
 from hubsync.store import Store
 from hubsync.store import queries as q
 
@@ -79,14 +80,7 @@ def contact_record(store: Store, account: str, address: str, full: bool = False)
         for r in rows
     ]
     attachments = [
-        {
-            "id": a["id"],
-            "filename": a["filename"],
-            "size": a["size"],
-            "mime_type": a["mime_type"],
-            "sha256": a["sha256"],
-            "message_id": r["message_id"],
-        }
+        {**attachment_fields(a), "message_id": r["message_id"]}
         for r in rows
         for a in r["attachments"]
     ]
@@ -97,8 +91,3 @@ def contact_record(store: Store, account: str, address: str, full: bool = False)
         attachments=attachments,
         inboxes=q.contact_inboxes(store, address),
     )
-
-
-def display(name: str, address: str) -> str:
-    """ "Name <address>" (RFC 5322 quoting), or the address alone when there is no name."""
-    return email.utils.formataddr((name, address)) if name else address

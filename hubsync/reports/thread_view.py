@@ -10,6 +10,7 @@ from hubsync import config as cfg
 from hubsync import threads as jwz
 from hubsync.errors import NotFound, UsageError
 from hubsync.logbook import Direction
+from hubsync.logged_messages import attachment_fields
 from hubsync.mail.parse import normalize_message_id
 from hubsync.reports.period import since_date
 from hubsync.store import Store
@@ -125,16 +126,7 @@ def _flatten(roots: list[jwz.Container]) -> list[ThreadMessage]:
                     to=row["to_addrs"],
                     cc=row["cc_addrs"],
                     subject=row["subject"],
-                    attachments=[
-                        {
-                            "id": a["id"],
-                            "filename": a["filename"],
-                            "size": a["size"],
-                            "mime_type": a["mime_type"],
-                            "sha256": a["sha256"],
-                        }
-                        for a in row["attachments"]
-                    ],
+                    attachments=[attachment_fields(a) for a in row["attachments"]],
                     attachments_note=row["attachments_note"],
                 )
             )

@@ -76,11 +76,12 @@ def watch(
     settings = settings or WatchSettings(idle_renew=idle_renew)
     retry = verdict.Reconnects(account.timeout or DEFAULT_TIMEOUT, jitter)
     tell = on_store or (lambda state, detail: None)
-    lost = [0]  # store outages in a row
+    lost = 0  # store outages in a row
 
     def reported(report: SyncReport) -> None:
-        if lost[0]:
-            lost[0] = 0
+        nonlocal lost
+        if lost:
+            lost = 0
             tell("store-back", "")
         on_report(report)
 
@@ -93,10 +94,10 @@ def watch(
                 retry.connected()
                 _Connection(client, store, account, folders, reported, settings, stop).run()
         except StoreUnreachable as exc:
-            lost[0] += 1
-            if lost[0] == 1:
+            lost += 1
+            if lost == 1:
                 tell("store-lost", exc.message)
-            stop.wait(verdict.store_backoff(lost[0], jitter()))
+            stop.wait(verdict.store_backoff(lost, jitter()))
         except StoreError:
             raise  # a full disk or a damaged store: a reconnect will not help
         except Exception as exc:
