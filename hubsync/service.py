@@ -155,6 +155,12 @@ def cron_log(account: str) -> Path:
     return paths.data_dir() / "logs" / f"cron-{safe}.log"
 
 
+def prepare_cron_log(account: str) -> None:
+    """Make the cron log's folder (private): cron's `>>` does not create it, and the line
+    would fail on every run without running the sync."""
+    paths.ensure_private_dir(cron_log(account).parent)
+
+
 def cron_problem(account: cfg.Account) -> str:
     """Why the cron line would fail for ``account`` as set up now ("" when it would not):
     cron runs outside the desktop session, where the keyring cannot be reached."""
@@ -274,6 +280,7 @@ def install(account: str, enable: bool = True, settings: cfg.Account | None = No
     nothing is written (a unit nobody runs would only look installed): the error carries the
     cron line to use instead."""
     if enable and _systemctl("daemon-reload") is None:
+        prepare_cron_log(account)
         line = cron_line(account)
         problem = cron_problem(settings) if settings else ""
         raise HubsyncError(

@@ -230,6 +230,7 @@ def test_without_a_user_manager_install_prints_the_cron_line_and_its_log(tmp_pat
     cron = done.stderr[done.stderr.index("*/5 ") :]
     log = tmp_path / "home" / "data" / "logs" / "cron-work_mail.log"
     assert f">> {log} 2>&1" in " ".join(cron.split())  # output kept, not thrown away
+    assert log.parent.is_dir()  # cron's >> would not make it: the line would fail every run
     assert "/dev/null" not in cron
     assert "keyring cannot be reached" in done.stderr and "password_command" in done.stderr
 

@@ -161,3 +161,32 @@ def test_a_range_commits_its_messages_and_its_position_together(store, monkeypat
     ids = [m.message_id for m in report.messages]
     assert sorted(ids) == ["<late1@customer.test>", "<late2@customer.test>"]
     assert store.sync_state("alice", "INBOX")["last_uid"] == before + 2
+
+
+def test_a_watch_waits_out_a_busy_or_unreachable_store(store, monkeypatch):
+    """A long writer holding SQLite's lock (StoreBusy), or a database away
+    (StoreUnreachable): the watch says store-lost and tries again; it does not end."""
+    import threading
+
+    from hubsync.errors import StoreBusy, StoreUnreachable
+    from hubsync.sync import watch
+
+    stop = threading.Event()
+    failures = [StoreBusy("busy"), StoreUnreachable("away")]
+    attempts = []
+
+    def session(*args, **kwargs):
+        attempts.append(1)
+        if failures:
+            raise failures.pop(0)
+        stop.set()  # the third attempt: enough seen
+        raise StoreUnreachable("away")
+
+    said = []
+    monkeypatch.setattr(watch, "session", session)
+    monkeypatch.setattr(watch.verdict, "store_backoff", lambda attempt, jitter: 0.01)
+    watch.watch(
+        store, ACCOUNT, "pw", None, lambda r: None, lambda m, d: None,
+        stop=stop, on_store=lambda state, detail: said.append(state),
+    )  # fmt: skip
+    assert len(attempts) == 3 and said == ["store-lost"]

@@ -56,7 +56,7 @@ def status_command(account: str = options.account(), json_out: bool = options.js
     acc = common.account(account)
     state = service.status(acc.name, acc)
     if not state.systemd:
-        service.cron_log(acc.name).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        service.prepare_cron_log(acc.name)
     _show(state, json_out, None)
 
 

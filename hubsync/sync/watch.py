@@ -25,7 +25,7 @@ import imapclient
 
 from hubsync import config as cfg
 from hubsync.environment import pause_point
-from hubsync.errors import StoreError, StoreUnreachable
+from hubsync.errors import StoreBusy, StoreError, StoreUnreachable
 from hubsync.mail.endpoint import DEFAULT_TIMEOUT
 from hubsync.mail.reply_folders import WatchPlan
 from hubsync.sessions import Secret
@@ -93,7 +93,7 @@ def watch(
                 connected_at = time.monotonic()
                 retry.connected()
                 _Connection(client, store, account, folders, reported, settings, stop).run()
-        except StoreUnreachable as exc:
+        except (StoreUnreachable, StoreBusy) as exc:  # the database away, or a long writer
             lost += 1
             if lost == 1:
                 tell("store-lost", exc.message)
