@@ -2,7 +2,8 @@
 
 Human-readable output goes to stdout; with ``--json`` stdout carries only JSON and every
 message goes to stderr. Rich turns colour off by itself when stdout is not a terminal or
-``NO_COLOR`` is set.
+``NO_COLOR`` is set. Rich is imported on the first thing printed for people: a command
+that prints only JSON never loads it.
 """
 
 import dataclasses
@@ -10,24 +11,17 @@ import json
 import os
 import re
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich import box
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
 
 
 class OutputClosed(Exception):
     """The reader of stdout went away (`hubsync threads | head -1`): it has all it wanted,
     which is not a failure. Not an OSError on purpose: click would turn that into exit 1."""
-
-
-class _Console(Console):
-    def on_broken_pipe(self) -> None:
-        self.quiet = True  # Rich would exit 1 here
-        raise OutputClosed
 
 
 class _TrimmedLines:
@@ -62,10 +56,17 @@ class _TrimmedLines:
         return self._stream.fileno()
 
 
-def _console(stderr: bool = False) -> Console:
+def _console(stderr: bool = False) -> "Console":
     """A terminal gets Rich's layout at its width; a pipe or file gets lines that are never
     hard-wrapped (a Message-ID is never split) and tables as wide as their content, unless
     COLUMNS asks for a width: then lines wrap at word boundaries there, and are never cut."""
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True  # Rich would exit 1 here
+            raise OutputClosed
+
     stream = sys.stderr if stderr else sys.stdout
     terminal = stream.isatty()
     unbounded = not terminal and not os.environ.get("COLUMNS")
@@ -78,23 +79,41 @@ def _console(stderr: bool = False) -> Console:
     )
 
 
-out = _console()
-err = _console(stderr=True)
+class _LazyConsole:
+    """The Rich console of stdout or stderr, made on first use (and so is Rich imported)."""
+
+    def __init__(self, stderr: bool) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            self._console = _console(self._stderr)
+        return getattr(self._console, name)
 
 
-def table(title: str | None = None, *columns: str, right: tuple[str, ...] = ()) -> Table:
+out: "Console" = _LazyConsole(stderr=False)  # type: ignore[assignment]
+err: "Console" = _LazyConsole(stderr=True)  # type: ignore[assignment]
+
+
+def table(title: str | None = None, *columns: str, right: tuple[str, ...] = ()) -> "Table":
     """A table whose cells fold rather than truncate (names and ids are shown whole); with
     borders on a terminal, plain columns in a pipe."""
+    from rich import box
+    from rich.table import Table
+
     made = Table(title=title, box=box.SQUARE if out.is_terminal else box.SIMPLE_HEAD)
     for name in columns:
         made.add_column(name, overflow="fold", justify="right" if name in right else "left")
     return made
 
 
-def show(made: Table) -> None:
+def show(made: "Table") -> None:
     """Print a table; where the screen is too narrow for it as it is, as one `column: value`
     record per row instead: Rich would squeeze the columns and break words inside cells
     ("alice@ex / ample.te / st"), whatever each cell's shortest fit."""
+    from rich.text import Text
+
     needed = made.__rich_measure__(out, out.options).maximum
     if needed <= out.width:
         out.print(made)
@@ -113,12 +132,17 @@ def show(made: Table) -> None:
 
 
 def _plain(header: Any) -> str:
+    from rich.text import Text
+
     return header.plain if isinstance(header, Text) else str(header)
 
 
-def hanging(label: str, text: "str | Text", indent: int) -> Table:
+def hanging(label: str, text: "str | Text", indent: int) -> "Table":
     """``label`` (markup) at ``indent`` columns, then ``text`` (markup) beside it; lines that
     ``text`` wraps to start under its first word, not under the label."""
+    from rich.table import Table
+    from rich.text import Text
+
     grid = Table.grid()
     grid.add_column(width=indent, no_wrap=True)
     grid.add_column(no_wrap=True)
@@ -148,6 +172,8 @@ def safe(value: Any) -> str:
     characters removed (no terminal escapes reach the screen) and markup escaped (a subject
     like "[/]" is shown, not interpreted). JSON output keeps text exact; use this only for
     people."""
+    from rich.markup import escape
+
     return escape(_UNSAFE.sub("", "" if value is None else str(value)))
 
 
@@ -158,7 +184,7 @@ def status(message: str, quiet: bool = False):
 
     if quiet or not err.is_terminal:
         return contextlib.nullcontext()
-    return err.status(escape(message), spinner="dots")
+    return err.status(safe(message), spinner="dots")
 
 
 COMPACT_JSON_FROM = 1 << 20  # bytes: larger documents are printed without indentation

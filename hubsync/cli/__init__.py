@@ -1,323 +1,43 @@
-"""The command-line layer: parse arguments, call the core, render results. Nothing else."""
+"""The command-line layer: parse arguments, call the core, render results. Nothing else.
 
-import os
+``main`` first offers the arguments to ``quick`` (a hand-written dispatch for the hottest
+command lines, e.g. a cron job's `hubsync sync --json`, which would otherwise spend most of
+its time importing Typer); everything else, and every --help and completion, goes to the
+Typer app in ``application``. Importing this package imports neither Typer nor Rich.
+"""
+
 import sys
-import traceback
-from dataclasses import dataclass, field
-
-import typer
-
-try:  # typer >= 0.19 vendors click as typer._click; older typer uses click itself
-    from typer._click import exceptions as click_errors
-except ImportError:  # pragma: no cover
-    from click import exceptions as click_errors
-
-from hubsync import __version__, environment
-from hubsync.environment import Environment
-from hubsync.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, HubsyncError
-from hubsync.redact import scrub
-from hubsync.render import OutputClosed, emit_json, emit_json_line, err, safe
-
-app = typer.Typer(
-    name="hubsync",
-    help="Connect an email inbox to a local CRM log, and audit it.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-
-@dataclass
-class RunContext:
-    """One run of the CLI: what the user asked for globally and the environment it runs in.
-    Made by ``main`` and handed to the commands as the Typer context's ``obj``."""
-
-    env: Environment = field(default_factory=Environment)
-    json: bool = False  # --json anywhere: errors are printed as JSON too
-    json_lines: bool = False  # a long-running command's JSON Lines: an error is one line too
-    debug: bool = False  # --debug: tracebacks (secrets redacted) for failures
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"hubsync {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    ctx: typer.Context,
-    version: bool = typer.Option(
-        False,
-        "--version",
-        "-V",
-        callback=_version,
-        is_eager=True,
-        help="Print the version and exit.",
-    ),
-    debug: bool = typer.Option(
-        False, "--debug", help="Show tracebacks (secrets redacted) for failures."
-    ),
-) -> None:
-    """Connect an email inbox to a local CRM log, and audit it.
-
-    Exit codes: 0 success (found nothing included), 1 the operation failed, 2 usage error
-    (an unknown account too), 3 authentication refused or consent revoked (a person must act),
-    4 server or network unreachable (a retry may help), 5 busy (another hubsync holds the
-    account), 130 interrupted.
-    """
-    if isinstance(ctx.obj, RunContext):
-        ctx.obj.debug = debug
-
-
-# Which module registers which top-level command. Only the module of the command being run
-# is imported, so a no-op `hubsync sync` starts in a fraction of the time (see benchmarks/).
-COMMAND_MODULES = {
-    "probe": "probe",
-    "discover": "accounts",
-    "connect": "accounts",
-    "accounts": "accounts",
-    "send": "send",
-    "outbox": "send",
-    "templates": "send",
-    "sync": "sync",
-    "log": "sync",
-    "threads": "reports",
-    "report": "reports",
-    "contacts": "reports",
-    "why": "reports",
-    "messages": "messages",
-    "doctor": "doctor",
-    "completion": "completion",
-    "service": "service",
-    "attachments": "attachments",
-    "worker": "team",
-    "team": "team",
-}
-
-
-_registered: set[str] = set()
-COMPLETE_VAR = "_HUBSYNC_COMPLETE"
-
-
-def _register_commands(args: list[str]) -> None:
-    import importlib
-
-    wanted = next((a for a in args if not a.startswith("-")), None)
-    if wanted is None and any(a in ("--version", "-V") for a in args):
-        return  # the version needs no command
-    names = [COMMAND_MODULES[wanted]] if wanted in COMMAND_MODULES else COMMAND_MODULES.values()
-    for name in dict.fromkeys(names):
-        if name not in _registered:  # main() may run more than once in one process (tests)
-            importlib.import_module(f"hubsync.cli.{name}").register(app)
-            _registered.add(name)
-    _reflow_help(app)
-
-
-def _reflow(text: str | None) -> str | None:
-    """Docstring paragraphs as single lines, so help text wraps at the terminal's width
-    instead of breaking where the source code did."""
-    if not text:
-        return text
-    import inspect
-
-    paragraphs = inspect.cleandoc(text).split("\n\n")
-    return "\n\n".join(" ".join(p.split()) for p in paragraphs)
-
-
-def _first_sentence(text: str | None) -> str | None:
-    """A command's line in a command list: its first sentence, whole (click would cut the
-    first paragraph to the width and end it with "...")."""
-    if not text:
-        return text
-    paragraph = text.split("\n\n")[0]
-    head, dot, _ = paragraph.partition(". ")
-    return head + dot.strip() if dot else paragraph
-
-
-def _reflow_help(typer_app: typer.Typer) -> None:
-    for info in typer_app.registered_commands:
-        if info.help is None and info.callback is not None:
-            info.help = _reflow(info.callback.__doc__)
-        if info.short_help is None:
-            info.short_help = _first_sentence(info.help)
-    for group in typer_app.registered_groups:
-        sub = group.typer_instance
-        if sub.info.help:
-            sub.info.help = _reflow(sub.info.help)
-        if not sub.info.short_help:
-            sub.info.short_help = _first_sentence(sub.info.help)
-        _reflow_help(sub)
-
-
-def _plain_help() -> None:
-    """Help shows a placeholder only where a value is expected: not "<bool>" on a flag, no
-    "[x>=0.5]" type ranges (the help text says the range in words), and arguments in the
-    usage line as HOST or [ADDRESS], never {HOST}, which reads like a template placeholder."""
-    from typer.core import TyperArgument, TyperOption
-
-    def usage_name(self) -> str:
-        name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
-        return name + ("..." if self.nargs != 1 and not name.endswith("...") else "")
-
-    TyperArgument._usage_display_name = usage_name
-    TyperArgument.display_type_rich = lambda self, ctx: None  # its name says what it is
-
-    original = TyperOption.display_type_rich
-
-    def display_type_rich(self, ctx):
-        return None if self.is_flag else original(self, ctx)
-
-    TyperOption.display_type_rich = display_type_rich
-    TyperOption._get_number_range_help_str = lambda self: None
-    _whole_words_in_help()
-
-
-def _whole_words_in_help() -> None:
-    """click wraps help text with textwrap's defaults, which break "--include-folder" and
-    "MESSAGE-ID" at their hyphens and cut a long path in two: wrap at spaces only."""
-    try:
-        from typer._click import _textwrap
-    except ImportError:  # pragma: no cover - older typer uses click itself
-        from click import _textwrap
-
-    import textwrap
-
-    original = _textwrap.TextWrapper.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        self.break_on_hyphens = False
-        self.break_long_words = False
-
-    _textwrap.TextWrapper.__init__ = init
-    # click's own version cuts a long word whatever break_long_words says; the standard one
-    # puts it on a line of its own instead
-    _textwrap.TextWrapper._handle_long_word = textwrap.TextWrapper._handle_long_word
-
-
-_plain_help()
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the app and render every expected failure in one place."""
+    """Entry point: the quick path when it knows the command line, else the Typer app."""
+    import importlib
+
+    quick = importlib.import_module("hubsync.cli.quick")
     args = sys.argv[1:] if argv is None else argv
-    run = RunContext(
-        env=Environment.from_mapping(os.environ),
-        json="--json" in args,
-        json_lines="--json" in args and _streams_events(args),
-    )
-    os.umask(0o077)  # everything hubsync creates (SQLite's -wal and -shm too) is private
-    if COMPLETE_VAR in os.environ:  # the shell asks what to complete (see `hubsync completion`)
-        from typer._completion_classes import completion_init
-
-        from hubsync.cli.completion import use_safe_completion
-
-        completion_init()
-        use_safe_completion()
-        args = []  # the words come from the environment; every command must be known
-    _register_commands(args)
-    _fit_help_to_width()
-    try:
-        with environment.use(run.env):
-            code = app(args=args, prog_name="hubsync", standalone_mode=False, obj=run)
-    except HubsyncError as exc:
-        _render_failure(exc, run)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        err.print("Interrupted.")
-        sys.exit(EXIT_INTERRUPTED)
-    except (OutputClosed, BrokenPipeError):  # `hubsync threads | head -1`: not a failure
-        _quiet_closed_stdout()
-        sys.exit(EXIT_OK)
-    except typer.Abort as exc:  # "no" at a confirmation, or Ctrl-C / end of input at a prompt
-        # click raises Abort "from None" for both; the interrupt is still its __context__
-        if isinstance(exc.__context__, KeyboardInterrupt):
-            err.print("Interrupted.")
-            sys.exit(EXIT_INTERRUPTED)
-        err.print("Aborted; nothing was changed.")
-        sys.exit(EXIT_FAILED)
-    except click_errors.ClickException as exc:
-        _hint_global_option(exc)
-        exc.show()
-        code = EXIT_USAGE if isinstance(exc, click_errors.UsageError) else exc.exit_code
-        if run.json:  # under --json a usage error is JSON too
-            usage = {"error": "usage", "message": exc.format_message(), "fix": None}
-            (emit_json_line if run.json_lines else emit_json)(usage)
-        sys.exit(code)
-    except Exception as exc:  # noqa: BLE001 - the one top-level handler: a bug, said plainly
-        err.print(
-            f"[red]hubsync hit an internal error:[/red] {scrub(type(exc).__name__)}", markup=True
-        )
-        sys.stderr.write(scrub("".join(traceback.format_exc())))
-        sys.exit(EXIT_FAILED)
-    sys.exit(code if isinstance(code, int) else 0)
+    code = quick.run(args)
+    if code is None:
+        importlib.import_module("hubsync.cli.application").main(args)
+        return
+    sys.exit(code)
 
 
-RICH_HELP_FROM_COLUMNS = 100
+def __getattr__(name: str):
+    """``app``, ``say_failure``, ``COMMAND_MODULES`` and the rest, from the modules that own
+    them (loaded on first use)."""
+    import importlib
+
+    home = _FORWARDED.get(name)
+    if home is None:  # a submodule not imported yet, or no such name
+        raise AttributeError(f"module 'hubsync.cli' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"hubsync.cli.{home}"), name)
 
 
-def _fit_help_to_width() -> None:
-    """Rich's help panels squeeze long option names to "--oauth-client-…" when the screen is
-    narrow; click's plain layout never cuts a name (its help moves to the next line instead).
-    So the panels only on a terminal at least RICH_HELP_FROM_COLUMNS wide."""
-    import shutil
-
-    wide = sys.stdout.isatty() and shutil.get_terminal_size().columns >= RICH_HELP_FROM_COLUMNS
-    app.rich_markup_mode = "rich" if wide else None
-
-
-GLOBAL_OPTIONS = ("--debug", "--version", "-V")
-
-
-def _hint_global_option(exc: Exception) -> None:
-    """`hubsync sync --debug`: say where a global option goes instead of only "No such
-    option"."""
-    name = getattr(exc, "option_name", "")
-    if isinstance(exc, click_errors.NoSuchOption) and name in GLOBAL_OPTIONS:
-        path = exc.ctx.command_path.split(None, 1) if exc.ctx else []
-        command = path[1] if len(path) > 1 else "COMMAND"
-        exc.message = (
-            f"{name} is a global option: give it before the command, as in "
-            f"`hubsync {name} {command}`."
-        )
-
-
-def _quiet_closed_stdout() -> None:
-    """Point stdout at /dev/null, so the interpreter's final flush of the closed pipe does
-    not print "Exception ignored ... BrokenPipeError" on the way out."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):  # stdout is not a real file (tests): nothing to flush
-        pass
-
-
-def say_failure(exc: HubsyncError, about: str = "") -> None:
-    """An expected failure for people, on stderr: the message (of ``about``) and its fix."""
-    subject = f"{safe(about)}: " if about else ""
-    err.print(f"[bold red]Error:[/bold red] {subject}{safe(scrub(exc.message))}", markup=True)
-    if exc.fix:
-        err.print(f"[bold]Fix:[/bold] {safe(scrub(exc.fix))}", markup=True)
-
-
-def _render_failure(exc: HubsyncError, run: RunContext) -> None:
-    """The one place an expected failure becomes a message (and JSON under --json)."""
-    if run.debug:
-        sys.stderr.write(scrub("".join(traceback.format_exception(exc))))
-    say_failure(exc)
-    if run.json:
-        data = exc.to_dict()
-        if run.json_lines:  # the last event of a stream: what ended it
-            data = {"event": "error", **data}
-        emit = emit_json_line if run.json_lines else emit_json
-        emit({k: scrub(v) if isinstance(v, str) else v for k, v in data.items()})
-
-
-def _streams_events(args: list[str]) -> bool:
-    """Whether the command writes JSON Lines (one object per line while it runs): `worker`
-    and `sync --watch`; their errors must stay one line too."""
-    command = next((a for a in args if not a.startswith("-")), "")
-    return command == "worker" or (command == "sync" and "--watch" in args)
+_FORWARDED = {
+    "say_failure": "failures",
+    "RunContext": "failures",
+    "app": "application",
+    "COMMAND_MODULES": "application",
+    "COMPLETE_VAR": "quick",
+    "_register_commands": "application",
+}

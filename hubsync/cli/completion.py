@@ -51,7 +51,7 @@ def completion_command(
     """
     from typer._completion_shared import get_completion_script
 
-    from hubsync.cli import COMPLETE_VAR
+    from hubsync.cli.quick import COMPLETE_VAR
     from hubsync.errors import UsageError
 
     if shell not in SHELLS:

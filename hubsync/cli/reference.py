@@ -4,7 +4,7 @@ fails when the file is stale."""
 
 from typer.main import get_command
 
-from hubsync.cli import _register_commands, app
+from hubsync.cli.application import _register_commands, app
 
 HEADER = (
     "# Command options (generated)\n\n"

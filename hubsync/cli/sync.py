@@ -5,20 +5,12 @@ import signal
 import sys
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
-from hubsync import locking, render
-from hubsync.cli import common, options, say_failure
-from hubsync.errors import EXIT_FAILED, AlreadyRunning, HubsyncError, UsageError
-from hubsync.logbook import display
-from hubsync.render import emit_json, emit_json_line, err, interactive, out, safe
+from hubsync import locking
+from hubsync.cli import common, options
+from hubsync.cli.sync_once import all_alone, settle_outbox, show_logged, sync_once
+from hubsync.errors import AlreadyRunning, UsageError
+from hubsync.render import emit_json, emit_json_line, err, out, safe
 from hubsync.sync import engine, watch
 
 
@@ -56,92 +48,34 @@ def sync_command(
     account's failure does not stop the others, and the exit code is that of the failure
     (1 when they differ).
     """
-    if every:
-        if watch_mode or folder:
-            raise UsageError(
-                "--all syncs every account once; it does not go with --watch or --folder.",
-                fix="Watch many accounts with `hubsync worker`, or one `sync --watch` each.",
-            )
-        _sync_all(common.accounts(account, every, timeout), json_out)
+    if watch_mode:
+        if every:
+            raise all_alone()
+        _watch_account(account, timeout, folder or None, json_out, poll, sweep)
         return
+    raise typer.Exit(sync_once(account, every, timeout, folder or [], json_out))
+
+
+def _watch_account(account, timeout, folders, json_out, poll, sweep) -> None:
     acc = common.account(account, timeout)
     store = common.store()
     password = common.password_for(acc)
     with locking.account_lock(acc.name), locking.team_account_lock(store, acc.name) as lost:
-        if watch_mode:
-            settings = watch.WatchSettings(poll=poll, sweep=sweep)
-            _watch(store, acc, password, folder or None, json_out, settings, lost)
-            if lost.is_set():
-                raise AlreadyRunning(
-                    f"Stopped watching {acc.name!r}: its lease ran out while the store was "
-                    "away, and another hubsync took the account over.",
-                    fix="Nothing was lost: that one logs its replies now; see `hubsync team "
-                    "status`.",
-                )
-            return
-        report = _run_once(store, acc, password, folder or None, json_out)
-        _settle_outbox(store, acc, password, report)
-    if json_out:
-        emit_json(report.to_dict())
-    else:
-        show_report(report)
-    raise typer.Exit(1 if report.errors else 0)
-
-
-def _sync_all(accounts, json_out: bool) -> None:
-    results: list[dict] = []
-    codes: set[int] = set()
-    for acc in accounts:
-        try:
-            store = common.store()
-            password = common.password_for(acc)
-            with locking.account_lock(acc.name), locking.team_account_lock(store, acc.name):
-                report = _run_once(store, acc, password, None, json_out)
-                _settle_outbox(store, acc, password, report)
-        except HubsyncError as exc:
-            codes.add(exc.exit_code)
-            results.append({"account": acc.name, **exc.to_dict()})
-            say_failure(exc, about=acc.name)
-            continue
-        if report.errors:
-            codes.add(EXIT_FAILED)
-        results.append(report.to_dict())
-        if not json_out:
-            show_report(report)
-    if json_out:
-        emit_json({"accounts": results, "ok": not codes})
-    raise typer.Exit(0 if not codes else codes.pop() if len(codes) == 1 else EXIT_FAILED)
-
-
-def _run_once(store, acc, password, folders, json_out) -> engine.SyncReport:
-    if json_out or not interactive():
-        return engine.sync_account(store, acc, password, folders)
-    columns = (
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=err, transient=True) as bar:
-        # Shown from the first moment: connecting and logging in can take seconds.
-        waiting = bar.add_task(f"Connecting to {safe(acc.imap_host)}…", total=None)
-        tasks: dict[str, int] = {}
-
-        def progress(folder: str, done: int, total: int) -> None:
-            if folder not in tasks:
-                bar.update(waiting, visible=False)
-                tasks[folder] = bar.add_task(f"Scanning {safe(folder)}", total=total)
-            bar.update(tasks[folder], completed=done)
-
-        return engine.sync_account(store, acc, password, folders, progress)
+        settings = watch.WatchSettings(poll=poll, sweep=sweep)
+        _watch(store, acc, password, folders, json_out, settings, lost)
+        if lost.is_set():
+            raise AlreadyRunning(
+                f"Stopped watching {acc.name!r}: its lease ran out while the store was "
+                "away, and another hubsync took the account over.",
+                fix="Nothing was lost: that one logs its replies now; see `hubsync team status`.",
+            )
 
 
 def _watch(store, acc, password, folders, json_out, settings, stop=None) -> None:
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
 
     def on_report(report: engine.SyncReport) -> None:
-        _settle_outbox(store, acc, password, report)
+        settle_outbox(store, acc, password, report)
         if json_out:  # JSON Lines: each logged message, then the sync, as it happens
             for message in report.messages:
                 emit_json_line({"event": "logged", **message.to_dict()})
@@ -186,64 +120,6 @@ def _watch(store, acc, password, folders, json_out, settings, stop=None) -> None
         )  # fmt: skip
     except KeyboardInterrupt:
         err.print("Stopped watching.")
-
-
-def _settle_outbox(store, acc, password, report: engine.SyncReport) -> None:
-    """After a sync: file the Sent copy of a send whose delivery a reply just proved, and
-    look for the provider's own copies that sends are waiting for (filing one once the
-    grace period is over). Never a resend; a failure leaves the copy owed."""
-    if not report.total("deliveries_proven") and not store.outbox(acc.name, ("awaiting-copy",)):
-        return
-    from hubsync import sending  # only when the outbox has something to settle
-
-    for item in sending.retry_filing(store, acc, password):
-        if item.get("error"):
-            err.print(
-                f"[yellow]The Sent copy of {safe(item['message_id'])} is still owed:[/yellow] "
-                f"{safe(item['error'])} (`hubsync outbox --retry` files it)"
-            )
-
-
-def show_report(report: engine.SyncReport) -> None:
-    """Render a sync report as a table."""
-    counts = ("scanned", "matched", "logged", "never-log", "attachments", "skipped attachments")
-    table = render.table(f"Sync of {safe(report.account)}", "folder", *counts, right=counts)
-    for f in report.folders:
-        table.add_row(
-            safe(f.folder) + (" (rescanned: UIDVALIDITY changed)" if f.uidvalidity_changed else ""),
-            str(f.scanned),
-            str(f.matched),
-            str(f.logged),
-            str(f.never_log_hits),
-            str(f.attachments_logged),
-            str(f.attachments_skipped),
-        )
-    render.show(table)
-    show_logged(report)
-    logged = report.total("logged")
-    out.print(
-        f"Logged {logged} {'reply' if logged == 1 else 'replies'} to tracked threads; other "
-        "mail was read only as far as its Message-ID, In-Reply-To and References, and nothing "
-        "of it was stored."
-    )
-
-
-def show_logged(report: engine.SyncReport) -> None:
-    """One line per message the sync logged: who, what, and the id `why` takes."""
-    for m in report.messages:
-        who = display(m.contact["name"] or "", m.contact["address"] or "?")
-        way = "from" if m.direction == "received" else "to"
-        out.print(
-            f"  logged {way} {safe(who)}: {safe(m.subject or '(no subject)')} "
-            f"[dim]{safe(m.message_id)}[/dim]"
-        )
-    if report.total("unreadable"):
-        err.print(
-            f"[yellow]{report.total('unreadable')} matched message(s) could not be read[/yellow]"
-            " and were skipped (the ones after them were synced); `hubsync report` lists them."
-        )
-    for error in report.errors:
-        err.print(f"[red]Error:[/red] {safe(error)}")
 
 
 def log_command(
