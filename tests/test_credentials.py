@@ -34,6 +34,22 @@ def test_secret_round_trip_through_gnome_keyring(gnome_keyring):
     assert credentials.from_keyring("roundtrip-account") is None
 
 
+def test_a_read_goes_straight_to_the_secret_service_where_keyring_would_choose_it(
+    gnome_keyring, monkeypatch
+):
+    """The start-up shortcut: the same secret, without keyring's detection (which loads
+    every backend plugin); on KDE, where keyring ranks KWallet first, the detection runs."""
+    credentials.store("shortcut-account", "via-secret-service")
+    keyring.core._keyring_backend = None  # as in a new process
+    assert credentials.from_keyring("shortcut-account") == "via-secret-service"
+    assert keyring.core._keyring_backend is None  # no detection ran
+    monkeypatch.setenv("XDG_CURRENT_DESKTOP", "KDE")
+    assert credentials.from_keyring("shortcut-account") == "via-secret-service"
+    assert keyring.core._keyring_backend is not None  # keyring chose (the Secret Service here)
+    assert credentials.from_keyring("missing-account") is None
+    assert credentials.delete("shortcut-account") is True
+
+
 def test_plaintext_backend_is_refused(monkeypatch, tmp_path):
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
