@@ -27,7 +27,7 @@ OFF = "off"  # never: threads only by Message-ID references
 SUBJECT_GROUPING = (PARTICIPANTS, RFC5256, OFF)
 
 
-@dataclass
+@dataclass(slots=True)  # a folder audit makes one per message: no __dict__ each
 class Message:
     message_id: str
     in_reply_to: str = ""
@@ -65,7 +65,7 @@ def _iso_date(raw: str) -> str:
     return iso_date(raw)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Container:
     message_id: str
     message: Message | None = None

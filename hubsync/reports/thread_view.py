@@ -2,6 +2,7 @@
 read-only audit of a live folder."""
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
@@ -235,39 +236,43 @@ class FolderAudit:
 
 
 def audit(
-    records: list[dict], own: str, folder: str = "", subject_grouping: str = jwz.PARTICIPANTS
+    records: Iterable[dict], own: str, folder: str = "", subject_grouping: str = jwz.PARTICIPANTS
 ) -> FolderAudit:
     """Threads of a folder from its header records (see ``folder_audit.folder_headers``):
-    dates and participants are read from the raw header text only where a check needs them."""
+    dates and participants are read from the raw header text only where a check needs them.
+    ``records`` is read once, so a generator's records are freed as they are read."""
     with collector.paused():
         return _audit(records, own, folder, subject_grouping)
 
 
-def _audit(records: list[dict], own: str, folder: str, subject_grouping: str) -> FolderAudit:
-    messages = [
-        jwz.Message(
-            r["message_id"],
-            r["in_reply_to"],
-            r["references"],
-            r["subject"],
-            people=r["people"],
-            raw_date=r["date"],
+def _audit(records: Iterable[dict], own: str, folder: str, subject_grouping: str) -> FolderAudit:
+    messages: list[jwz.Message] = []
+    without_message_id = 0
+    for r in records:
+        messages.append(
+            jwz.Message(
+                r["message_id"],
+                r["in_reply_to"],
+                r["references"],
+                r["subject"],
+                people=r["people"],
+                raw_date=r["date"],
+            )
         )
-        for r in records
-    ]
+        without_message_id += not r["had_message_id"]
     roots = jwz.thread(messages, subject_grouping, [own])
     suspects = jwz.unrelated_suspects(roots, [own])
     members = [root.messages() for root in roots]  # one walk of each thread
     largest = max(members, key=len, default=[])
     return FolderAudit(
         folder=folder,
-        messages=len(records),
+        messages=len(messages),
         threads=len(roots),
         largest_thread={
             "messages": len(largest),
             "subject": largest[0].subject if largest else None,
         },
-        without_message_id=sum(1 for r in records if not r["had_message_id"]),
+        without_message_id=without_message_id,
         suspected_unrelated=[
             {"message_id": s.message_id, "parent_id": s.parent_id, "reasons": s.reasons}
             for s in suspects
@@ -289,5 +294,5 @@ def audit_folder(
 
     with collector.paused():  # 100,000s of records and a cyclic graph: see collector.py
         with session(account, password, store) as client:
-            records = list(folder_headers(client, folder))
-        return audit(records, account.email, folder, subject_grouping)
+            # read as the records arrive: none is kept once it is a thread message
+            return audit(folder_headers(client, folder), account.email, folder, subject_grouping)
