@@ -106,11 +106,12 @@ def _fill_by_multiappend(box: Sandbox, folder: str, raws: list[bytes]) -> str:
     return folder
 
 
-def _raw_session(box: Sandbox, server: str, folder: str):
-    """A bare TLS socket logged in with ``folder`` examined, and its reader."""
+def _raw_session(box: Sandbox, server: str, folder: str, port: int | None = None):
+    """A bare TLS socket logged in with ``folder`` examined, and its reader (through
+    ``port``, e.g. a delay proxy's, when given)."""
     ctx = ssl.create_default_context(cafile=str(box.ca.cert_path))
     sock = ctx.wrap_socket(
-        socket.create_connection(("127.0.0.1", box.imap_port(server))),
+        socket.create_connection(("127.0.0.1", port or box.imap_port(server))),
         server_hostname="localhost",
     )
     f = sock.makefile("rb", buffering=1 << 20)
@@ -134,12 +135,12 @@ WIDE_ITEMS = f"UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS ({FIELDS})]"
 
 
 def raw_fetch_seconds(
-    box: Sandbox, server: str, folder: str, items: str = WIDE_ITEMS
+    box: Sandbox, server: str, folder: str, items: str = WIDE_ITEMS, port: int | None = None
 ) -> tuple[float, int]:
     """The minimal reader: login, EXAMINE, then time one UID FETCH 1:* (``items``) to its
     tagged OK. SYNC_ITEMS is what a sync asks for, AUDIT_ITEMS what `threads --folder` asks
     for, WIDE_ITEMS the figure recorded before 2026-12-07."""
-    sock, f, _ = _raw_session(box, server, folder)
+    sock, f, _ = _raw_session(box, server, folder, port)
     started = time.perf_counter()
     sock.sendall(b"a3 UID FETCH 1:* (%s)\r\n" % items.encode())
     count = 0
@@ -228,9 +229,11 @@ def run_measured(env: dict, *args: str) -> tuple[float, int, dict]:
     return float(seconds), int(peak_kib), json.loads(done.stdout)
 
 
-def _connected_home(box: Sandbox, server: str, home: Path, roots: list[bytes]) -> dict:
-    """A new HUBSYNC_HOME with the account connected and the tracked roots logged; its
-    environment."""
+def _connected_home(
+    box: Sandbox, server: str, home: Path, roots: list[bytes], port: int | None = None
+) -> dict:
+    """A new HUBSYNC_HOME with the account connected (through ``port`` when given) and the
+    tracked roots logged; its environment."""
     home.mkdir(parents=True)
     env = {
         **os.environ,
@@ -241,7 +244,7 @@ def _connected_home(box: Sandbox, server: str, home: Path, roots: list[bytes]) -
     }
     args = [
         "connect", USER, "--account", "bench", "--imap-host", "localhost",
-        "--imap-port", str(box.imap_port(server)), "--smtp-host", "localhost",
+        "--imap-port", str(port or box.imap_port(server)), "--smtp-host", "localhost",
         "--smtp-port", str(box.postfix.submissions_port), "--store", "none",
         "--cafile", str(box.ca.cert_path), "--yes", "--json",
     ]  # fmt: skip

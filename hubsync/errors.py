@@ -104,6 +104,12 @@ class ProtocolFailure(HubsyncError):
     reason = "protocol"
 
 
+class FetchRefused(ProtocolFailure):
+    """The server answered a FETCH with a tagged NO or BAD."""
+
+    reason = "fetch-failed"
+
+
 class NotImap(ProtocolFailure):
     """The port answered, but not as an IMAP server (POP3, SMTP, HTTP, ...)."""
 

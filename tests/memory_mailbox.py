@@ -159,8 +159,15 @@ class MemoryMailbox:
         self.searches += 1
         return min((u for u in self.folders[self.selected] if u >= first), default=None)
 
+    def settle(self) -> None:
+        """Nothing is ever asked ahead here."""
+
     def scan(
-        self, first: int, last: int, candidate: Callable[[bytes], bool]
+        self,
+        first: int,
+        last: int,
+        candidate: Callable[[bytes], bool],
+        ahead: tuple[int, int] | None = None,
     ) -> tuple[list[tuple[int, bytes]], ScanTally]:
         self._tick()
         found, seen, top = [], 0, 0

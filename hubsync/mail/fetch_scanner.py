@@ -12,12 +12,16 @@ What servers differ in, and what it accepts (RFC 3501 7.4.2 allows all of it):
 - UID before or after the literal, or other items around it;
 - ``NIL`` instead of a literal, and ``{0}``;
 - unsolicited untagged responses (EXISTS, EXPUNGE, FETCH FLAGS) between the messages.
+
+Pipelined commands (``sync/fetch.py``'s ``RangeScans``): the tags of other commands in flight
+are named in ``others``; their tagged lines are kept, not taken for garbage, and ``expect``
+turns the scanner to the next command, reading on from where the last one ended.
 """
 
 import re
 from collections.abc import Callable
 
-from hubsync.errors import ProtocolFailure
+from hubsync.errors import FetchRefused, ProtocolFailure
 
 MAX_LINE = 64 * 1024  # one response line outside literals
 MAX_LITERAL = 1024 * 1024  # the header fields of one message
@@ -52,16 +56,32 @@ class FetchScanner:
         self.seen = 0
         self.top_uid = 0  # the highest UID the server returned (the honest sync position)
         self.done = False
+        self._end: bytes | None = None  # our tagged line, when this feed brought it
+        self.others: set[bytes] = set()  # tags of other commands in flight (pipelining)
+        self.completed: dict[bytes, bytes] = {}  # their tagged lines, seen while reading ours
         self._last: tuple[int, int, int, int] | None = None  # the latest header's offsets
         self._rest = b""  # an incomplete response carried over to the next feed
 
+    def expect(self, tag: bytes, want: Callable[[bytes], bool] | None) -> None:
+        """Read on for the command tagged ``tag`` (one of ``others``), from where the last
+        response ended; it is done at once if its tagged line came already."""
+        self.tag, self.want, self.done = tag, want, False
+        self.others.discard(tag)
+        line = self.completed.pop(tag, None)
+        if line is not None:
+            self._tagged(line)
+
     def feed(self, data: bytes) -> list[tuple[int, bytes]]:
         """Add ``data``; return the messages completed by it. Raises ProtocolFailure for a
-        refused FETCH (tagged NO/BAD), a malformed literal, or a line or literal over budget."""
+        refused FETCH (tagged NO/BAD), a malformed literal, or a line or literal over budget.
+        Once done, what comes after is kept for the next command (``expect``), unread."""
         if self.done:
+            if self.others:
+                self._rest += data
             return []
         buf = self._rest + data if self._rest else data
         found: list[tuple[int, bytes]] = []
+        self._end = None
         pos = self._scan(buf, found)
         if self._last is not None:
             # Responses come in UID order: the UID of the buffer's last message is the
@@ -73,7 +93,11 @@ class FetchScanner:
                 self.top_uid = max(self.top_uid, int(uid.group(1)))
         for uid, _ in found:
             self.top_uid = max(self.top_uid, uid)
-        self._rest = b"" if self.done else buf[pos:]
+        if self._end is not None:  # our tagged line: the response ended there
+            self._rest = buf[pos:] if self.others else b""
+            self._tagged(self._end)  # a refusal is raised with the line consumed
+        else:
+            self._rest = buf[pos:]
         return found
 
     def _scan(self, buf: bytes, found: list) -> int:
@@ -96,8 +120,14 @@ class FetchScanner:
                 raise _over("a line", max_line)
             if not startswith(b"* ", pos):
                 if startswith(tag, pos):
-                    self._tagged(buf[pos:nl])
+                    self._end = buf[pos:nl]
                     return nl + 1
+                if self.others:
+                    space = buf.find(b" ", pos, nl)
+                    other = buf[pos:space] if space > pos else b""
+                    if other in self.others:  # a pipelined command ended first: kept
+                        self.completed[other] = buf[pos:nl]
+                        self.others.discard(other)
                 pos = nl + 1  # not a response start: skip
                 continue
             cr = 1 if buf[nl - 1] == 13 else 0
@@ -147,12 +177,13 @@ class FetchScanner:
             pos = close + 1
 
     def _tagged(self, line: bytes) -> None:
-        """The tagged status line: OK ends the response, NO or BAD is the server's refusal."""
+        """The tagged status line: OK ends the response, NO or BAD is the server's refusal
+        (the response ends too: what follows is the next command's)."""
+        self.done = True
         status = (line[len(self.tag) + 1 :].split(None, 1) or [b""])[0].upper()
         if status != b"OK":
             text = line.decode("utf-8", "replace").strip()
-            raise ProtocolFailure(f"UID FETCH failed: {text}", reason="fetch-failed")
-        self.done = True
+            raise FetchRefused(f"UID FETCH failed: {text}")
 
     def _plain_response(self, line: bytes, found: list) -> None:
         """An untagged response without a literal: a NIL header item counts as an empty

@@ -17,7 +17,7 @@ import imapclient
 from hubsync import config as cfg
 from hubsync import logged_messages
 from hubsync.environment import fault_point
-from hubsync.errors import HubsyncError, StoreError
+from hubsync.errors import HubsyncError, NetworkError, ProtocolFailure, StoreError
 from hubsync.mail import parse
 from hubsync.mail.reply_folders import WatchPlan, is_all_setting, reply_folders
 from hubsync.sessions import Secret, imap_session
@@ -322,7 +322,8 @@ def sync_folder(
         while first <= plan.last:
             end = min(first + batch - 1, plan.last)
             where[0] = first
-            found, tally = mailbox.scan(first, end, candidate)
+            ahead = (end + 1, min(end + batch, plan.last)) if end < plan.last else None
+            found, tally = mailbox.scan(first, end, candidate, ahead)
             stats.scanned += tally.seen
             actions = plan_range([header_record(uid, h) for uid, h in found], tracked)
             # One transaction per range: the messages it logs (with their contacts and
@@ -350,9 +351,25 @@ def sync_folder(
             skipped.reached = reached
         if marked is not None:
             marked.keywords(folder, state, True, stats)
+    except Exception as exc:
+        # A range asked for ahead is read to its end, so a connection that still works is
+        # left as it was found (the next folder, a watch's IDLE or the logout use it next);
+        # what failed here is what is reported. A connection that failed is not waited on.
+        if not isinstance(exc, _CONNECTION_GONE):
+            with contextlib.suppress(HubsyncError, imapclient.exceptions.IMAPClientError, OSError):
+                mailbox.settle()
+        raise
     finally:
         stats.seconds = round(time.perf_counter() - started, 3)
     return stats
+
+
+_CONNECTION_GONE = (
+    NetworkError,
+    ProtocolFailure,  # the answer could not be read: where it stands is unknown
+    imapclient.exceptions.IMAPClientAbortError,
+    OSError,
+)
 
 
 def _note_rescan(store: Store, account: cfg.Account, folder: str, plan, state, stats) -> None:

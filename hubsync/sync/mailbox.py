@@ -5,6 +5,7 @@ fetch sizes, whole messages or text only. ``ImapMailbox`` does it over a logged-
 session with the fast header reader; tests drive the same engine with an in-memory mailbox.
 """
 
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
@@ -15,7 +16,7 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 from hubsync.mail.imap import list_folders, response_budget
 from hubsync.mail.sent_folder import Folder
 from hubsync.sync import bodies
-from hubsync.sync.fetch import ScanTally, scan_headers
+from hubsync.sync.fetch import RangeScans, ScanTally, reader
 
 
 @dataclass(frozen=True)
@@ -43,11 +44,21 @@ class Mailbox(Protocol):
         """Every folder with its attributes (IMAP LIST)."""
 
     def scan(
-        self, first: int, last: int, candidate: Callable[[bytes], bool]
+        self,
+        first: int,
+        last: int,
+        candidate: Callable[[bytes], bool],
+        ahead: tuple[int, int] | None = None,
     ) -> tuple[list[tuple[int, bytes]], ScanTally]:
         """The (uid, header block) of every message in first..last whose Message-ID,
-        In-Reply-To and References block passes ``candidate``, and what the scan saw (how
-        many messages, the highest UID returned)."""
+        In-Reply-To and References block passes ``candidate`` (asked in UID order), and what
+        the scan saw (how many messages, the highest UID returned). ``ahead``: the range the
+        caller will most likely ask for next, with the same ``candidate`` (a server may be
+        asked for it already)."""
+
+    def settle(self) -> None:
+        """Finish whatever the server was asked ahead of time (before the connection is used
+        for anything else outside this mailbox)."""
 
     def next_uid(self, first: int) -> int | None:
         """The lowest UID from ``first`` on that exists in the selected folder, or None (one
@@ -79,10 +90,20 @@ class ImapMailbox:
         # already selected, as the IDLE watch does). STATUS is never used on it: RFC 3501
         # 6.3.10 rules out STATUS as a new-mail check on the selected mailbox.
         self.selected: str | None = "" if _state(client) == "SELECTED" else None
+        self._scans: RangeScans | None = None  # the header scans of the selected folder
+        self._round_trip: float | None = None  # the last EXAMINE's seconds
+
+    def settle(self) -> None:
+        if self._scans is not None:
+            self._scans.settle()
 
     def examine(self, folder: str) -> FolderState:
+        self.settle()
+        self._scans = None  # a new folder: nothing asked ahead carries over
         self.selected = ""  # unknown until the SELECT answers
+        started = time.monotonic()
         info = self.client.select_folder(folder, readonly=True)
+        self._round_trip = time.monotonic() - started  # how far away the server is
         self.selected = folder
         exists = int(info.get(b"EXISTS", 0))
         modseq = info.get(b"HIGHESTMODSEQ")
@@ -96,9 +117,11 @@ class ImapMailbox:
         )
 
     def list_folders(self) -> list[Folder]:
+        self.settle()
         return list_folders(self.client)
 
     def status(self, folder: str) -> FolderState | None:
+        self.settle()
         if self.selected is not None and (self.selected == "" or self.selected == folder):
             return None
         asked = ["UIDVALIDITY", "UIDNEXT", "MESSAGES"]
@@ -136,22 +159,30 @@ class ImapMailbox:
         return max(self.client.search(["ALL"]), default=0), False
 
     def scan(
-        self, first: int, last: int, candidate: Callable[[bytes], bool]
+        self,
+        first: int,
+        last: int,
+        candidate: Callable[[bytes], bool],
+        ahead: tuple[int, int] | None = None,
     ) -> tuple[list[tuple[int, bytes]], ScanTally]:
-        tally = ScanTally()
-        found = list(scan_headers(self.client, first, last, candidate, tally))
-        return found, tally
+        if self._scans is None:
+            self._scans = RangeScans(*reader(self.client), round_trip=self._round_trip)
+        done = self._scans.scan(first, last, candidate, ahead)
+        return done.found, done.tally
 
     def next_uid(self, first: int) -> int | None:
+        self.settle()
         # "UID n:*" always matches the last message, even below n (RFC 3501 6.4.8): filter.
         uids = [u for u in self.client.search(["UID", f"{first}:*"]) if u >= first]
         return min(uids, default=None)
 
     def sizes(self, uids: Iterable[int]) -> dict[int, int]:
+        self.settle()
         data = self.client.fetch(list(uids), ["RFC822.SIZE"])
         return {uid: _size(item.get(b"RFC822.SIZE")) for uid, item in data.items()}
 
     def messages(self, uids: list[int], announced: int) -> dict[int, bytes]:
+        self.settle()
         # The sizes came from the server: allow them, plus the response's own overhead.
         budget = min(announced, MAX_MESSAGE_BYTES) + 65536 + 1024 * len(uids)
         with response_budget(self.client, budget):
@@ -159,12 +190,15 @@ class ImapMailbox:
         return {uid: item.get(b"BODY[]") or b"" for uid, item in data.items()}
 
     def text_only(self, uid: int) -> tuple[bytes, str, int]:
+        self.settle()
         return bodies.fetch_text_only(self.client, uid)
 
     def search(self, criteria: list[str]) -> list[int]:
+        self.settle()
         return list(self.client.search(criteria))
 
     def headers(self, uids: list[int], fields: tuple[str, ...]) -> dict[int, bytes]:
+        self.settle()
         found: dict[int, bytes] = {}
         item = f"BODY.PEEK[HEADER.FIELDS ({' '.join(fields)})]"
         for start in range(0, len(uids), HEADER_CHUNK):
