@@ -80,20 +80,28 @@ class Server:
         self.queues.append([*lines, tag + b" OK done\r\n"])
 
     def read(self) -> bytes:
-        live = [q for q in self.queues if q]
-        assert live, "read with nothing in flight: the client would hang"
-        unfinished = [q for q in live if q[0] in self.rests]  # a line is never interleaved
-        queue = unfinished[0] if unfinished else live[self.draw(st.integers(0, len(live) - 1))]
-        out = queue.pop(0)
-        if out in self.rests:  # the rest of a line a read ended in
-            self.rests.discard(out)
-        elif self.draw(st.integers(0, 7)) == 0:
-            out = b"* 9 EXISTS\r\n" + out  # unsolicited, between two lines
-        cut = self.draw(st.integers(0, len(out)))  # a read may end mid-line
-        if cut and cut < len(out):
-            queue.insert(0, out[cut:])
-            self.rests.add(out[cut:])
-            out = out[:cut]
+        """One to three lines (or the rest of one), each from a command in flight; the last
+        may end mid-line."""
+        out = b""
+        for _ in range(self.draw(st.integers(1, 3))):
+            live = [q for q in self.queues if q]
+            if not live:
+                break
+            unfinished = [q for q in live if q[0] in self.rests]  # a line is never interleaved
+            queue = unfinished[0] if unfinished else live[self.draw(st.integers(0, len(live) - 1))]
+            piece = queue.pop(0)
+            if piece in self.rests:  # the rest of a line a read ended in
+                self.rests.discard(piece)
+            elif self.draw(st.integers(0, 7)) == 0:
+                piece = b"* 9 EXISTS\r\n" + piece  # unsolicited, between two lines
+            cut = self.draw(st.integers(0, len(piece)))
+            if cut and cut < len(piece):
+                queue.insert(0, piece[cut:])
+                self.rests.add(piece[cut:])
+                out += piece[:cut]
+                break
+            out += piece
+        assert out, "read with nothing in flight: the client would hang"
         return out
 
 
@@ -155,3 +163,31 @@ def test_a_range_asked_out_of_turn_reads_the_one_ahead_away_first():
     assert server.sent == 2  # the next range went out before this one ended
     assert [u for u, _ in scans.scan(15, 20, want).found] == [15]  # not the one asked ahead
     assert server.sent == 3 and not any(server.queues)
+
+
+def test_refused_pipelined_commands_whose_answers_came_together_are_not_waited_for():
+    """Two pipelined FETCHes refused in one read: the second refusal is already in hand when
+    the first is handled, so nothing more is read for it (the client would wait forever)."""
+    header = {u: b"Message-ID: <m%d@x>\r\n\r\n" % u for u in range(1, 7)}
+    answers = [
+        response_line(1, header[1]) + response_line(2, header[2]) + b"HSF1 OK\r\n",
+        b"HSF2 BAD not now\r\nHSF3 BAD not now\r\n",  # both pipelined commands refused
+        response_line(3, header[3]) + response_line(4, header[4]) + b"HSF4 OK\r\n",
+        response_line(5, header[5]) + response_line(6, header[6]) + b"HSF5 OK\r\n",
+    ]
+    sent = []
+
+    def read() -> bytes:
+        assert answers, "read with nothing in flight: the client would hang"
+        return answers.pop(0)
+
+    scans = RangeScans(sent.append, read, round_trip=1.0)  # a slow link: pipelined at once
+    everything = judge({b"<m1@x>"})
+    ranges = [(1, 2), (3, 4), (5, 6)]
+    got = [
+        [uid for uid, _ in scans.scan(f, last, everything, ahead).found]
+        for (f, last), ahead in zip(ranges, [*ranges[1:], None], strict=True)
+    ]
+    assert got == [[1], [], []]
+    assert [line.split()[0] for line in sent] == [b"HSF1", b"HSF2", b"HSF3", b"HSF4", b"HSF5"]
+    assert scans.lead is None  # no more pipelining on this connection

@@ -197,6 +197,7 @@ class RangeScans:
         for tag in list(scanner.others):
             try:
                 scanner.expect(tag, None)
+                scanner.feed(b"")  # its answer may all be read already
                 while not scanner.done:
                     scanner.feed(self._read())
             except FetchRefused:
