@@ -47,7 +47,7 @@ class Message:
     def who(self) -> frozenset[str]:
         """The participants' addresses (lower-case), from ``participants`` or ``people``."""
         if not self.participants and self.people:
-            self.participants = frozenset(_ADDRESS.findall(self.people.lower()))
+            self.participants = _addresses(self.people)
         return self.participants
 
     def when(self) -> str:
@@ -55,6 +55,13 @@ class Message:
         if not self.date and self.raw_date:
             self.date = _iso_date(self.raw_date)
         return self.date
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _addresses(people: str) -> frozenset[str]:
+    """The addresses in a From/To/Cc text. The same senders and recipients recur across a
+    folder: read each text once, and its messages share one set."""
+    return frozenset(_ADDRESS.findall(people.lower()))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -99,6 +106,7 @@ _FWD_SUFFIX = re.compile(r"\s*\((?:fwd|fw)\)\s*$", re.IGNORECASE)
 
 
 @functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=1 << 16)  # a thread's messages share a subject: read it once
 def base_subject(subject: str) -> str:
     """Subject without Re:/Fwd:/localized prefixes and list tags, lower-cased, spaces folded."""
     text = " ".join((subject or "").split())
