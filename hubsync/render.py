@@ -86,10 +86,20 @@ class _LazyConsole:
         self._stderr = stderr
         self._console: Console | None = None
 
-    def __getattr__(self, name: str) -> Any:
+    def made(self) -> "Console":
+        """The console itself (made now if not yet)."""
         if self._console is None:
             self._console = _console(self._stderr)
-        return getattr(self._console, name)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.made(), name)
+
+
+def console(lazy: "Console") -> "Console":
+    """The Rich console behind ``out`` or ``err``, for Rich objects that are handed one (a
+    progress bar uses it as a context manager, which a stand-in cannot be)."""
+    return lazy.made() if isinstance(lazy, _LazyConsole) else lazy
 
 
 out: "Console" = _LazyConsole(stderr=False)  # type: ignore[assignment]
@@ -114,9 +124,10 @@ def show(made: "Table") -> None:
     ("alice@ex / ample.te / st"), whatever each cell's shortest fit."""
     from rich.text import Text
 
-    needed = made.__rich_measure__(out, out.options).maximum
-    if needed <= out.width:
-        out.print(made)
+    real = console(out)
+    needed = made.__rich_measure__(real, real.options).maximum
+    if needed <= real.width:
+        real.print(made)
         return
     if made.title:
         out.print(

@@ -61,3 +61,21 @@ def test_a_mistyped_password_is_asked_for_again(cli, sandbox):
     assert "What hubsync will read" in output
     assert "alice-sandbox-pw" not in output
     assert cli("accounts", "show", "typo", "--json").json()["password"] == "in keyring"
+
+
+def test_sync_at_a_terminal_shows_its_progress_and_its_table(alice):
+    """On a terminal `sync` draws a progress bar on Rich's console and then the table (the
+    quick dispatch hands Rich the console itself, not its stand-in)."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: hubsync on the terminal
+        os.execvpe(sys.executable, [sys.executable, "-m", "hubsync", "sync"], alice.env)  # noqa: S606
+    seen: list[str] = []
+    try:
+        expect(fd, "Logged 0 replies", seen)
+    finally:
+        status = reap(pid)
+        os.close(fd)
+    output = "".join(seen)
+    assert status == 0, output
+    assert "Sync of alice" in output and "INBOX" in output
+    assert "Traceback" not in output and "internal error" not in output

@@ -85,7 +85,7 @@ def _run_once(store, acc, password, folders, json_out) -> engine.SyncReport:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=err, transient=True) as bar:
+    with Progress(*columns, console=render.console(err), transient=True) as bar:
         # Shown from the first moment: connecting and logging in can take seconds.
         waiting = bar.add_task(f"Connecting to {safe(acc.imap_host)}…", total=None)
         tasks: dict[str, int] = {}
