@@ -14,6 +14,7 @@ plain file behind the user's back.
 
 import os
 import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -84,8 +85,6 @@ def _secret_service_if_chosen():
     user (PYTHON_KEYRING_BACKEND, keyringrc.cfg) or already chosen in this process. None
     otherwise: the full detection decides. Only for reading; storing always detects.
     """
-    import sys
-
     if sys.platform != "linux" or os.environ.get("PYTHON_KEYRING_BACKEND"):
         return None
     if not session_bus_reachable():

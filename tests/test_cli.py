@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hubsync.cli import COMMAND_MODULES
+from hubsync.cli.application import COMMAND_MODULES
 
 DOCS = (Path(__file__).parents[1] / "docs" / "commands.md").read_text()
 

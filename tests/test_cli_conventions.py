@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def every_parameter():
     from typer.main import get_command
 
-    from hubsync.cli import _register_commands, app
+    from hubsync.cli.application import _register_commands, app
 
     _register_commands([])
     found = []
@@ -126,7 +126,7 @@ def test_bash_completion_completes_commands_options_and_account_names(tmp_path):
 
 
 def test_help_shows_readable_placeholders_and_whole_sentences(run_cli, monkeypatch):
-    from hubsync.cli import COMMAND_MODULES
+    from hubsync.cli.application import COMMAND_MODULES
 
     monkeypatch.setenv("COLUMNS", "80")
     for command in COMMAND_MODULES:

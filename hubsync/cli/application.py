@@ -12,7 +12,7 @@ except ImportError:  # pragma: no cover
     from click import exceptions as click_errors
 
 from hubsync import __version__, environment
-from hubsync.cli.failures import RunContext, exit_code_for, say_failure
+from hubsync.cli.failures import RunContext, exit_code_for
 from hubsync.cli.quick import COMPLETE_VAR
 from hubsync.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
 from hubsync.render import emit_json, emit_json_line, err
@@ -256,6 +256,3 @@ def _hint_global_option(exc: Exception) -> None:
             f"{name} is a global option: give it before the command, as in "
             f"`hubsync {name} {command}`."
         )
-
-
-__all__ = ["app", "main", "say_failure", "COMMAND_MODULES", "COMPLETE_VAR"]

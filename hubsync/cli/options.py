@@ -3,6 +3,8 @@ text each, and the shell completions they offer (account, folder and template na
 
 import typer
 
+from hubsync.cli.quick import TIMEOUT_RANGE
+
 
 def complete_account(incomplete: str) -> list[str]:
     try:
@@ -68,8 +70,8 @@ def timeout():
         None,
         "--timeout",
         metavar="SECONDS",
-        min=0.5,
-        max=3600,
+        min=TIMEOUT_RANGE[0],
+        max=TIMEOUT_RANGE[1],
         help="Give up a network step (connect, TLS, login, one command) after this many "
         "seconds, 0.5 to 3600 (default: the account's `timeout`, else 30).",
     )

@@ -19,7 +19,7 @@ COMPLETE_VAR = "_HUBSYNC_COMPLETE"
 _VALUE_OPTIONS = {"--account": "account", "-a": "account", "--folder": "folders",
                   "-f": "folders", "--timeout": "timeout"}  # fmt: skip
 _FLAGS = {"--all": "every", "--json": "json_out"}
-TIMEOUT_RANGE = (0.5, 3600.0)  # the Typer option's min and max (cli/options.py)
+TIMEOUT_RANGE = (0.5, 3600.0)  # --timeout's bounds, here and in the Typer option (options.py)
 
 
 def parse_sync(args: list[str]) -> dict | None:

@@ -47,35 +47,25 @@ def fetch_headers(
     first: int,
     last: int,
     fields: tuple[str, ...] = MATCH_FIELDS,
-    want: Callable[[bytes], bool] | None = None,
-    tally: ScanTally | None = None,
 ) -> Iterator[tuple[int, bytes]]:
-    """Yield (uid, header-fields block) for the messages in first..last (only those whose
-    block passes ``want``, when given); ``tally`` counts every message seen and keeps the
-    highest UID returned.
+    """Yield (uid, header-fields block) for every message in first..last.
 
     The folder must already be selected, and the generator must be consumed to the end before
     the client is used again (the tagged OK is read last). Reads the response in large chunks
     through the sans-I/O ``FetchScanner``; the socket's timeout bounds each read.
     """
-    imap = client._imap  # imaplib.IMAP4: .send() writes, .file is its buffered reader
-    imap.send(
-        b"%s UID FETCH %d:%d (UID BODY.PEEK[HEADER.FIELDS (%s)])\r\n"
-        % (_TAG, first, last, " ".join(fields).encode())
-    )
-    scanner = FetchScanner(_TAG, want)
-    read1 = imap.file.read1
-    spend = getattr(imap, "spend", None)  # the session's byte and time budget per command
+    send, read = reader(client)
+    send(fetch_command(_TAG, first, last, fields))
+    scanner = FetchScanner(_TAG)
     while not scanner.done:
-        chunk = read1(1 << 20)
-        if not chunk:
-            raise ConnectionDropped("The IMAP server closed the connection during a fetch.")
-        if spend is not None:
-            spend(len(chunk))
-        found = scanner.feed(chunk)
-        if tally is not None:
-            tally.seen, tally.top_uid = scanner.seen, max(tally.top_uid, scanner.top_uid)
-        yield from found
+        yield from scanner.feed(read())
+
+
+def fetch_command(tag: bytes, first: int, last: int, fields: tuple[str, ...]) -> bytes:
+    """The header FETCH of first..last, read without setting \\Seen (BODY.PEEK)."""
+    return b"%s UID FETCH %d:%d (UID BODY.PEEK[HEADER.FIELDS (%s)])\r\n" % (
+        tag, first, last, " ".join(fields).encode(),
+    )  # fmt: skip
 
 
 LEAD = 300  # UIDs before a range's end at which the next range's FETCH is sent
@@ -142,7 +132,6 @@ class RangeScans:
         self._ahead: RangeScan | None = None  # the next range: in flight, or read and kept
         self._commands = 0
         self.pipelined = 0  # commands sent while another was in flight
-        self.out_of_order = 0  # messages that came before a lower UID (put back in order)
 
     def scan(
         self,
@@ -209,10 +198,7 @@ class RangeScans:
             self._first_sent = time.monotonic()
         self._commands += 1
         scan = RangeScan(first, last, want, tag=b"%s%d" % (_TAG, self._commands))
-        self._send(
-            b"%s UID FETCH %d:%d (UID BODY.PEEK[HEADER.FIELDS (%s)])\r\n"
-            % (scan.tag, first, last, " ".join(self.fields).encode())
-        )
+        self._send(fetch_command(scan.tag, first, last, self.fields))
         if self._scanner is None:
             self._scanner = FetchScanner(scan.tag, want)
         self._scanner.others.add(scan.tag)
@@ -252,8 +238,6 @@ class RangeScans:
         else:
             unnumbered = scanner.seen - seen_before - len(collected)
             current.tally.seen += unnumbered  # counted as before, never attributed
-            uids = [uid for uid, _ in collected]
-            self.out_of_order += sum(a > b for a, b in zip(uids, uids[1:], strict=False))
             collected.sort(key=lambda item: item[0])
             want = current.want
             for uid, header in collected:
@@ -266,8 +250,8 @@ class RangeScans:
 
 
 def reader(client: imapclient.IMAPClient) -> tuple[Callable[[bytes], None], Callable[[], bytes]]:
-    """(send, read) over imapclient's own connection, for ``RangeScans``: large reads, each
-    spent from the session's byte and time budget."""
+    """(send, read) over imapclient's own connection: large reads, each spent from the
+    session's byte and time budget per command."""
     imap = client._imap  # imaplib.IMAP4: .send() writes, .file is its buffered reader
     read1 = imap.file.read1
     spend = getattr(imap, "spend", None)
