@@ -16,7 +16,7 @@ import random
 import time
 
 from hubsync.reports.thread_view import audit
-from hubsync.sync.folder_audit import header_record
+from hubsync.sync.folder_audit import audit_fields
 
 OWN = "alice@example.test"
 
@@ -49,7 +49,7 @@ def main() -> int:
     for size in (int(s) for s in args.sizes.split(",")):
         blocks = header_blocks(size)
         started = time.perf_counter()
-        records = [header_record(uid, block, "INBOX") for uid, block in enumerate(blocks, 1)]
+        records = [audit_fields(uid, block, "INBOX") for uid, block in enumerate(blocks, 1)]
         read = time.perf_counter() - started
         started = time.perf_counter()
         result = audit(records, OWN, "INBOX", args.grouping)

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import sys
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -217,6 +218,31 @@ def emit_json(data: Any) -> None:
     if len(text) < COMPACT_JSON_FROM:
         text = json.dumps(data, indent=2, default=_default, ensure_ascii=False)
     _write(text + "\n")
+
+
+def emit_json_streamed(data: dict, key: str, rows: Iterable, at_least: int) -> None:
+    """``emit_json(data)`` with ``data[key]`` the list of ``rows``, written as the rows are
+    made instead of held whole: the same text, when ``at_least`` (a lower bound of the rows'
+    JSON size) shows the document is over COMPACT_JSON_FROM. Smaller documents are made
+    whole (their indentation depends on their exact size)."""
+    if at_least < COMPACT_JSON_FROM:
+        emit_json({**data, key: list(rows)})
+        return
+    encode = json.JSONEncoder(default=_default, ensure_ascii=False).encode
+    items = list(_versioned(data).items())
+    head = [f"{encode(k)}: {encode(v)}" for k, v in items if k != key]
+    at = [k for k, _ in items].index(key)
+    _write("{" + ", ".join(head[:at] + [f"{encode(key)}: ["]))
+    batch: list[str] = []
+    separator = ""
+    for row in rows:
+        batch.append(encode(row))
+        if len(batch) == 4096:
+            _write(separator + ", ".join(batch))
+            batch, separator = [], ", "
+    if batch:
+        _write(separator + ", ".join(batch))
+    _write("]" + "".join(", " + part for part in head[at:]) + "}\n")
 
 
 def _write(text: str) -> None:

@@ -47,29 +47,29 @@ class Message:
     def who(self) -> frozenset[str]:
         """The participants' addresses (lower-case), from ``participants`` or ``people``."""
         if not self.participants and self.people:
-            self.participants = _addresses(self.people)
+            self.participants = participants(self.people)
         return self.participants
 
     def when(self) -> str:
         """The date as ISO 8601 ("" when unknown)."""
         if not self.date and self.raw_date:
-            self.date = _iso_date(self.raw_date)
+            self.date = iso_date(self.raw_date)
         return self.date
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _addresses(people: str) -> frozenset[str]:
+def participants(people: str) -> frozenset[str]:
     """The addresses in a From/To/Cc text. The same senders and recipients recur across a
     folder: read each text once, and its messages share one set."""
     return frozenset(_ADDRESS.findall(people.lower()))
 
 
 @functools.lru_cache(maxsize=4096)
-def _iso_date(raw: str) -> str:
+def iso_date(raw: str) -> str:
     """Date headers repeat (a folder's mail comes from few clients and days): parse once."""
-    from hubsync.mail.parse import iso_date
+    from hubsync.mail import parse
 
-    return iso_date(raw)
+    return parse.iso_date(raw)
 
 
 @dataclass(eq=False, slots=True)
@@ -105,7 +105,6 @@ class Suspect:
 _FWD_SUFFIX = re.compile(r"\s*\((?:fwd|fw)\)\s*$", re.IGNORECASE)
 
 
-@functools.lru_cache(maxsize=65536)
 @functools.lru_cache(maxsize=1 << 16)  # a thread's messages share a subject: read it once
 def base_subject(subject: str) -> str:
     """Subject without Re:/Fwd:/localized prefixes and list tags, lower-cased, spaces folded."""
@@ -274,7 +273,7 @@ def unrelated_suspects(roots: list[Container], own: Iterable[str] = ()) -> list[
             shared = (child.who() - own_set) & (mother.who() - own_set)
             if shared:
                 continue
-            gap = _gap_days(mother.when(), child.when())
+            gap = gap_days(mother.when(), child.when())
             reasons = [
                 f"subject changed from '{mother.subject}' to '{child.subject}'",
                 "no participant in common with the message it replies to",
@@ -285,7 +284,7 @@ def unrelated_suspects(roots: list[Container], own: Iterable[str] = ()) -> list[
     return found
 
 
-def _gap_days(earlier: str, later: str) -> int | None:
+def gap_days(earlier: str, later: str) -> int | None:
     try:
         a, b = dt.datetime.fromisoformat(earlier), dt.datetime.fromisoformat(later)
     except (TypeError, ValueError):

@@ -10,6 +10,7 @@ import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 # A fresh parent for the measured command, so RUSAGE_CHILDREN is that command's alone.
 _MEASURE = (
@@ -190,3 +191,14 @@ def redetect_keyring() -> None:
 
     with contextlib.suppress(KeyError):  # nothing detected yet
         keyring.backend.get_all_keyring.reset()
+
+
+def corpus_files(root: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file()
+        and p.suffix not in (".md", ".txt", ".py", ".json")
+        and "LICENSE" not in p.name
+        and p.stat().st_size < 5_000_000
+    )

@@ -4,6 +4,7 @@ errors, and every corpus message goes through `log` (a bad one never stops the r
 from pathlib import Path
 
 import pytest
+from helpers import corpus_files
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -87,17 +88,6 @@ def test_threading_anything_places_every_message_once_without_loops(items):
             assert id(box) not in seen, "a loop"
             seen.add(id(box))
     jwz.unrelated_suspects(roots, ["a@x"])
-
-
-def corpus_files(root: Path) -> list[Path]:
-    return sorted(
-        p
-        for p in root.rglob("*")
-        if p.is_file()
-        and p.suffix not in (".md", ".txt", ".py", ".json")
-        and "LICENSE" not in p.name
-        and p.stat().st_size < 5_000_000
-    )
 
 
 def log_all(store, files: list[Path]) -> tuple[int, int]:

@@ -12,6 +12,7 @@ from hubsync.errors import NotFound, UsageError
 from hubsync.logbook import Direction, Origin, log_message
 from hubsync.mail import parse
 from hubsync.reports.why import NEVER_LOG, NO_MATCH, UNKNOWN
+from hubsync.sync.folder_audit import audit_fields
 from hubsync.sync.matching import MatchRule, ReplyMatch
 
 ALICE = "alice@example.test"
@@ -210,20 +211,15 @@ def test_why_with_server_asks_for_no_password_when_the_log_knows(store, quote_th
     assert verdict.logged
 
 
-def test_audit_of_header_records_counts_threads_and_flags(store):
-    records = [
-        {
-            "message_id": f"<{i}@x>",
-            "had_message_id": i != 2,
-            "in_reply_to": f"<{i - 1}@x>" if i else "",
-            "references": [],
-            "subject": "Quote" if i < 2 else "Other",
-            "date": "",
-            "people": "Bob <bob@customer.test>" if i < 2 else "carol@p.test",
-        }
-        for i in range(3)
+def test_audit_of_header_fields_counts_threads_and_flags():
+    blocks = [
+        b"Message-ID: <0@x>\r\nSubject: Quote\r\nFrom: Bob <bob@customer.test>\r\n\r\n",
+        b"Message-ID: <1@x>\r\nIn-Reply-To: <0@x>\r\nSubject: Re: Quote\r\n"
+        b"From: Bob <bob@customer.test>\r\n\r\n",
+        b"In-Reply-To: <1@x>\r\nSubject: Other\r\nFrom: carol@p.test\r\n\r\n",
     ]
-    audit = reports.audit(records, ALICE, "INBOX")
+    fields = [audit_fields(uid, block, "INBOX") for uid, block in enumerate(blocks, 1)]
+    audit = reports.audit(fields, ALICE, "INBOX")
     assert (audit.folder, audit.messages, audit.threads, audit.without_message_id) == (
         "INBOX",
         3,
@@ -231,7 +227,8 @@ def test_audit_of_header_records_counts_threads_and_flags(store):
         1,
     )
     assert audit.largest_thread == {"messages": 3, "subject": "Quote"}
-    assert [s["message_id"] for s in audit.suspected_unrelated] == ["<2@x>"]
+    assert [s["message_id"] for s in audit.suspected_unrelated] == ["<uid-3@INBOX.hubsync.invalid>"]
+    assert list(audit.thread_lists()) == [["<0@x>", "<1@x>", "<uid-3@INBOX.hubsync.invalid>"]]
 
 
 def test_reply_match_rule_values_are_what_the_store_keeps():

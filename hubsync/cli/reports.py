@@ -131,7 +131,10 @@ def split_command(
 
 def _show_audit(audit: reports.FolderAudit, json_out: bool) -> None:
     if json_out:
-        emit_json(audit.to_dict())
+        size = audit.found.message_id_chars() + 4 * audit.messages  # quotes and commas
+        render.emit_json_streamed(
+            audit.to_dict(thread_list=False), "thread_list", audit.thread_lists(), size
+        )
         return
     out.print(
         f"[bold]{safe(audit.folder)}[/bold]: {audit.messages:,} messages in {audit.threads:,} "

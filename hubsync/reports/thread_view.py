@@ -2,7 +2,7 @@
 read-only audit of a live folder."""
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
@@ -10,6 +10,7 @@ from hubsync import collector
 from hubsync import config as cfg
 from hubsync import threads as jwz
 from hubsync.errors import NotFound, UsageError
+from hubsync.folder_threads import FolderThreader, FolderThreads
 from hubsync.logbook import Direction
 from hubsync.logged_messages import attachment_fields
 from hubsync.mail.parse import normalize_message_id
@@ -218,67 +219,56 @@ class FolderAudit:
     largest_thread: dict  # messages, subject
     without_message_id: int
     suspected_unrelated: list[dict]  # message_id, parent_id, reasons
-    thread_list: list[list[str]]
+    found: FolderThreads  # each thread's Message-IDs, produced as they are read
 
-    def to_dict(self) -> dict:
-        """JSON-ready data (shallow: ``asdict`` would deep-copy every thread list, a second
-        for a folder of 100,000 messages). Counts are ``*_count`` (one vocabulary: a plural
+    @classmethod
+    def of(cls, folder: str, found: FolderThreads) -> "FolderAudit":
+        """The audit of ``folder`` from its threads."""
+        return cls(
+            folder=folder,
+            messages=found.messages,
+            threads=found.threads,
+            largest_thread={"messages": found.largest_messages, "subject": found.largest_subject},
+            without_message_id=found.without_message_id,
+            suspected_unrelated=found.suspected_unrelated,
+            found=found,
+        )
+
+    def thread_lists(self) -> Iterator[list[str]]:
+        """Each thread's Message-IDs in tree order (made one at a time: a list of lists
+        would double the audit's memory on a large folder)."""
+        return self.found.thread_lists()
+
+    def to_dict(self, thread_list: bool = True) -> dict:
+        """JSON-ready data; without ``thread_list`` its place holds None (for a caller that
+        writes the lists as they are made). Counts are ``*_count`` (one vocabulary: a plural
         name is a list)."""
-        data = dict(vars(self))
-        data["message_count"] = data.pop("messages")
-        data["thread_count"] = data.pop("threads")
-        largest = self.largest_thread
-        data["largest_thread"] = {
-            "message_count": largest["messages"],
-            "subject": largest["subject"],
+        return {
+            "folder": self.folder,
+            "largest_thread": {
+                "message_count": self.largest_thread["messages"],
+                "subject": self.largest_thread["subject"],
+            },
+            "without_message_id": self.without_message_id,
+            "suspected_unrelated": self.suspected_unrelated,
+            "thread_list": list(self.thread_lists()) if thread_list else None,
+            "message_count": self.messages,
+            "thread_count": self.threads,
         }
-        return data
 
 
 def audit(
-    records: Iterable[dict], own: str, folder: str = "", subject_grouping: str = jwz.PARTICIPANTS
+    messages: Iterable[tuple], own: str, folder: str = "", subject_grouping: str = jwz.PARTICIPANTS
 ) -> FolderAudit:
-    """Threads of a folder from its header records (see ``folder_audit.folder_headers``):
-    dates and participants are read from the raw header text only where a check needs them.
-    ``records`` is read once, so a generator's records are freed as they are read."""
-    with collector.paused():
-        return _audit(records, own, folder, subject_grouping)
-
-
-def _audit(records: Iterable[dict], own: str, folder: str, subject_grouping: str) -> FolderAudit:
-    messages: list[jwz.Message] = []
-    without_message_id = 0
-    for r in records:
-        messages.append(
-            jwz.Message(
-                r["message_id"],
-                r["in_reply_to"],
-                r["references"],
-                r["subject"],
-                people=r["people"],
-                raw_date=r["date"],
-            )
-        )
-        without_message_id += not r["had_message_id"]
-    roots = jwz.thread(messages, subject_grouping, [own])
-    suspects = jwz.unrelated_suspects(roots, [own])
-    members = [root.messages() for root in roots]  # one walk of each thread
-    largest = max(members, key=len, default=[])
-    return FolderAudit(
-        folder=folder,
-        messages=len(messages),
-        threads=len(roots),
-        largest_thread={
-            "messages": len(largest),
-            "subject": largest[0].subject if largest else None,
-        },
-        without_message_id=without_message_id,
-        suspected_unrelated=[
-            {"message_id": s.message_id, "parent_id": s.parent_id, "reasons": s.reasons}
-            for s in suspects
-        ],
-        thread_list=[[m.message_id for m in thread] for thread in members],
-    )
+    """Threads of a folder from its messages' audit fields in UID order (see
+    ``folder_audit.audit_fields``). ``messages`` is read once, so a generator's are freed as
+    they are read."""
+    threader = FolderThreader(own, subject_grouping)
+    add = threader.add
+    with collector.paused():  # a burst of short-lived tuples: nothing for it to find
+        for fields in messages:
+            add(*fields)
+        return FolderAudit.of(folder, threader.finish())
 
 
 def audit_folder(
@@ -290,9 +280,8 @@ def audit_folder(
 ) -> FolderAudit:
     """Read ``folder`` on the server (read-only) and audit its threads."""
     from hubsync.sync.engine import session  # network code only for this report
-    from hubsync.sync.folder_audit import folder_headers
+    from hubsync.sync.folder_audit import folder_fields
 
-    with collector.paused():  # 100,000s of records and a cyclic graph: see collector.py
-        with session(account, password, store) as client:
-            # read as the records arrive: none is kept once it is a thread message
-            return audit(folder_headers(client, folder), account.email, folder, subject_grouping)
+    with session(account, password, store) as client:
+        # each message is threaded as it arrives: nothing is kept of it but numbers
+        return audit(folder_fields(client, folder), account.email, folder, subject_grouping)

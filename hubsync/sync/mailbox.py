@@ -6,7 +6,7 @@ session with the fast header reader; tests drive the same engine with an in-memo
 """
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -16,7 +16,7 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 from hubsync.mail.imap import list_folders, response_budget
 from hubsync.mail.sent_folder import Folder
 from hubsync.sync import bodies
-from hubsync.sync.fetch import RangeScans, ScanTally, reader
+from hubsync.sync.fetch import RangeScans, ScanTally, reader, uid_ranges
 
 
 @dataclass(frozen=True)
@@ -169,6 +169,16 @@ class ImapMailbox:
             self._scans = RangeScans(*reader(self.client), round_trip=self._round_trip)
         done = self._scans.scan(first, last, candidate, ahead)
         return done.found, done.tally
+
+    def every_header(self, last: int, fields: tuple[str, ...]) -> Iterator[tuple[int, bytes]]:
+        """(uid, header-fields block) of every message in 1..last of the folder examined,
+        in UID order, the ranges pipelined as the sync's (`threads --folder`)."""
+        scans = RangeScans(*reader(self.client), fields, round_trip=self._round_trip)
+        self._scans = scans  # settled before any other command
+        ranges = list(uid_ranges(1, last))
+        for n, (first, end) in enumerate(ranges):
+            ahead = ranges[n + 1] if n + 1 < len(ranges) else None
+            yield from scans.scan(first, end, None, ahead).found
 
     def next_uid(self, first: int) -> int | None:
         self.settle()
