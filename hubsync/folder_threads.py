@@ -18,10 +18,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from hubsync import threads as jwz
+from hubsync.mail.parse import decoded_text
 
 NONE = -1
 _ANCESTRY_LIMIT = 100_000  # as threads._is_ancestor: a longer chain counts as a loop
 _GROWTH = 1 << 15  # containers added to every array at a time
+
+
+def subject_text(raw: bytes) -> str:
+    """A raw Subject header as text (RFC 2047 decoding only where there are encoded words:
+    most subjects have none)."""
+    text = raw.decode("utf-8", "replace")
+    return decoded_text(text) if "=?" in text else text
 
 
 @dataclass
@@ -34,10 +42,26 @@ class FolderThreads:
     largest_messages: int
     largest_subject: str | None
     without_message_id: int
-    suspected_unrelated: list[dict]  # message_id, parent_id, reasons
+    suspect_count: int
     _names: list[str]
     _order: array  # the message containers, thread after thread, each in tree order
     _ends: array  # where each thread ends in _order
+    _flags: array  # per suspect: its container, its parent's, their subjects, the gap or -1
+    _subjects: list[str]
+
+    def suspected_unrelated(self) -> Iterator[dict]:
+        """The suspected unrelated emails in tree order: message_id, parent_id, and the
+        reasons (``threads.unrelated_suspects``'s words), made as they are read."""
+        flags, names, subjects = self._flags, self._names, self._subjects
+        for at in range(0, len(flags), 5):
+            child, mother, child_subject, mother_subject, gap = flags[at : at + 5]
+            reasons = [
+                f"subject changed from '{subjects[mother_subject]}' to '{subjects[child_subject]}'",
+                "no participant in common with the message it replies to",
+            ]
+            if gap >= jwz.GAP_DAYS:
+                reasons.append(f"written {gap} days after it")
+            yield {"message_id": names[child], "parent_id": names[mother], "reasons": reasons}
 
     def thread_lists(self) -> Iterator[list[str]]:
         """Each thread's Message-IDs, depth first, siblings in the order they were linked."""
@@ -69,8 +93,8 @@ class FolderThreader:
         self._people = array("i")  # container -> number of its From/To/Cc text
         self._linked = bytearray()  # container -> the message names a parent
         self._log = array("i")  # the child of every link, in link order
-        self._subjects: dict[str, int] = {}
-        self._peoples: dict[str, int] = {}
+        self._subjects: dict[bytes, int] = {}  # raw Subject -> its number
+        self._peoples: dict[bytes, int] = {}  # raw From, To and Cc -> their number
         self._dates = bytearray()  # every message's raw Date header, back to back
         self._date_at = array("q")  # container -> where its date starts in _dates
         self._date_size = array("I")
@@ -118,11 +142,12 @@ class FolderThreader:
         had_message_id: bool,
         in_reply_to: str,
         references: list[str],
-        subject: str,
+        subject: bytes,
         date: bytes,
-        people: str,
+        people: bytes,
     ) -> None:
-        """One message, in the folder's UID order (JWZ steps 1-2)."""
+        """One message, in the folder's UID order (JWZ steps 1-2). ``subject`` and
+        ``people`` (From, To, Cc) are raw header bytes, ``date`` the raw Date header."""
         n = self.messages
         self.messages = n + 1
         if not had_message_id:
@@ -134,23 +159,42 @@ class FolderThreader:
         elif self._subject[box] != NONE:
             # a second copy of a Message-ID sits beside the first (threads.thread)
             copy = self._new(f"<duplicate-{n}-{message_id.strip('<>')}>", message_id)
-            self._fill(copy, in_reply_to, references, subject, date, people)
+            self._fill(copy, bool(in_reply_to or references), subject, date, people)
             self._link(box, copy)
             return
-        self._fill(box, in_reply_to, references, subject, date, people)
-        previous = NONE
+        # _fill, written out: this runs once per message of the folder
+        subjects, peoples, dates = self._subjects, self._peoples, self._dates
+        number = subjects.get(subject)
+        if number is None:
+            number = subjects[subject] = len(subjects)
+        self._subject[box] = number
+        number = peoples.get(people)
+        if number is None:
+            number = peoples[people] = len(peoples)
+        self._people[box] = number
+        self._date_at[box] = len(dates)
+        self._date_size[box] = len(date)
+        dates += date
         parent = self._parent
         if references:
+            self._linked[box] = 1
             refs = [r for r in references if "@" in r]
+            if not refs and "@" in in_reply_to:
+                refs = [in_reply_to]
+        elif in_reply_to:
+            self._linked[box] = 1
+            refs = [in_reply_to] if "@" in in_reply_to else []
         else:
-            refs = ()
-        if not refs and "@" in in_reply_to:
-            refs = (in_reply_to,)
+            refs = []
+        previous = NONE
         for ref in refs:
             node = ids.get(ref)
             if node is None:
                 node = self._new(ref, ref)
-            if previous != NONE and parent[node] == NONE and not self._is_ancestor(node, previous):
+            elif previous != NONE and parent[node] == NONE and self._is_ancestor(node, previous):
+                previous = node
+                continue
+            if previous != NONE and parent[node] == NONE:
                 self._link(previous, node)
             previous = node
         if parent[box] != NONE:
@@ -159,9 +203,7 @@ class FolderThreader:
         if previous != NONE and not self._is_ancestor(box, previous):
             self._link(previous, box)
 
-    def _fill(
-        self, box: int, in_reply_to: str, references: list, subject: str, date: bytes, people: str
-    ) -> None:
+    def _fill(self, box: int, linked: bool, subject: bytes, date: bytes, people: bytes) -> None:
         subjects, peoples = self._subjects, self._peoples
         number = subjects.get(subject)
         if number is None:
@@ -174,15 +216,15 @@ class FolderThreader:
         self._date_at[box] = len(self._dates)
         self._date_size[box] = len(date)
         self._dates += date
-        self._linked[box] = bool(in_reply_to or references)
+        self._linked[box] = linked
 
     def finish(self) -> FolderThreads:
         """JWZ steps 3-5 and the unrelated-email check: the folder's threads."""
         parent = self._parent
         roots = [box for box in self._ids.values() if parent[box] == NONE]
         self._ids = {}  # the largest structure: only numbers from here on
-        self._subject_texts = list(self._subjects)
-        self._people_texts = list(self._peoples)
+        self._subject_texts = [subject_text(raw) for raw in self._subjects]
+        self._people_texts = [raw.decode("utf-8", "replace") for raw in self._peoples]
         self._subjects = self._peoples = {}
         self._build_children()
         roots = self._prune(roots)
@@ -350,7 +392,8 @@ class FolderThreader:
         subject, parent, first, following = self._subject, self._parent, self._first, self._next
         base = self._base_subjects()
         order, ends = array("i"), array("i")
-        suspects: list[dict] = []
+        self._flags = array("i")
+        self._others: list[frozenset | None] = [None] * len(self._people_texts)
         largest, largest_subject = 0, None
         for root in roots:
             start = len(order)
@@ -363,7 +406,7 @@ class FolderThreader:
                     while mother != NONE and subject[mother] == NONE:
                         mother = parent[mother]
                     if mother != NONE and base[number] != base[subject[mother]]:
-                        self._check(box, mother, suspects)
+                        self._check(box, mother)
                 if first[box] != NONE:
                     box = first[box]
                     continue
@@ -382,31 +425,34 @@ class FolderThreader:
             largest_messages=largest,
             largest_subject=largest_subject,
             without_message_id=self.without_message_id,
-            suspected_unrelated=suspects,
+            suspect_count=len(self._flags) // 5,
             _names=self._names,
             _order=order,
             _ends=ends,
+            _flags=self._flags,
+            _subjects=self._subject_texts,
         )
 
     def _date(self, box: int) -> str:
         start = self._date_at[box]
         return self._dates[start : start + self._date_size[box]].decode("latin-1")
 
-    def _check(self, child: int, mother: int, suspects: list[dict]) -> None:
+    def _others_of(self, box: int) -> frozenset[str]:
+        """The participants of ``box``'s message but the account's own address (per
+        distinct From/To/Cc text, read once)."""
+        number = self._people[box]
+        found = self._others[number]
+        if found is None:
+            found = self._others[number] = jwz.participants(self._people_texts[number]) - self._own
+        return found
+
+    def _check(self, child: int, mother: int) -> None:
         """Flag ``child`` if it has no participant in common with ``mother`` either (their
         base subjects already differ)."""
-        own = self._own
-        if (self._who(child) - own) & (self._who(mother) - own):
+        if not self._others_of(child).isdisjoint(self._others_of(mother)):
             return
-        texts = self._subject_texts
-        child_subject, mother_subject = texts[self._subject[child]], texts[self._subject[mother]]
         gap = jwz.gap_days(jwz.iso_date(self._date(mother)), jwz.iso_date(self._date(child)))
-        reasons = [
-            f"subject changed from '{mother_subject}' to '{child_subject}'",
-            "no participant in common with the message it replies to",
-        ]
-        if gap is not None and gap >= jwz.GAP_DAYS:
-            reasons.append(f"written {gap} days after it")
-        suspects.append(
-            {"message_id": self._names[child], "parent_id": self._names[mother], "reasons": reasons}
+        subject = self._subject
+        self._flags.extend(
+            (child, mother, subject[child], subject[mother], NONE if gap is None else gap)
         )

@@ -220,29 +220,39 @@ def emit_json(data: Any) -> None:
     _write(text + "\n")
 
 
-def emit_json_streamed(data: dict, key: str, rows: Iterable, at_least: int) -> None:
-    """``emit_json(data)`` with ``data[key]`` the list of ``rows``, written as the rows are
-    made instead of held whole: the same text, when ``at_least`` (a lower bound of the rows'
-    JSON size) shows the document is over COMPACT_JSON_FROM. Smaller documents are made
-    whole (their indentation depends on their exact size)."""
+def emit_json_streamed(data: dict, streams: dict[str, Iterable], at_least: int) -> None:
+    """``emit_json(data)`` with each ``data[key]`` the list of ``streams[key]``'s items,
+    written as the items are made instead of held whole: the same text, when ``at_least``
+    (a lower bound of the items' JSON size) shows the document is over COMPACT_JSON_FROM.
+    Smaller documents are made whole (their indentation depends on their exact size)."""
     if at_least < COMPACT_JSON_FROM:
-        emit_json({**data, key: list(rows)})
+        emit_json({**data, **{key: list(items) for key, items in streams.items()}})
         return
     encode = json.JSONEncoder(default=_default, ensure_ascii=False).encode
-    items = list(_versioned(data).items())
-    head = [f"{encode(k)}: {encode(v)}" for k, v in items if k != key]
-    at = [k for k, _ in items].index(key)
-    _write("{" + ", ".join(head[:at] + [f"{encode(key)}: ["]))
-    batch: list[str] = []
+    opening = "{"
+    for key, value in _versioned(data).items():
+        if key not in streams:
+            _write(f"{opening}{encode(key)}: {encode(value)}")
+        else:
+            _write(f"{opening}{encode(key)}: [")
+            _write_items(encode, streams[key])
+            _write("]")
+        opening = ", "
+    _write("}\n")
+
+
+def _write_items(encode, items: Iterable) -> None:
+    """``items`` as the inside of a JSON list, encoded a batch at a time (one call of the
+    encoder per batch: the text of a list is its items' texts joined by ", ")."""
+    batch: list = []
     separator = ""
-    for row in rows:
-        batch.append(encode(row))
+    for item in items:
+        batch.append(item)
         if len(batch) == 4096:
-            _write(separator + ", ".join(batch))
+            _write(separator + encode(batch)[1:-1])
             batch, separator = [], ", "
     if batch:
-        _write(separator + ", ".join(batch))
-    _write("]" + "".join(", " + part for part in head[at:]) + "}\n")
+        _write(separator + encode(batch)[1:-1])
 
 
 def _write(text: str) -> None:

@@ -175,9 +175,11 @@ def test_streamed_json_is_the_whole_document(count, capsys):
     render.emit_json(result.to_dict())
     whole = capsys.readouterr().out
     size = result.found.message_id_chars() + 4 * result.messages
-    render.emit_json_streamed(
-        result.to_dict(thread_list=False), "thread_list", result.thread_lists(), size
-    )
+    streams = {
+        "suspected_unrelated": result.suspected_unrelated(),
+        "thread_list": result.thread_lists(),
+    }
+    render.emit_json_streamed(result.to_dict(lists=False), streams, size)
     assert capsys.readouterr().out == whole
     assert json.load(io.StringIO(whole))["message_count"] == count
     assert (size >= render.COMPACT_JSON_FROM) == (count > 1000)

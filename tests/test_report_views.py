@@ -227,7 +227,9 @@ def test_audit_of_header_fields_counts_threads_and_flags():
         1,
     )
     assert audit.largest_thread == {"messages": 3, "subject": "Quote"}
-    assert [s["message_id"] for s in audit.suspected_unrelated] == ["<uid-3@INBOX.hubsync.invalid>"]
+    assert [s["message_id"] for s in audit.suspected_unrelated()] == [
+        "<uid-3@INBOX.hubsync.invalid>"
+    ]
     assert list(audit.thread_lists()) == [["<0@x>", "<1@x>", "<uid-3@INBOX.hubsync.invalid>"]]
 
 

@@ -131,10 +131,13 @@ def split_command(
 
 def _show_audit(audit: reports.FolderAudit, json_out: bool) -> None:
     if json_out:
-        size = audit.found.message_id_chars() + 4 * audit.messages  # quotes and commas
-        render.emit_json_streamed(
-            audit.to_dict(thread_list=False), "thread_list", audit.thread_lists(), size
-        )
+        # a lower bound of the lists' JSON: each Message-ID quoted, each suspect's fixed words
+        size = audit.found.message_id_chars() + 4 * audit.messages + 140 * audit.suspect_count
+        streams = {
+            "suspected_unrelated": audit.suspected_unrelated(),
+            "thread_list": audit.thread_lists(),
+        }
+        render.emit_json_streamed(audit.to_dict(lists=False), streams, size)
         return
     out.print(
         f"[bold]{safe(audit.folder)}[/bold]: {audit.messages:,} messages in {audit.threads:,} "
@@ -142,7 +145,7 @@ def _show_audit(audit: reports.FolderAudit, json_out: bool) -> None:
         f"({safe(audit.largest_thread['subject'])}); {audit.without_message_id} without a "
         "Message-ID."
     )
-    for s in audit.suspected_unrelated:
+    for s in audit.suspected_unrelated():
         out.print(
             f"[yellow]⚠ {safe(s['message_id'])}[/yellow] (replies to {safe(s['parent_id'])}): "
             + safe("; ".join(s["reasons"]))

@@ -218,8 +218,8 @@ class FolderAudit:
     threads: int
     largest_thread: dict  # messages, subject
     without_message_id: int
-    suspected_unrelated: list[dict]  # message_id, parent_id, reasons
-    found: FolderThreads  # each thread's Message-IDs, produced as they are read
+    suspect_count: int
+    found: FolderThreads  # the threads and suspects, produced as they are read
 
     @classmethod
     def of(cls, folder: str, found: FolderThreads) -> "FolderAudit":
@@ -230,7 +230,7 @@ class FolderAudit:
             threads=found.threads,
             largest_thread={"messages": found.largest_messages, "subject": found.largest_subject},
             without_message_id=found.without_message_id,
-            suspected_unrelated=found.suspected_unrelated,
+            suspect_count=found.suspect_count,
             found=found,
         )
 
@@ -239,10 +239,14 @@ class FolderAudit:
         would double the audit's memory on a large folder)."""
         return self.found.thread_lists()
 
-    def to_dict(self, thread_list: bool = True) -> dict:
-        """JSON-ready data; without ``thread_list`` its place holds None (for a caller that
-        writes the lists as they are made). Counts are ``*_count`` (one vocabulary: a plural
-        name is a list)."""
+    def suspected_unrelated(self) -> Iterator[dict]:
+        """The suspected unrelated emails: message_id, parent_id, reasons."""
+        return self.found.suspected_unrelated()
+
+    def to_dict(self, lists: bool = True) -> dict:
+        """JSON-ready data; without ``lists`` the places of ``suspected_unrelated`` and
+        ``thread_list`` hold None (for a caller that writes them as they are made). Counts
+        are ``*_count`` (one vocabulary: a plural name is a list)."""
         return {
             "folder": self.folder,
             "largest_thread": {
@@ -250,8 +254,8 @@ class FolderAudit:
                 "subject": self.largest_thread["subject"],
             },
             "without_message_id": self.without_message_id,
-            "suspected_unrelated": self.suspected_unrelated,
-            "thread_list": list(self.thread_lists()) if thread_list else None,
+            "suspected_unrelated": list(self.suspected_unrelated()) if lists else None,
+            "thread_list": list(self.thread_lists()) if lists else None,
             "message_count": self.messages,
             "thread_count": self.threads,
         }

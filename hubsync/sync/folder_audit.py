@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import imapclient
 
-from hubsync.mail.parse import decoded_text, message_ids
-from hubsync.sync.fetch import AUDIT_FIELDS, parse_fields
+from hubsync.mail.parse import MSG_ID
+from hubsync.sync.fetch import AUDIT_FIELDS
 from hubsync.sync.mailbox import ImapMailbox
 
 
@@ -23,23 +23,64 @@ def folder_fields(client: imapclient.IMAPClient, folder: str) -> Iterator[tuple]
             yield audit_fields(uid, header, folder)
 
 
+# The audit's field names as mail is usually written -> as ``parse_fields`` keys them (a
+# dictionary hit instead of a strip and a lower-casing per line); any other spelling is
+# lower-cased as there.
+_NAMES = {
+    form: name
+    for name in (
+        b"message-id",
+        b"in-reply-to",
+        b"references",
+        b"subject",
+        b"date",
+        b"from",
+        b"to",
+        b"cc",
+    )  # fmt: skip
+    for form in (name, name.upper(), name.title(), b"Message-ID", b"CC")
+    if form.lower() == name
+}
+_FOLDED = (32, 9)  # a line starting with a space or a tab continues the field before it
+
+
 def audit_fields(
     uid: int, header: bytes, folder: str
-) -> tuple[str, bool, str, list[str], str, bytes, str]:
+) -> tuple[str, bool, str, list[str], bytes, bytes, bytes]:
     """What the threader takes of a message (``FolderThreader.add``): its Message-ID (a
-    stand-in when it has none), whether it had one, In-Reply-To, References, the subject,
-    and the raw Date and From/To/Cc text (read only where a check needs them: parsing every
-    address and date of a large folder would cost most of the audit's time)."""
-    f = parse_fields(header)
-    ids = message_ids(f.get(b"message-id"))
-    subject = f.get(b"subject", b"").decode("utf-8", "replace")
+    stand-in when it has none), whether it had one, In-Reply-To, References, and the raw
+    Subject, Date and From/To/Cc (read per distinct text, and only where a step needs
+    them). The fields are read as ``fetch.parse_fields`` reads them (unfolded, the first of
+    a repeated field), in one loop: this runs once per message of a whole folder."""
+    fields: dict[bytes, bytes] = {}
+    name = None
+    for line in header.split(b"\r\n"):
+        if not line:
+            continue
+        if line[0] in _FOLDED:
+            if name is not None:
+                fields[name] += b" " + line.strip()
+            continue
+        key, sep, value = line.partition(b":")
+        if not sep:
+            continue
+        name = _NAMES.get(key)
+        if name is None:
+            name = key.strip().lower()
+        if name in fields:
+            name = None  # a repeated field: the first counts
+            continue
+        fields[name] = value.strip()
+    get = fields.get
+    own = MSG_ID.search(get(b"message-id", b""))
+    parent = MSG_ID.search(get(b"in-reply-to", b""))
+    refs = get(b"references")
     return (
-        ids[0] if ids else f"<uid-{uid}@{folder}.hubsync.invalid>",
-        bool(ids),
-        (message_ids(f.get(b"in-reply-to")) or [""])[0],
-        message_ids(f.get(b"references")),
-        # RFC 2047 decoding only where there are encoded words (most subjects have none)
-        decoded_text(subject) if "=?" in subject else subject,
-        f.get(b"date", b""),
-        b", ".join(f.get(k, b"") for k in (b"from", b"to", b"cc")).decode("utf-8", "replace"),
+        own.group().decode("utf-8", "replace") if own else f"<uid-{uid}@{folder}.hubsync.invalid>",
+        own is not None,
+        parent.group().decode("utf-8", "replace") if parent else "",
+        [r.decode("utf-8", "replace") for r in MSG_ID.findall(refs)] if refs else [],
+        get(b"subject", b""),
+        get(b"date", b""),
+        b", ".join((get(b"from", b""), get(b"to", b""), get(b"cc", b""))),
     )
