@@ -162,30 +162,14 @@ class FolderThreader:
             self._fill(copy, bool(in_reply_to or references), subject, date, people)
             self._link(box, copy)
             return
-        # _fill, written out: this runs once per message of the folder
-        subjects, peoples, dates = self._subjects, self._peoples, self._dates
-        number = subjects.get(subject)
-        if number is None:
-            number = subjects[subject] = len(subjects)
-        self._subject[box] = number
-        number = peoples.get(people)
-        if number is None:
-            number = peoples[people] = len(peoples)
-        self._people[box] = number
-        self._date_at[box] = len(dates)
-        self._date_size[box] = len(date)
-        dates += date
+        self._fill(box, bool(in_reply_to or references), subject, date, people)
         parent = self._parent
         if references:
-            self._linked[box] = 1
             refs = [r for r in references if "@" in r]
             if not refs and "@" in in_reply_to:
                 refs = [in_reply_to]
-        elif in_reply_to:
-            self._linked[box] = 1
-            refs = [in_reply_to] if "@" in in_reply_to else []
         else:
-            refs = []
+            refs = [in_reply_to] if "@" in in_reply_to else []
         previous = NONE
         for ref in refs:
             node = ids.get(ref)

@@ -267,21 +267,35 @@ def reader(client: imapclient.IMAPClient) -> tuple[Callable[[bytes], None], Call
     return imap.send, read
 
 
+# Field names as mail is usually written -> as parse_fields keys them (a dictionary hit
+# instead of a strip and a lower-casing per line; any other spelling is lower-cased).
+_NAMES = {
+    form: name.lower().encode()
+    for name in AUDIT_FIELDS
+    for form in (name.lower().encode(), name.encode(), name.title().encode(), b"Message-ID", b"CC")
+    if form.lower() == name.lower().encode()
+}
+_FOLDED = (32, 9)  # a line starting with a space or a tab continues the field before it
+
+
 def parse_fields(header: bytes) -> dict[bytes, bytes]:
-    """Unfold and split a header block into {lower-case name: value} (first one wins)."""
+    """Unfold and split a header block into {lower-case name: value} (first one wins).
+    Runs once per message of a scan: one loop, no regular expression."""
     fields: dict[bytes, bytes] = {}
     name = None
-    for raw_line in header.split(b"\r\n"):
-        if not raw_line:
+    for line in header.split(b"\r\n"):
+        if not line:
             continue
-        if raw_line[:1] in (b" ", b"\t"):
+        if line[0] in _FOLDED:
             if name is not None:
-                fields[name] += b" " + raw_line.strip()
+                fields[name] += b" " + line.strip()
             continue
-        key, sep, value = raw_line.partition(b":")
+        key, sep, value = line.partition(b":")
         if not sep:
             continue
-        name = key.strip().lower()
+        name = _NAMES.get(key)
+        if name is None:
+            name = key.strip().lower()
         if name in fields:
             name = None  # a repeated header: keep the first
             continue

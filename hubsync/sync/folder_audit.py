@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import imapclient
 
 from hubsync.mail.parse import MSG_ID
-from hubsync.sync.fetch import AUDIT_FIELDS
+from hubsync.sync.fetch import AUDIT_FIELDS, parse_fields
 from hubsync.sync.mailbox import ImapMailbox
 
 
@@ -23,55 +23,14 @@ def folder_fields(client: imapclient.IMAPClient, folder: str) -> Iterator[tuple]
             yield audit_fields(uid, header, folder)
 
 
-# The audit's field names as mail is usually written -> as ``parse_fields`` keys them (a
-# dictionary hit instead of a strip and a lower-casing per line); any other spelling is
-# lower-cased as there.
-_NAMES = {
-    form: name
-    for name in (
-        b"message-id",
-        b"in-reply-to",
-        b"references",
-        b"subject",
-        b"date",
-        b"from",
-        b"to",
-        b"cc",
-    )  # fmt: skip
-    for form in (name, name.upper(), name.title(), b"Message-ID", b"CC")
-    if form.lower() == name
-}
-_FOLDED = (32, 9)  # a line starting with a space or a tab continues the field before it
-
-
 def audit_fields(
     uid: int, header: bytes, folder: str
 ) -> tuple[str, bool, str, list[str], bytes, bytes, bytes]:
     """What the threader takes of a message (``FolderThreader.add``): its Message-ID (a
     stand-in when it has none), whether it had one, In-Reply-To, References, and the raw
     Subject, Date and From/To/Cc (read per distinct text, and only where a step needs
-    them). The fields are read as ``fetch.parse_fields`` reads them (unfolded, the first of
-    a repeated field), in one loop: this runs once per message of a whole folder."""
-    fields: dict[bytes, bytes] = {}
-    name = None
-    for line in header.split(b"\r\n"):
-        if not line:
-            continue
-        if line[0] in _FOLDED:
-            if name is not None:
-                fields[name] += b" " + line.strip()
-            continue
-        key, sep, value = line.partition(b":")
-        if not sep:
-            continue
-        name = _NAMES.get(key)
-        if name is None:
-            name = key.strip().lower()
-        if name in fields:
-            name = None  # a repeated field: the first counts
-            continue
-        fields[name] = value.strip()
-    get = fields.get
+    them)."""
+    get = parse_fields(header).get
     own = MSG_ID.search(get(b"message-id", b""))
     parent = MSG_ID.search(get(b"in-reply-to", b""))
     refs = get(b"references")
