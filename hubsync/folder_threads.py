@@ -327,7 +327,7 @@ class FolderThreader:
         shares a participant with)."""
         base = self._base_subjects()
         subject, linked = self._subject, self._linked
-        by_subject: dict[str, list[int]] = {}
+        by_subject: dict[str, int | list[int]] = {}  # one root, or several (rare)
         people: dict[int, set[str]] = {}  # a candidate's participants, read when needed
         result = []
         for root in roots:
@@ -337,14 +337,19 @@ class FolderThreader:
                 continue
             key = base[number]
             if not linked[root] and key in by_subject:
-                host = self._host(by_subject[key], root, people)
+                candidates = by_subject[key]
+                if type(candidates) is int:
+                    candidates = [candidates]
+                host = self._host(candidates, root, people)
                 if host != NONE:
                     self._append(host, root)
                     continue
             if key:
                 found = by_subject.get(key)
                 if found is None:
-                    by_subject[key] = [root]
+                    by_subject[key] = root
+                elif type(found) is int:
+                    by_subject[key] = [found, root]
                 else:
                     found.append(root)
             result.append(root)
