@@ -163,3 +163,19 @@ def test_a_folder_whose_newest_mail_was_moved_away_stays_unchanged_on_status_alo
     # (the keyword way would look again: the move changed the folder's HIGHESTMODSEQ)
     report = engine.sync_mailbox(box, store, dataclasses.replace(ACCOUNT, log_keyword=""))
     assert report.folders[0].unchanged and "INBOX" not in box.examined
+
+
+def test_a_large_folder_passed_over_is_rescanned_only_from_where_a_late_parent_is_named():
+    """The first sync of a large folder notes every id its passed-over replies name; a
+    parent logged later must send the catch-up back to the range that named it, not to
+    wherever the notes ran out (they stopped at 200,000 ids: a 1,000,000-message folder was
+    scanned again from UID 400,001 for nothing)."""
+    skipped = engine.Skipped("INBOX", 0)
+    for uid in range(1, 600_001):  # 600,000 replies to messages hubsync does not track
+        first = uid - (uid - 1) % 5000
+        skipped.note([b"<m%d@x>" % uid, b"<p%d@x>" % (uid // 2)], first)
+    assert skipped.overflow_from is None
+    assert skipped.rescan_from(["<p250000@x>"]) == 495_001  # named at UIDs 500,000-500,001
+    assert skipped.rescan_from(["<nobody@x>"]) is None
+    held = sum(len(a) * a.itemsize for a in (skipped.hashes, skipped.firsts))
+    assert held <= 12 * 1_200_000  # 12 bytes per id noted

@@ -9,6 +9,7 @@ not its addresses.
 import contextlib
 import dataclasses
 import time
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -178,7 +179,8 @@ class Skipped:
 
     folder: str
     tracked_at_start: int  # how many Message-IDs were tracked when the scan began
-    refs: dict[int, int] = field(default_factory=dict)
+    hashes: array = field(default_factory=lambda: array("q"))  # of each id noted
+    firsts: array = field(default_factory=lambda: array("I"))  # its range's first UID
     overflow_from: int | None = None  # more than MAX_SKIPPED_REFS: unknown from this UID on
     uidvalidity: int | None = None
     first: int = 0  # the first UID this sync scanned
@@ -188,22 +190,25 @@ class Skipped:
         """A passed-over header naming ``ids``, in the range that starts at ``first_uid``."""
         if self.overflow_from is not None:
             return
-        if len(self.refs) >= MAX_SKIPPED_REFS:
+        if len(self.hashes) >= MAX_SKIPPED_REFS:
             self.overflow_from = first_uid
             return
-        for mid in ids:
-            self.refs.setdefault(hash(mid), first_uid)
+        self.hashes.extend(map(hash, ids))
+        self.firsts.extend([first_uid] * len(ids))
 
     def rescan_from(self, new_ids: list[str]) -> int | None:
         """The UID to scan this folder again from, because a header it passed over names
         one of ``new_ids`` (logged since); None when none does."""
-        hits = [self.refs[h] for m in new_ids if (h := hash(m.encode())) in self.refs]
+        wanted = {hash(m.encode()) for m in new_ids}
+        hits = [first for h, first in zip(self.hashes, self.firsts, strict=True) if h in wanted]
         if self.overflow_from is not None and new_ids:
             hits.append(self.overflow_from)
         return min(hits, default=None)
 
 
-MAX_SKIPPED_REFS = 200_000  # about 20 MB at worst; beyond it a catch-up rescans wider
+# Ids noted, 12 bytes each (24 MB at worst; 2,000,000 is every id named by the replies of a
+# folder of about 2,000,000 messages); beyond it a catch-up rescans from where notes stopped.
+MAX_SKIPPED_REFS = 2_000_000
 
 
 def _catch_up(
