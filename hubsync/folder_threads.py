@@ -92,6 +92,7 @@ class FolderThreader:
         self._subject = array("i")  # container -> subject number; NONE: no message
         self._people = array("i")  # container -> number of its From/To/Cc text
         self._linked = bytearray()  # container -> the message names a parent
+        self._mothers = bytearray()  # container -> a child was ever hung under it
         self._log = array("i")  # the child of every link, in link order
         self._subjects: dict[bytes, int] = {}  # raw Subject -> its number
         self._peoples: dict[bytes, int] = {}  # raw From, To and Cc -> their number
@@ -106,6 +107,7 @@ class FolderThreader:
         for column in (self._parent, self._seq, self._subject, self._people):
             column.extend(more)
         self._linked.extend(bytes(_GROWTH))
+        self._mothers.extend(bytes(_GROWTH))
         self._date_at.extend(array("q", bytes(8 * _GROWTH)))
         self._date_size.extend(array("I", bytes(4 * _GROWTH)))
         self._room += _GROWTH
@@ -121,9 +123,16 @@ class FolderThreader:
 
     def _link(self, parent: int, child: int) -> None:
         """Hang ``child`` (a root) last under ``parent``."""
+        self._mothers[parent] = 1
         self._parent[child] = parent
         self._seq[child] = len(self._log)
         self._log.append(child)
+
+    def _above(self, candidate: int, node: int, mothers: bytearray) -> bool:
+        """``_is_ancestor``, without the walk up where ``candidate`` never had a child (it
+        is then nobody's ancestor but its own): a chain of thousands of replies costs one
+        step per message, not one per message above it."""
+        return candidate == node or bool(mothers[candidate] and self._is_ancestor(candidate, node))
 
     def _is_ancestor(self, candidate: int, node: int) -> bool:
         parent, seen = self._parent, 0
@@ -171,20 +180,22 @@ class FolderThreader:
         else:
             refs = [in_reply_to] if "@" in in_reply_to else []
         previous = NONE
+        mothers = self._mothers
         for ref in refs:
             node = ids.get(ref)
             if node is None:
                 node = self._new(ref, ref)
-            elif previous != NONE and parent[node] == NONE and self._is_ancestor(node, previous):
-                previous = node
-                continue
-            if previous != NONE and parent[node] == NONE:
+            if (
+                previous != NONE
+                and parent[node] == NONE
+                and not self._above(node, previous, mothers)
+            ):
                 self._link(previous, node)
             previous = node
         if parent[box] != NONE:
             parent[box] = NONE  # unlinked: its log entry no longer counts
             self._seq[box] = NONE
-        if previous != NONE and not self._is_ancestor(box, previous):
+        if previous != NONE and not self._above(box, previous, mothers):
             self._link(previous, box)
 
     def _fill(self, box: int, linked: bool, subject: bytes, date: bytes, people: bytes) -> None:

@@ -166,6 +166,19 @@ def test_a_chain_of_thousands_and_a_loop_thread_as_before():
     assert got["largest_thread"]["message_count"] == 3000
 
 
+def test_a_chain_of_150000_replies_is_one_thread_threaded_in_linear_time():
+    """Each reply hangs under the one before: the old audit walked up the whole chain for
+    every message (quadratic: hours at this length) and cut chains deeper than 100,000."""
+    fields = [("<c0@x>", True, "", [], b"Long", b"", b"bob@c.test")]
+    fields += [
+        (f"<c{i}@x>", True, f"<c{i - 1}@x>", [], b"Re: Long", b"", b"bob@c.test")
+        for i in range(1, 150_000)
+    ]
+    result = audit(fields, OWN, "F")
+    assert (result.threads, result.largest_thread["messages"]) == (1, 150_000)
+    assert next(result.thread_lists())[-1] == "<c149999@x>"
+
+
 @pytest.mark.parametrize("count", [40, 60_000])
 def test_streamed_json_is_the_whole_document(count, capsys):
     """Large folders' thread lists are written as they are made: the same text as
