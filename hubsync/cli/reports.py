@@ -131,13 +131,11 @@ def split_command(
 
 def _show_audit(audit: reports.FolderAudit, json_out: bool) -> None:
     if json_out:
-        # a lower bound of the lists' JSON: each Message-ID quoted, each suspect's fixed words
-        size = audit.found.message_id_chars() + 4 * audit.messages + 140 * audit.suspect_count
         streams = {
             "suspected_unrelated": audit.suspected_unrelated(),
             "thread_list": audit.thread_lists(),
         }
-        render.emit_json_streamed(audit.to_dict(lists=False), streams, size)
+        render.emit_json_streamed(audit.to_dict(lists=False), streams, audit.json_size_at_least())
         return
     out.print(
         f"[bold]{safe(audit.folder)}[/bold]: {audit.messages:,} messages in {audit.threads:,} "

@@ -243,6 +243,12 @@ class FolderAudit:
         """The suspected unrelated emails: message_id, parent_id, reasons."""
         return self.found.suspected_unrelated()
 
+    def json_size_at_least(self) -> int:
+        """A lower bound of the characters of the two lists' JSON (each Message-ID quoted,
+        each suspect's fixed words): whether the document is large enough to be written as
+        it is made (``render.emit_json_streamed``)."""
+        return self.found.message_id_chars() + 4 * self.messages + 140 * self.suspect_count
+
     def to_dict(self, lists: bool = True) -> dict:
         """JSON-ready data; without ``lists`` the places of ``suspected_unrelated`` and
         ``thread_list`` hold None (for a caller that writes them as they are made). Counts
