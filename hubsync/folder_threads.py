@@ -219,6 +219,7 @@ class FolderThreader:
         roots = [box for box in self._ids.values() if parent[box] == NONE]
         self._ids = {}  # the largest structure: only numbers from here on
         self._subject_texts = [subject_text(raw) for raw in self._subjects]
+        self._bases = [jwz.base_subject(text) for text in self._subject_texts]
         self._people_texts = [raw.decode("utf-8", "replace") for raw in self._peoples]
         self._subjects = self._peoples = {}
         self._build_children()
@@ -336,7 +337,7 @@ class FolderThreader:
         """JWZ step 5 as ``threads._group_by_subject``: a root without threading headers
         joins the first earlier root of its base subject (with PARTICIPANTS only one it
         shares a participant with)."""
-        base = self._base_subjects()
+        base = self._bases
         subject, linked = self._subject, self._linked
         by_subject: dict[str, int | list[int]] = {}  # one root, or several (rare)
         people: dict[int, set[str]] = {}  # a candidate's participants, read when needed
@@ -381,16 +382,11 @@ class FolderThreader:
                 return candidate
         return NONE
 
-    def _base_subjects(self) -> list[str]:
-        if not hasattr(self, "_bases"):
-            self._bases = [jwz.base_subject(text) for text in self._subject_texts]
-        return self._bases
-
     def _report(self, roots: list[int]) -> FolderThreads:
         """Walk every thread once, depth first: its messages in tree order, and each message
         against the nearest message above it (``threads.unrelated_suspects``)."""
         subject, parent, first, following = self._subject, self._parent, self._first, self._next
-        base = self._base_subjects()
+        base = self._bases
         order, ends = array("i"), array("i")
         self._flags = array("i")
         self._others: list[frozenset | None] = [None] * len(self._people_texts)

@@ -42,25 +42,6 @@ def uid_ranges(first: int, last: int, batch: int = BATCH) -> Iterator[tuple[int,
         start = end + 1
 
 
-def fetch_headers(
-    client: imapclient.IMAPClient,
-    first: int,
-    last: int,
-    fields: tuple[str, ...] = MATCH_FIELDS,
-) -> Iterator[tuple[int, bytes]]:
-    """Yield (uid, header-fields block) for every message in first..last.
-
-    The folder must already be selected, and the generator must be consumed to the end before
-    the client is used again (the tagged OK is read last). Reads the response in large chunks
-    through the sans-I/O ``FetchScanner``; the socket's timeout bounds each read.
-    """
-    send, read = reader(client)
-    send(fetch_command(_TAG, first, last, fields))
-    scanner = FetchScanner(_TAG)
-    while not scanner.done:
-        yield from scanner.feed(read())
-
-
 def fetch_command(tag: bytes, first: int, last: int, fields: tuple[str, ...]) -> bytes:
     """The header FETCH of first..last, read without setting \\Seen (BODY.PEEK)."""
     return b"%s UID FETCH %d:%d (UID BODY.PEEK[HEADER.FIELDS (%s)])\r\n" % (
