@@ -214,3 +214,30 @@ def test_a_reply_that_comes_before_its_parent_is_judged_after_it():
     assert [uid for uid, _ in first.found] == [1, 2]
     assert [uid for uid, _ in second.found] == [3]
     assert (first.tally.seen, second.tally.seen) == (2, 2)
+
+
+def test_a_fast_first_answer_overrules_a_slow_examine():
+    """EXAMINE of a large folder is slow on loopback too (the server opens its index), which
+    would pass for a slow link and make every range collect and sort its messages. A fast
+    first answer turns that guess off: the third range's FETCH waits for the second's end."""
+    header = {uid: b"Message-ID: <m%d@x>\r\n\r\n" % uid for uid in (1, 1000, 1001, 2000, 2001)}
+    answers = [
+        response_line(1, header[1]),
+        response_line(1000, header[1000]) + b"HSF1 OK\r\n",
+        response_line(1001, header[1001]),
+        response_line(2000, header[2000]) + b"HSF2 OK\r\n",
+        response_line(2001, header[2001]) + b"HSF3 OK\r\n",
+    ]
+    events = []
+
+    def read() -> bytes:
+        events.append("read")
+        return answers.pop(0)
+
+    scans = RangeScans(lambda line: events.append(line.split()[0]), read, round_trip=1.0)
+    ranges = [(1, 1000), (1001, 2000), (2001, 3000)]
+    want = judge(set())
+    for (first, last), ahead in zip(ranges, [*ranges[1:], None], strict=True):
+        scans.scan(first, last, want, ahead)
+    # the slow guess sends the second FETCH at once; the fast first answer corrects it
+    assert events == [b"HSF1", b"HSF2", "read", "read", "read", "read", b"HSF3", "read"]
